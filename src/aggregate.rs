@@ -1,0 +1,212 @@
+//! The aggregator: merges per-core snapshots, keeps the time line, prints one
+//! progress line per interval, and steps the run through its phases (it gives
+//! the go to connect, and starts the load once every core has connected).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use hdrhistogram::Histogram;
+
+use crate::metrics::{new_histogram, CodeCounts, Counters, ErrorKind, Snapshot};
+use crate::shard::Control;
+use crate::sys::procstat::{self, ProcSample};
+
+/// Number of SIGINT/SIGTERM received (set by the signal handler).
+pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// One point of the time line (per interval).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimelinePoint {
+    pub t_s: f64,
+    pub open: u64,
+    pub established: u64,
+    pub connects_per_s: f64,
+    pub sent_per_s: f64,
+    pub received_per_s: f64,
+    pub errors: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+/// Everything the run gathered, merged over cores.
+pub struct Totals {
+    pub counters: Counters,
+    pub corrected: Histogram<u64>,
+    pub uncorrected: Histogram<u64>,
+    pub upgrade_status: CodeCounts,
+    pub close_codes: CodeCounts,
+    pub first_errors: Vec<(ErrorKind, String)>,
+    pub first_connect_ns: Option<u64>,
+    pub last_established_ns: Option<u64>,
+    pub load_start_ns: Option<u64>,
+    pub end_ns: u64,
+    pub timeline: Vec<TimelinePoint>,
+    /// Client process before connecting, at the start of the load, and at the end.
+    pub proc_before: ProcSample,
+    pub proc_load: Option<ProcSample>,
+    pub proc_end: ProcSample,
+    /// Connections open when `proc_load` was taken.
+    pub open_at_load: u64,
+    /// Cores that never reported their end (a crashed thread).
+    pub missing_cores: usize,
+    pub interrupted: bool,
+}
+
+struct PerCore {
+    last: Option<Snapshot>,
+    done: bool,
+}
+
+/// Run the aggregator on this thread until every core is done.
+pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, interval: Duration, quiet: bool) -> Totals {
+    let n = ctl.cores;
+    let mut cores: Vec<PerCore> = (0..n)
+        .map(|_| PerCore {
+            last: None,
+            done: false,
+        })
+        .collect();
+    let mut corrected = new_histogram();
+    let mut uncorrected = new_histogram();
+    let mut window = new_histogram();
+    let mut timeline = Vec::new();
+    let mut prev = Counters::default();
+    let mut prev_t = 0.0f64;
+    let mut next_print = interval;
+    let proc_before = procstat::sample_self().unwrap_or_default();
+    let mut proc_load = None;
+    let mut open_at_load = 0;
+    let mut load_start_ns = None;
+    let mut interrupts_seen = 0;
+    ctl.go.store(true, Ordering::SeqCst);
+
+    loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(s) => {
+                corrected.add(&s.corrected).expect("same histogram bounds");
+                uncorrected.add(&s.uncorrected).expect("same histogram bounds");
+                window.add(&s.corrected).expect("same histogram bounds");
+                let c = &mut cores[s.core];
+                c.done |= s.done;
+                c.last = Some(s);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if cores.iter().all(|c| c.done) {
+            break;
+        }
+
+        let irq = INTERRUPTS.load(Ordering::SeqCst);
+        if irq > interrupts_seen {
+            interrupts_seen = irq;
+            if irq == 1 {
+                ctl.stop.store(true, Ordering::SeqCst);
+                eprintln!("wsload: interrupted: stopping the load and draining (Ctrl-C again to stop at once)");
+            } else {
+                ctl.abort.store(true, Ordering::SeqCst);
+                eprintln!("wsload: stopping now; writing what was gathered");
+            }
+        }
+
+        // Start the load once every core has finished connecting.
+        if load_start_ns.is_none() && ctl.connected.load(Ordering::SeqCst) == n {
+            let p = procstat::sample_self().unwrap_or_default();
+            let now = epoch.elapsed().as_nanos() as u64;
+            ctl.load_start_ns.store(now, Ordering::SeqCst);
+            load_start_ns = Some(now);
+            proc_load = Some(p);
+            open_at_load = ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
+        }
+
+        let elapsed = epoch.elapsed();
+        if elapsed >= next_print {
+            next_print += interval;
+            while next_print <= elapsed {
+                next_print += interval;
+            }
+            let t = elapsed.as_secs_f64();
+            let total = sum(&cores);
+            let dt = (t - prev_t).max(1e-9);
+            let point = TimelinePoint {
+                t_s: t,
+                open: total.open,
+                established: total.established,
+                connects_per_s: (total.established - prev.established) as f64 / dt,
+                sent_per_s: (total.sent - prev.sent) as f64 / dt,
+                received_per_s: (total.received - prev.received) as f64 / dt,
+                errors: total.error_total(),
+                p50_us: window.value_at_quantile(0.5) as f64 / 1e3,
+                p99_us: window.value_at_quantile(0.99) as f64 / 1e3,
+            };
+            if !quiet {
+                progress_line(&point);
+            }
+            timeline.push(point);
+            window.reset();
+            prev = total;
+            prev_t = t;
+        }
+    }
+
+    let mut t = Totals {
+        counters: sum(&cores),
+        corrected,
+        uncorrected,
+        upgrade_status: CodeCounts::default(),
+        close_codes: CodeCounts::default(),
+        first_errors: Vec::new(),
+        first_connect_ns: None,
+        last_established_ns: None,
+        load_start_ns,
+        end_ns: epoch.elapsed().as_nanos() as u64,
+        timeline,
+        proc_before,
+        proc_load,
+        proc_end: procstat::sample_self().unwrap_or_default(),
+        open_at_load,
+        missing_cores: cores.iter().filter(|c| !c.done).count(),
+        interrupted: interrupts_seen > 0,
+    };
+    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
+        t.upgrade_status.add(&s.upgrade_status);
+        t.close_codes.add(&s.close_codes);
+        for (k, msg) in &s.first_errors {
+            if !t.first_errors.iter().any(|(k2, _)| k2 == k) {
+                t.first_errors.push((*k, msg.clone()));
+            }
+        }
+        t.first_connect_ns = min_opt(t.first_connect_ns, s.first_connect_ns);
+        t.last_established_ns = t.last_established_ns.max(s.last_established_ns);
+    }
+    t.first_errors.sort_by_key(|(k, _)| *k);
+    t
+}
+
+fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn sum(cores: &[PerCore]) -> Counters {
+    let mut total = Counters::default();
+    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
+        total.add(&s.counters);
+    }
+    total
+}
+
+fn progress_line(p: &TimelinePoint) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "[{:>6.1}s] open {:>6}  conn/s {:>7.0}  sent/s {:>9.0}  recv/s {:>9.0}  p50 {:>8.1}us  p99 {:>8.1}us  errors {}",
+        p.t_s, p.open, p.connects_per_s, p.sent_per_s, p.received_per_s, p.p50_us, p.p99_us, p.errors
+    );
+}

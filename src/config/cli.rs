@@ -1,0 +1,165 @@
+//! The command line, as the user typed it. Checked here for form only; the
+//! plan (config::plan) derives everything else.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::units::{parse_bytes, parse_duration, parse_rate};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wsload",
+    version,
+    about = "Thread-per-core io_uring WebSocket load generator",
+    long_about = "wsload opens many WebSocket connections from one pinned executor per core, \
+sends stamped messages, checks every echo (loss, duplicates, order, corruption) and measures \
+round-trip latency from the intended send time.\n\n\
+With no arguments it runs the default test: 10,000 connections, 1 message/s each, 64-byte binary \
+messages, 10 s of steady load, against the built-in echo server started as a child process on the \
+last core.",
+    after_help = "Examples:\n  \
+wsload                                          default test against the built-in echo server\n  \
+wsload run ws://127.0.0.1:9000/ -c 10000 --rate 2 --duration 30s --out results/\n  \
+wsload run ws://127.0.0.1:9000/ -c 10000 --in-flight 64 --duration 10s   maximum throughput\n  \
+wsload run -c 10000 --rate 0 --duration 30s    hold idle connections (memory per connection)\n  \
+wsload serve --port 9000 --cores 1             the echo server on its own\n\n\
+Exit status: 0 all connections established and every message echoed intact; 1 the run finished \
+but connections failed or messages were lost or corrupted; 2 bad arguments or a setup problem \
+(limits, cores); 130 interrupted (Ctrl-C; the summary is written, marked partial).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `wsload [OPTIONS] [URL]` without a subcommand means `wsload run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load test (the default command).
+    Run(RunArgs),
+    /// Run the built-in WebSocket echo server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Target, `ws://host[:port][/path]`. Without it, wsload starts its own echo server
+    /// (a child process on the last core) and tests that.
+    pub url: Option<String>,
+
+    /// Number of WebSocket connections to open and hold.
+    #[arg(short = 'c', long, default_value_t = 10_000)]
+    pub connections: u64,
+
+    /// Open-loop load: messages per second per connection, sent on a fixed schedule whatever
+    /// the server does (latency is measured from the intended send time). 0 holds the
+    /// connections open without traffic. Accepts `2`, `2/s`, `120/m`.
+    #[arg(long, value_parser = parse_rate, default_value = "1", conflicts_with = "in_flight")]
+    pub rate: f64,
+
+    /// Closed-loop load: keep this many messages outstanding on every connection and send a new
+    /// one as each echo arrives (maximum throughput; latency then includes queueing).
+    #[arg(long, value_name = "W")]
+    pub in_flight: Option<u32>,
+
+    /// Message size in bytes (the payload). At least 24 for binary and 48 for text messages,
+    /// which carry a sequence number, timestamps and a CRC-32. Accepts `64`, `4KiB`, `1MiB`.
+    #[arg(long, value_parser = parse_bytes, default_value = "64")]
+    pub size: u64,
+
+    /// Send text frames (hex-stamped ASCII payload) instead of binary ones.
+    #[arg(long)]
+    pub text: bool,
+
+    /// Steady load after all connections are open. Accepts `10s`, `500ms`, `2m`.
+    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "10s")]
+    pub duration: Duration,
+
+    /// After the load, how long to wait for outstanding echoes before counting them lost.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub drain: Duration,
+
+    /// Client cores, a CPU list such as `0`, `0,2` or `0-3`; one pinned executor each, with
+    /// an equal share of the connections. Default: every available CPU except the built-in
+    /// server's (all of them against an external target).
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+
+    /// CPU for the built-in echo server (default: the last available CPU).
+    #[arg(long, value_name = "CPU")]
+    pub server_core: Option<usize>,
+
+    /// Cap on new connections per second over all cores (default: no cap, only
+    /// --connect-concurrency bounds the ramp).
+    #[arg(long, value_parser = parse_rate, value_name = "N/s")]
+    pub connect_rate: Option<f64>,
+
+    /// Connection attempts (TCP connect + upgrade) in progress at once, over all cores.
+    #[arg(long, default_value_t = 1024)]
+    pub connect_concurrency: u32,
+
+    /// Give up on a connection (TCP connect + upgrade) after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub connect_timeout: Duration,
+
+    /// Source addresses to bind, comma separated (e.g. 127.0.0.1,127.0.0.2): each gives about
+    /// 28,000 more ephemeral ports towards one target. Connections use them in turn.
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    pub source_ip: Vec<IpAddr>,
+
+    /// Largest frame accepted from the server; larger ones are refused before any allocation.
+    #[arg(long, value_parser = parse_bytes, default_value = "16MiB")]
+    pub max_frame: u64,
+
+    /// Directory for summary.json (default: ./wsload-results/<UTC timestamp>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Also print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress lines on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Interval between per-core snapshots and progress lines.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on (0 picks a free one; the chosen port is printed).
+    #[arg(long, default_value_t = 9000)]
+    pub port: u16,
+
+    /// Address to bind. Loopback by default: pass 0.0.0.0 to accept remote clients.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Server cores, a CPU list (`1`, `0-3`); one pinned executor and one SO_REUSEPORT
+    /// listener each. Default: all available CPUs.
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+
+    /// Largest frame accepted from a client (larger ones are answered with close code 1009).
+    #[arg(long, value_parser = parse_bytes, default_value = "16MiB")]
+    pub max_frame: u64,
+
+    /// Stop by itself after this long (default: run until killed).
+    #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
+    pub run_for: Option<Duration>,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        let cli = Cli::parse_from(["wsload"]);
+        cli.run
+    }
+}

@@ -1,0 +1,9 @@
+//! Configuration: the command line (`cli`), its units, the target URL, and the
+//! validated plan that the rest of the program runs from.
+pub mod cli;
+pub mod plan;
+pub mod target;
+pub mod units;
+
+pub use plan::{Load, RunPlan, ServePlan};
+pub use target::Target;

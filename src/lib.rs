@@ -1,0 +1,27 @@
+//! wsload: a thread-per-core io_uring WebSocket load generator.
+//!
+//! ```text
+//!  config ──► run ──► shard (one pinned glommio executor per core)
+//!  (CLI →     │         connect → load (pacer) → drain → abort
+//!   plan)     │         per-core Recorder: counters + hdrhistograms
+//!             │              │ Snapshot every interval (crossbeam channel)
+//!             │              ▼
+//!             └──────► aggregate (this thread): merge, progress, phases
+//!                            │
+//!                            ▼
+//!                      report: summary.json + text
+//!  server: the built-in echo target (a child process of `run`)
+//! ```
+//!
+//! Nothing per message crosses threads: each core records into its own
+//! histograms and counters and ships a compact snapshot once per interval.
+
+pub mod aggregate;
+pub mod config;
+pub mod metrics;
+pub mod proto;
+pub mod report;
+pub mod run;
+pub mod server;
+pub mod shard;
+pub mod sys;

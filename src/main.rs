@@ -1,0 +1,60 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use wsload::config::cli::{Cli, Command, RunArgs};
+use wsload::config::{RunPlan, ServePlan};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Serve(a)) => serve(&a),
+        Some(Command::Run(a)) => run(&a),
+        None => run(&cli.run),
+    };
+    ExitCode::from(code)
+}
+
+/// Exit status 2: the arguments or the machine's setup do not allow the run.
+fn setup_error(e: impl std::fmt::Display) -> u8 {
+    eprintln!("wsload: error: {e}");
+    2
+}
+
+fn serve(a: &wsload::config::cli::ServeArgs) -> u8 {
+    let plan = match ServePlan::from_args(a) {
+        Ok(p) => p,
+        Err(e) => return setup_error(format!("{e}\n(see `wsload serve --help`)")),
+    };
+    match wsload::server::serve(&plan) {
+        Ok(()) => 0,
+        Err(e) => setup_error(format!("{e:#}")),
+    }
+}
+
+fn run(a: &RunArgs) -> u8 {
+    let plan = match RunPlan::from_args(a) {
+        Ok(p) => p,
+        Err(e) => return setup_error(format!("{e}\n(see `wsload run --help`)")),
+    };
+    let (json, quiet) = (plan.json, plan.quiet);
+    let out = match wsload::run::run(plan) {
+        Ok(o) => o,
+        Err(e) => return setup_error(format!("{e:#}")),
+    };
+    if json {
+        match serde_json::to_string_pretty(&out.summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("wsload: cannot print the summary as JSON: {e}"),
+        }
+    }
+    if !quiet {
+        eprint!("{}", wsload::report::text::render(&out.summary));
+        if let Some(p) = &out.summary_path {
+            eprintln!("  results       {}", p.display());
+        }
+    }
+    if out.summary.connections.established == 0 {
+        eprintln!("wsload: no connection could be established: see the errors above");
+    }
+    out.exit_code()
+}

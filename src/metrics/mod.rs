@@ -1,0 +1,315 @@
+//! Per-core recorders and the snapshot: the only data that crosses threads.
+//!
+//! Each core owns a [`Recorder`]; every interval it ships a [`Snapshot`]
+//! (cumulative counters, latency histograms since the previous snapshot) to
+//! the aggregator. Nothing per message ever leaves the core.
+
+use hdrhistogram::Histogram;
+use std::io;
+
+/// Failure classes, counted, never fatal to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    ConnectRefused,
+    ConnectTimeout,
+    Reset,
+    Unreachable,
+    UpgradeRejected,
+    HandshakeInvalid,
+    ProtocolViolation,
+    FrameTooLarge,
+    ClosedByServer,
+    EofWithoutClose,
+    TooManyOpenFiles,
+    NoFreePorts,
+    OtherIo,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Reset,
+        ErrorKind::Unreachable,
+        ErrorKind::UpgradeRejected,
+        ErrorKind::HandshakeInvalid,
+        ErrorKind::ProtocolViolation,
+        ErrorKind::FrameTooLarge,
+        ErrorKind::ClosedByServer,
+        ErrorKind::EofWithoutClose,
+        ErrorKind::TooManyOpenFiles,
+        ErrorKind::NoFreePorts,
+        ErrorKind::OtherIo,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Name used in summary.json and progress lines.
+    pub fn key(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::UpgradeRejected => "upgrade_rejected",
+            ErrorKind::HandshakeInvalid => "handshake_invalid",
+            ErrorKind::ProtocolViolation => "protocol_violation",
+            ErrorKind::FrameTooLarge => "frame_too_large",
+            ErrorKind::ClosedByServer => "closed_by_server",
+            ErrorKind::EofWithoutClose => "eof_without_close",
+            ErrorKind::TooManyOpenFiles => "emfile",
+            ErrorKind::NoFreePorts => "eaddrnotavail",
+            ErrorKind::OtherIo => "other_io",
+        }
+    }
+
+    /// What the error means and what to do about it, in plain words.
+    pub fn advice(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "nothing accepts connections at the target address: check the URL and that the server is running, or its accept backlog (net.core.somaxconn) during fast ramps",
+            ErrorKind::ConnectTimeout => "connects did not complete in --connect-timeout: the server is overloaded, its accept backlog is full (raise net.core.somaxconn and the listen backlog), or a firewall drops packets; try --connect-rate",
+            ErrorKind::Reset => "the server reset connections: it crashed, hit its own connection or file limit, or a proxy in between dropped them",
+            ErrorKind::Unreachable => "no route to the target: check the address and the network",
+            ErrorKind::UpgradeRejected => "the server answered the WebSocket upgrade with a non-101 HTTP status (see upgrade_status): check the path, authentication and Origin",
+            ErrorKind::HandshakeInvalid => "the server's answer to the upgrade is not a valid WebSocket handshake: is this a WebSocket endpoint?",
+            ErrorKind::ProtocolViolation => "the server sent frames that break RFC 6455 (reserved bits or opcodes, bad control frames, masked frames)",
+            ErrorKind::FrameTooLarge => "the server announced a frame larger than --max-frame; it was refused before any memory was allocated",
+            ErrorKind::ClosedByServer => "the server closed connections with a close frame before the run ended (see close_codes)",
+            ErrorKind::EofWithoutClose => "the server closed TCP connections without a WebSocket close frame",
+            ErrorKind::TooManyOpenFiles => "the client ran out of file descriptors (EMFILE): raise `ulimit -n` (see tuning/ulimit.sh) or lower --connections",
+            ErrorKind::NoFreePorts => "no free ephemeral port (EADDRNOTAVAIL): about 28,000 connections fit per source address; add --source-ip 127.0.0.2,127.0.0.3,... or widen net.ipv4.ip_local_port_range",
+            ErrorKind::OtherIo => "another I/O error (see first_errors)",
+        }
+    }
+
+    /// Classify an I/O error met while connecting (`connecting`) or later.
+    pub fn from_io(e: &io::Error, connecting: bool) -> ErrorKind {
+        match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) => ErrorKind::ConnectRefused,
+            Some(libc::ETIMEDOUT) if connecting => ErrorKind::ConnectTimeout,
+            Some(libc::ECONNRESET) | Some(libc::EPIPE) | Some(libc::ECONNABORTED) | Some(libc::ETIMEDOUT) => {
+                ErrorKind::Reset
+            }
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ENETDOWN) => ErrorKind::Unreachable,
+            Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) => ErrorKind::TooManyOpenFiles,
+            Some(libc::EADDRNOTAVAIL) | Some(libc::EADDRINUSE) => ErrorKind::NoFreePorts,
+            _ if e.kind() == io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
+            _ if e.kind() == io::ErrorKind::UnexpectedEof => ErrorKind::EofWithoutClose,
+            _ => ErrorKind::OtherIo,
+        }
+    }
+}
+
+/// Cumulative counters of one core (or, summed, of the run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub connect_attempts: u64,
+    pub established: u64,
+    pub connect_failed: u64,
+    /// Connections open right now (a gauge, not cumulative).
+    pub open: u64,
+    /// Connections lost after they were established (reset, closed by the server, protocol error).
+    pub dropped: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub corrupted: u64,
+    /// Messages never echoed: counted when their connection ends, after the drain.
+    pub lost: u64,
+    /// Of `lost`, messages that were in flight when their connection dropped.
+    pub lost_by_drop: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub errors: [u64; ErrorKind::COUNT],
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.connect_attempts += o.connect_attempts;
+        self.established += o.established;
+        self.connect_failed += o.connect_failed;
+        self.open += o.open;
+        self.dropped += o.dropped;
+        self.sent += o.sent;
+        self.received += o.received;
+        self.duplicated += o.duplicated;
+        self.out_of_order += o.out_of_order;
+        self.corrupted += o.corrupted;
+        self.lost += o.lost;
+        self.lost_by_drop += o.lost_by_drop;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        for (a, b) in self.errors.iter_mut().zip(o.errors.iter()) {
+            *a += b;
+        }
+    }
+
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+}
+
+/// Latency histograms record nanoseconds, 3 significant digits, up to one hour.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Counts keyed by a small number (HTTP status, close code). Rare events: a short vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeCounts(pub Vec<(u16, u64)>);
+
+impl CodeCounts {
+    pub fn bump(&mut self, code: u16, n: u64) {
+        match self.0.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, v)) => *v += n,
+            None => {
+                self.0.push((code, n));
+                self.0.sort_unstable();
+            }
+        }
+    }
+
+    pub fn add(&mut self, o: &CodeCounts) {
+        for &(c, n) in &o.0 {
+            self.bump(c, n);
+        }
+    }
+}
+
+/// Everything one core records. Lives on that core only.
+pub struct Recorder {
+    pub counters: Counters,
+    /// Latency from the intended send time (coordinated-omission corrected), ns.
+    pub corrected: Histogram<u64>,
+    /// Latency from the actual send time, ns.
+    pub uncorrected: Histogram<u64>,
+    pub upgrade_status: CodeCounts,
+    pub close_codes: CodeCounts,
+    /// First message seen per error kind (only the first, to stay bounded).
+    pub first_errors: Vec<(ErrorKind, String)>,
+    /// ns since epoch of this core's first connect attempt and last completed handshake.
+    pub first_connect_ns: Option<u64>,
+    pub last_established_ns: Option<u64>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            counters: Counters::default(),
+            corrected: new_histogram(),
+            uncorrected: new_histogram(),
+            upgrade_status: CodeCounts::default(),
+            close_codes: CodeCounts::default(),
+            first_errors: Vec::new(),
+            first_connect_ns: None,
+            last_established_ns: None,
+        }
+    }
+}
+
+impl Recorder {
+    /// Count an error; keep its text if it is the first of its kind.
+    pub fn error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
+        self.counters.errors[kind as usize] += 1;
+        if !self.first_errors.iter().any(|(k, _)| *k == kind) {
+            self.first_errors.push((kind, detail()));
+        }
+    }
+
+    /// Record one echo: latency from the intended and from the actual send time.
+    #[inline]
+    pub fn latency(&mut self, corrected_ns: u64, uncorrected_ns: u64) {
+        self.corrected.saturating_record(corrected_ns.max(1));
+        self.uncorrected.saturating_record(uncorrected_ns.max(1));
+    }
+
+    /// Take a snapshot: counters as they stand, histograms since the last snapshot.
+    pub fn snapshot(&mut self, core: usize, at_ns: u64, done: bool) -> Snapshot {
+        let snap = Snapshot {
+            core,
+            at_ns,
+            done,
+            counters: self.counters,
+            corrected: self.corrected.clone(),
+            uncorrected: self.uncorrected.clone(),
+            upgrade_status: self.upgrade_status.clone(),
+            close_codes: self.close_codes.clone(),
+            first_errors: self.first_errors.clone(),
+            first_connect_ns: self.first_connect_ns,
+            last_established_ns: self.last_established_ns,
+        };
+        self.corrected.reset();
+        self.uncorrected.reset();
+        snap
+    }
+}
+
+/// What a core sends each interval.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub core: usize,
+    /// ns since the run epoch.
+    pub at_ns: u64,
+    /// The core's last snapshot: it has finished.
+    pub done: bool,
+    pub counters: Counters,
+    pub corrected: Histogram<u64>,
+    pub uncorrected: Histogram<u64>,
+    pub upgrade_status: CodeCounts,
+    pub close_codes: CodeCounts,
+    pub first_errors: Vec<(ErrorKind, String)>,
+    pub first_connect_ns: Option<u64>,
+    pub last_established_ns: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_classified() {
+        let e = |n| io::Error::from_raw_os_error(n);
+        assert_eq!(
+            ErrorKind::from_io(&e(libc::ECONNREFUSED), true),
+            ErrorKind::ConnectRefused
+        );
+        assert_eq!(ErrorKind::from_io(&e(libc::ETIMEDOUT), true), ErrorKind::ConnectTimeout);
+        assert_eq!(ErrorKind::from_io(&e(libc::ETIMEDOUT), false), ErrorKind::Reset);
+        assert_eq!(ErrorKind::from_io(&e(libc::EMFILE), true), ErrorKind::TooManyOpenFiles);
+        assert_eq!(
+            ErrorKind::from_io(&e(libc::EADDRNOTAVAIL), true),
+            ErrorKind::NoFreePorts
+        );
+        assert_eq!(ErrorKind::from_io(&e(libc::EINVAL), true), ErrorKind::OtherIo);
+        let keys: std::collections::BTreeSet<_> = ErrorKind::ALL.iter().map(|k| k.key()).collect();
+        assert_eq!(keys.len(), ErrorKind::COUNT);
+    }
+
+    #[test]
+    fn snapshots_carry_deltas_and_cumulative_counters() {
+        let mut r = Recorder::default();
+        r.counters.sent = 3;
+        r.latency(1_000, 900);
+        let a = r.snapshot(0, 1, false);
+        assert_eq!(a.corrected.len(), 1);
+        r.latency(2_000, 1_900);
+        let b = r.snapshot(0, 2, true);
+        assert_eq!(b.corrected.len(), 1, "histograms are deltas");
+        assert_eq!(b.counters.sent, 3, "counters are cumulative");
+        r.error(ErrorKind::Reset, || "first".into());
+        r.error(ErrorKind::Reset, || "second".into());
+        assert_eq!(r.first_errors.len(), 1);
+        assert_eq!(r.counters.errors[ErrorKind::Reset as usize], 2);
+    }
+
+    #[test]
+    fn code_counts_merge() {
+        let mut a = CodeCounts::default();
+        a.bump(1006, 1);
+        let mut b = CodeCounts::default();
+        b.bump(1000, 2);
+        b.bump(1006, 3);
+        a.add(&b);
+        assert_eq!(a.0, vec![(1000, 2), (1006, 4)]);
+    }
+}

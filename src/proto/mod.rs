@@ -1,0 +1,4 @@
+//! Wire formats: WebSocket frames, the HTTP upgrade, and the stamp inside each test message.
+pub mod frame;
+pub mod handshake;
+pub mod payload;

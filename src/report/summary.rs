@@ -1,0 +1,280 @@
+//! `summary.json` (schema `wsload.summary.v1`): built once from the merged
+//! totals, then rendered as JSON or as text.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::aggregate::{TimelinePoint, Totals};
+use crate::config::{Load, RunPlan};
+use crate::metrics::ErrorKind;
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub schema: &'static str,
+    pub wsload_version: &'static str,
+    pub target: String,
+    pub builtin_server: bool,
+    /// The run was interrupted (Ctrl-C) or a core did not finish: figures cover what was gathered.
+    pub partial: bool,
+    /// Length of the load phase actually run, in seconds.
+    pub duration_s: f64,
+    pub config: ConfigEcho,
+    pub connections: ConnSection,
+    pub messages: MsgSection,
+    pub latency_us: LatencySection,
+    pub errors: BTreeMap<&'static str, u64>,
+    pub upgrade_status: BTreeMap<String, u64>,
+    pub close_codes: BTreeMap<String, u64>,
+    /// First message of each error kind, with what to do about it.
+    pub first_errors: Vec<ErrorNote>,
+    pub client: ClientSection,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConfigEcho {
+    pub mode: &'static str,
+    pub rate_per_connection: Option<f64>,
+    pub in_flight: Option<u32>,
+    pub message_size: usize,
+    pub text: bool,
+    pub duration_s: f64,
+    pub drain_s: f64,
+    pub client_cpus: Vec<usize>,
+    pub server_cpu: Option<usize>,
+    pub connect_concurrency: u32,
+    pub connect_rate_per_s: Option<f64>,
+    pub source_ips: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnSection {
+    pub target: u64,
+    pub established: u64,
+    pub failed: u64,
+    pub not_attempted: u64,
+    pub peak_open: u64,
+    pub dropped: u64,
+    pub connect_rate_per_s: f64,
+    pub time_to_all_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MsgSection {
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub lost_by_drop: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub corrupted: u64,
+    pub rate_per_s: f64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencySection {
+    pub corrected: Percentiles,
+    pub uncorrected: Percentiles,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p99_9: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorNote {
+    pub kind: &'static str,
+    pub count: u64,
+    pub first: String,
+    pub advice: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientSection {
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// CPU (user + system) from the start of the load to the end, per million messages
+    /// sent and received.
+    pub cpu_s_per_million_msgs: Option<f64>,
+    pub peak_rss_bytes: u64,
+    /// RSS growth from before connecting to all connections open (before any traffic),
+    /// divided by the connections open then.
+    pub rss_per_connection_bytes: u64,
+}
+
+/// Percentiles in microseconds from a nanosecond histogram.
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles {
+            count: 0,
+            p50: 0,
+            p90: 0,
+            p99: 0,
+            p99_9: 0,
+            max: 0,
+            mean: 0.0,
+        };
+    }
+    let us = |q: f64| h.value_at_quantile(q) / 1000;
+    Percentiles {
+        count: h.len(),
+        p50: us(0.5),
+        p90: us(0.9),
+        p99: us(0.99),
+        p99_9: us(0.999),
+        max: h.max() / 1000,
+        mean: (h.mean() / 1e3 * 1e3).round() / 1e3,
+    }
+}
+
+impl Summary {
+    pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {
+        let c = &t.counters;
+        let load_s = t
+            .load_start_ns
+            .map_or(0.0, |s| (t.end_ns.saturating_sub(s)) as f64 / 1e9);
+        let load_s = load_s.min(plan.duration.as_secs_f64() + plan.drain.as_secs_f64());
+        let time_to_all = match (t.first_connect_ns, t.last_established_ns) {
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
+            _ => 0.0,
+        };
+        let steady = plan.duration.as_secs_f64().min(load_s).max(1e-9);
+        let (mode, rate, window) = match plan.load {
+            Load::Open { rate } => ("open-loop", Some(rate), None),
+            Load::Closed { window } => ("closed-loop", None, Some(window)),
+        };
+        let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
+        let cpu = match t.proc_load {
+            Some(p) if c.sent + c.received > 0 => {
+                Some((t.proc_end.cpu_total_s() - p.cpu_total_s()) / ((c.sent + c.received) as f64 / 1e6))
+            }
+            _ => None,
+        };
+        let rss_per_conn = match t.proc_load {
+            Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
+            _ => 0,
+        };
+        let errors = ErrorKind::ALL
+            .iter()
+            .map(|k| (k.key(), c.errors[*k as usize]))
+            .collect();
+        Summary {
+            schema: "wsload.summary.v1",
+            wsload_version: env!("CARGO_PKG_VERSION"),
+            target: target.to_string(),
+            builtin_server: plan.target.is_none(),
+            partial: t.interrupted || t.missing_cores > 0,
+            duration_s: round3(plan.duration.as_secs_f64().min(load_s)),
+            config: ConfigEcho {
+                mode,
+                rate_per_connection: rate,
+                in_flight: window,
+                message_size: plan.size,
+                text: plan.text,
+                duration_s: plan.duration.as_secs_f64(),
+                drain_s: plan.drain.as_secs_f64(),
+                client_cpus: plan.client_cpus.clone(),
+                server_cpu: plan.server_cpu,
+                connect_concurrency: plan.connect_concurrency,
+                connect_rate_per_s: plan.connect_rate,
+                source_ips: plan.source_ips.iter().map(|i| i.to_string()).collect(),
+            },
+            connections: ConnSection {
+                target: plan.connections,
+                established: c.established,
+                failed: c.connect_failed,
+                not_attempted: plan.connections.saturating_sub(c.connect_attempts),
+                peak_open,
+                dropped: c.dropped,
+                connect_rate_per_s: round3(if time_to_all > 0.0 {
+                    c.established as f64 / time_to_all
+                } else {
+                    0.0
+                }),
+                time_to_all_s: round3(time_to_all),
+            },
+            messages: MsgSection {
+                sent: c.sent,
+                received: c.received,
+                lost: c.lost,
+                lost_by_drop: c.lost_by_drop,
+                duplicated: c.duplicated,
+                out_of_order: c.out_of_order,
+                corrupted: c.corrupted,
+                rate_per_s: round3(c.received as f64 / steady),
+                bytes_sent: c.bytes_sent,
+                bytes_received: c.bytes_received,
+            },
+            latency_us: LatencySection {
+                corrected: percentiles(&t.corrected),
+                uncorrected: percentiles(&t.uncorrected),
+            },
+            errors,
+            upgrade_status: t.upgrade_status.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            close_codes: t.close_codes.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            first_errors: t
+                .first_errors
+                .iter()
+                .map(|(k, m)| ErrorNote {
+                    kind: k.key(),
+                    count: c.errors[*k as usize],
+                    first: m.clone(),
+                    advice: k.advice(),
+                })
+                .collect(),
+            client: ClientSection {
+                cpu_user_s: round3(t.proc_end.cpu_user_s),
+                cpu_sys_s: round3(t.proc_end.cpu_sys_s),
+                cpu_s_per_million_msgs: cpu.map(round3),
+                peak_rss_bytes: t.proc_end.peak_rss_bytes,
+                rss_per_connection_bytes: rss_per_conn,
+            },
+            timeline: t.timeline.clone(),
+        }
+    }
+
+    /// Did every connection open and every message come back intact?
+    pub fn clean(&self) -> bool {
+        let m = &self.messages;
+        self.connections.established == self.connections.target
+            && self.connections.dropped == 0
+            && m.lost == 0
+            && m.corrupted == 0
+            && m.duplicated == 0
+            && m.out_of_order == 0
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_in_microseconds() {
+        let mut h = crate::metrics::new_histogram();
+        for v in 1..=1000u64 {
+            h.record(v * 1000).unwrap();
+        }
+        let p = percentiles(&h);
+        assert_eq!(p.count, 1000);
+        assert!((499..=501).contains(&p.p50), "{p:?}");
+        assert!((989..=991).contains(&p.p99), "{p:?}");
+        assert!((999..=1001).contains(&p.max), "{p:?}");
+        assert_eq!(percentiles(&crate::metrics::new_histogram()).count, 0);
+    }
+}

@@ -1,0 +1,253 @@
+//! One load test from plan to summary: start the built-in server if needed,
+//! check the limits, spawn one pinned core per client CPU, aggregate on this
+//! thread, write the results.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::aggregate::{self, INTERRUPTS};
+use crate::config::{RunPlan, Target};
+use crate::report::{self, Summary};
+use crate::shard::{self, Control, CorePlan, IO_MEMORY};
+use crate::sys::limits;
+
+/// How a run ended.
+pub struct Outcome {
+    pub summary: Summary,
+    pub summary_path: Option<std::path::PathBuf>,
+}
+
+impl Outcome {
+    /// 0: clean; 1: finished with failures; 130: interrupted.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.partial {
+            130
+        } else if self.summary.clean() {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// The built-in echo server, running as a child process (both ends of 10,000
+/// connections do not fit under one process's open-file limit).
+struct ChildServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    fn start(cpu: usize) -> anyhow::Result<ChildServer> {
+        let exe = std::env::current_exe().context("cannot find the wsload executable to start the built-in server")?;
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "serve",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--cores",
+            &cpu.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                // Die with us, and stay out of the terminal's Ctrl-C: we stop it ourselves after the drain.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().context("cannot start the built-in server")?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        // Keep draining the child's stderr so it can never block on a full pipe; keep the start.
+        let (err_tx, err_rx) = crossbeam_channel::bounded::<String>(1);
+        std::thread::spawn(move || {
+            let mut first = Vec::new();
+            let mut buf = [0u8; 4096];
+            let mut sent = false;
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if first.len() < 4096 {
+                    first.extend_from_slice(&buf[..n]);
+                }
+                if !sent && first.contains(&b'\n') {
+                    sent = err_tx.send(String::from_utf8_lossy(&first).into_owned()).is_ok();
+                }
+            }
+            if !sent {
+                let _ = err_tx.send(String::from_utf8_lossy(&first).into_owned());
+            }
+        });
+        let (line_tx, line_rx) = crossbeam_channel::bounded::<String>(1);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = line_tx.send(line);
+        });
+        let line = line_rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
+        match addr {
+            Some(addr) => Ok(ChildServer { child, addr }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let why = err_rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+                bail!("the built-in echo server did not start: {}", why.trim())
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+}
+
+fn install_interrupt_handler() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::SA_RESTART, SigSet::empty());
+    // SAFETY: the handler only touches an atomic.
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &act);
+        let _ = sigaction(Signal::SIGTERM, &act);
+    }
+}
+
+fn resolve(t: &Target) -> anyhow::Result<SocketAddr> {
+    let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve the host of {t}: check the name"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .with_context(|| format!("{t} resolves to no address"))
+}
+
+/// Setup problems: bad limits, an unstartable server. Mapped to exit code 2.
+#[derive(Debug)]
+pub struct SetupError(pub anyhow::Error);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// Run the load test described by `plan`.
+pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
+    let cores = plan.client_cpus.len();
+    // Check what would make the run fail half-way, before opening anything.
+    limits::raise_nofile(limits::fds_needed(plan.connections, cores)).map_err(|e| SetupError(e.into()))?;
+    limits::check_memlock(
+        cores + usize::from(plan.target.is_none()),
+        limits::glommio_locked_bytes(IO_MEMORY as u64),
+    )
+    .map_err(|e| SetupError(e.into()))?;
+    limits::check_ephemeral_ports(plan.connections, plan.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
+    std::fs::create_dir_all(&plan.out_dir)
+        .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
+        .map_err(SetupError)?;
+
+    install_interrupt_handler();
+    let server = match plan.server_cpu {
+        Some(cpu) if plan.target.is_none() => Some(ChildServer::start(cpu).map_err(SetupError)?),
+        _ => None,
+    };
+    let target = match (&plan.target, &server) {
+        (Some(t), _) => t.clone(),
+        (None, Some(s)) => Target::parse(&format!("ws://{}/", s.addr)).map_err(anyhow::Error::msg)?,
+        (None, None) => unreachable!("the plan names a target or a server CPU"),
+    };
+    let addr = match resolve(&target) {
+        Ok(a) => a,
+        Err(e) => {
+            if let Some(s) = server {
+                s.stop();
+            }
+            return Err(SetupError(e).into());
+        }
+    };
+    if !plan.quiet {
+        eprintln!(
+            "wsload: {} connections to {target} from CPU(s) {}{}",
+            plan.connections,
+            crate::sys::cores::format_cpu_list(&plan.client_cpus),
+            server.as_ref().map_or(String::new(), |_| format!(
+                ", built-in server on CPU {}",
+                plan.server_cpu.unwrap_or(0)
+            ))
+        );
+    }
+
+    let plan = Arc::new(plan);
+    let ctl = Arc::new(Control::new(cores));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let epoch = Instant::now();
+    let threads: Vec<_> = plan
+        .client_cpus
+        .iter()
+        .enumerate()
+        .map(|(i, &cpu)| {
+            let cp = CorePlan {
+                index: i,
+                cpu,
+                ids: RunPlan::share(plan.connections, i, cores),
+                addr,
+                host_header: target.host_header.clone(),
+                path: target.path.clone(),
+                run: plan.clone(),
+            };
+            shard::run_core(cp, epoch, ctl.clone(), tx.clone())
+        })
+        .collect();
+    drop(tx);
+    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, plan.quiet);
+    for t in threads {
+        let _ = t.join();
+    }
+    if let Some(s) = server {
+        s.stop();
+    }
+    let summary = Summary::build(&plan, &target.redacted, &totals);
+    let summary_path = match report::write_summary(&plan.out_dir, &summary) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("wsload: cannot write summary.json into {}: {e}", plan.out_dir.display());
+            None
+        }
+    };
+    Ok(Outcome { summary, summary_path })
+}

@@ -1,0 +1,180 @@
+//! The built-in WebSocket echo server: one pinned glommio executor per CPU,
+//! each with its own SO_REUSEPORT listener (built with socket2 for a deep
+//! backlog), a shared read and write buffer per core, and one small echo
+//! future per connection.
+
+mod echo;
+
+use std::cell::{Cell, RefCell};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::{LocalExecutorBuilder, Placement};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::ServePlan;
+use crate::proto::handshake::{self, Request};
+use crate::shard::{IO_MEMORY, READ_BUF, RING_DEPTH};
+use echo::Echo;
+
+/// Listen backlog asked for (the kernel caps it at net.core.somaxconn).
+pub const BACKLOG: i32 = 65_535;
+
+/// Per-core state shared by the server's connections.
+pub struct ServerCore {
+    pub rbuf: RefCell<Box<[u8]>>,
+    pub wbuf: RefCell<Vec<u8>>,
+    pub max_frame: u64,
+    pub conns: Cell<usize>,
+}
+
+/// Bind one SO_REUSEPORT listener per core on the same address. With port 0 the
+/// first listener picks the port and the others join it.
+pub fn bind_listeners(addr: SocketAddr, count: usize) -> std::io::Result<Vec<StdListener>> {
+    let mut out: Vec<StdListener> = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count {
+        let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+        let s = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.set_reuse_port(true)?;
+        s.set_nodelay(true)?;
+        s.bind(&addr.into())?;
+        s.listen(BACKLOG)?;
+        let l: StdListener = s.into();
+        addr = l.local_addr()?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// Run the echo server until killed (or for `plan.run_for`). Prints
+/// `listening on ADDR` on stdout once every core accepts.
+pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let wanted = crate::sys::limits::fds_needed(1_000_000, plan.cpus.len());
+    // Take as many descriptors as the hard limit allows; the server cannot know its load.
+    let fd = match crate::sys::limits::raise_nofile(wanted) {
+        Ok(l) => l.soft,
+        Err(_) => crate::sys::limits::raise_nofile(0).map(|l| l.soft).unwrap_or(0),
+    };
+    let addr = SocketAddr::new(plan.bind, plan.port);
+    let listeners = bind_listeners(addr, plan.cpus.len()).with_context(|| {
+        format!("cannot listen on {addr}: is another server using the port? (pick another with --port, or 0 for any)")
+    })?;
+    let local = listeners[0].local_addr()?;
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(plan.cpus.len());
+    let mut threads = Vec::new();
+    for (l, &cpu) in listeners.into_iter().zip(&plan.cpus) {
+        let max_frame = plan.max_frame;
+        let ready = ready_tx.clone();
+        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("wsload-serve{cpu}"))
+            .io_memory(IO_MEMORY)
+            .ring_depth(RING_DEPTH);
+        let fd = l.into_raw_fd();
+        threads.push(std::thread::spawn(move || {
+            let ex = match builder.make() {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("CPU {cpu}: cannot start an io_uring executor: {e}")));
+                    return;
+                }
+            };
+            ex.run(async move {
+                // SAFETY: `fd` is a listening socket we own, handed over exactly once.
+                let listener = unsafe { TcpListener::from_raw_fd(fd) };
+                let _ = ready.send(Ok(()));
+                accept_loop(listener, max_frame).await;
+            });
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..plan.cpus.len() {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => anyhow::bail!("{e}"),
+            Err(_) => anyhow::bail!("a server core failed to start"),
+        }
+    }
+    let cpus = crate::sys::cores::format_cpu_list(&plan.cpus);
+    println!("listening on {local}");
+    std::io::stdout().flush()?;
+    eprintln!("wsload serve: echo server on ws://{local}/ (CPUs {cpus}, up to {fd} open files)");
+    match plan.run_for {
+        Some(d) => {
+            std::thread::sleep(d);
+            Ok(())
+        }
+        None => {
+            for t in threads {
+                let _ = t.join();
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, max_frame: u64) {
+    let core = Rc::new(ServerCore {
+        rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
+        wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
+        max_frame,
+        conns: Cell::new(0),
+    });
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let core = core.clone();
+                glommio::spawn_local(async move { upgrade(core, stream).await }).detach();
+            }
+            Err(e) => {
+                // Out of descriptors or similar: back off instead of spinning.
+                eprintln!("wsload serve: accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Read the upgrade request, answer it, and hand the stream to a long-lived echo task.
+async fn upgrade(core: Rc<ServerCore>, mut stream: TcpStream) {
+    let mut buf = vec![0u8; 1024];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match stream.read(&mut buf[filled..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        filled += n;
+        match handshake::parse_request(&buf[..filled]) {
+            Request::Partial => continue,
+            Request::Refuse { reply } => {
+                let _ = stream.write_all(&reply).await;
+                return;
+            }
+            Request::Upgrade { reply, head_len } => {
+                if stream.write_all(&reply).await.is_err() {
+                    return;
+                }
+                core.conns.set(core.conns.get() + 1);
+                let mut echo = Echo::new(core.clone(), stream);
+                if echo.feed_initial(&buf[head_len..filled]) {
+                    glommio::spawn_local(echo).detach();
+                } else {
+                    core.conns.set(core.conns.get() - 1);
+                }
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Opening connections: bounded concurrency, an optional rate, TCP connect and
+//! the WebSocket upgrade. Each attempt is a short-lived task; on success it
+//! spawns the long-lived connection task, so the handshake's state never sizes
+//! the future that lives for the whole run.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
+use glommio::timer::sleep;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::conn::Conn;
+use super::{Control, Shard};
+use crate::metrics::ErrorKind;
+use crate::proto::handshake::{self, Response};
+
+type Failure = (ErrorKind, String);
+
+/// Open this core's share of the connections; returns when every attempt has finished.
+pub async fn connect_all(shard: &Rc<Shard>, ctl: &Control) {
+    let run = &shard.plan.run;
+    let cores = run.client_cpus.len() as u64;
+    let concurrency = (run.connect_concurrency as u64 / cores).max(1) as usize;
+    let rate = run.connect_rate.map(|r| r / cores as f64);
+    let permits = Rc::new(Semaphore::new(concurrency as u64));
+    let t0 = shard.now_ns();
+    for local in 0..shard.local_count() {
+        if ctl.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if let Some(rate) = rate {
+            let at = t0 + (local as f64 * 1e9 / rate) as u64;
+            let now = shard.now_ns();
+            if at > now {
+                sleep(Duration::from_nanos(at - now)).await;
+            }
+        }
+        let Ok(permit) = permits.acquire_static_permit(1).await else {
+            break;
+        };
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            attempt(shard, local as u32).await;
+            drop(permit);
+        })
+        .detach();
+    }
+    // Every permit back means every attempt has finished.
+    let _all = permits.acquire(concurrency as u64).await;
+}
+
+async fn attempt(shard: Rc<Shard>, local: u32) {
+    let id = shard.plan.ids.start + local as u64;
+    {
+        let mut rec = shard.rec.borrow_mut();
+        rec.counters.connect_attempts += 1;
+        if rec.first_connect_ns.is_none() {
+            rec.first_connect_ns = Some(shard.now_ns());
+        }
+    }
+    let timeout = shard.plan.run.connect_timeout;
+    let result = futures_lite::future::or(establish(&shard, id), async {
+        sleep(timeout).await;
+        Err((
+            ErrorKind::ConnectTimeout,
+            format!("no WebSocket connection within {timeout:?} (--connect-timeout)"),
+        ))
+    })
+    .await;
+    let mut rec = shard.rec.borrow_mut();
+    match result {
+        Ok((stream, leftover)) => {
+            rec.counters.established += 1;
+            rec.counters.open += 1;
+            rec.last_established_ns = Some(shard.now_ns());
+            drop(rec);
+            shard.live.set(shard.live.get() + 1);
+            glommio::spawn_local(Conn::new(shard.clone(), stream, local, leftover)).detach();
+        }
+        Err((kind, detail)) => {
+            rec.counters.connect_failed += 1;
+            let addr = shard.plan.addr;
+            rec.error(kind, || format!("{addr}: {detail}"));
+        }
+    }
+}
+
+fn io_failure(e: std::io::Error, connecting: bool) -> Failure {
+    (ErrorKind::from_io(&e, connecting), e.to_string())
+}
+
+/// A non-blocking socket with TCP_NODELAY, bound to the connection's source address if any,
+/// with its connect started.
+fn start_connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<Socket, Failure> {
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let sock = Socket::new(domain, Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))
+        .map_err(|e| io_failure(e, true))?;
+    sock.set_nodelay(true).map_err(|e| io_failure(e, true))?;
+    if let Some(ip) = source {
+        // Let connect() pick the port, so each source address gets its own full port range per target.
+        let on: libc::c_int = 1;
+        // SAFETY: a plain setsockopt on a socket we own, with a correctly sized int.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                &on as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        sock.bind(&SocketAddr::new(ip, 0).into())
+            .map_err(|e| io_failure(e, true))?;
+    }
+    match sock.connect(&addr.into()) {
+        Ok(()) => Ok(sock),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
+        Err(e) => Err(io_failure(e, true)),
+    }
+}
+
+async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failure> {
+    let plan = &shard.plan;
+    let sources = &plan.run.source_ips;
+    let source = (!sources.is_empty()).then(|| sources[(id % sources.len() as u64) as usize]);
+    let sock = start_connect(plan.addr, source)?;
+    // SAFETY: the descriptor is a connecting TCP socket we own and hand over once.
+    let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
+    let key = handshake::new_key();
+    let req = handshake::client_request(&plan.host_header, &plan.path, &key);
+    // The first write waits for the TCP handshake; a refused connect surfaces here.
+    stream.write_all(&req).await.map_err(|e| io_failure(e, true))?;
+    let mut buf = vec![0u8; 1024];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = stream.read(&mut buf[filled..]).await.map_err(|e| io_failure(e, true))?;
+        if n == 0 {
+            return Err((
+                ErrorKind::HandshakeInvalid,
+                "server closed the connection during the upgrade".into(),
+            ));
+        }
+        filled += n;
+        match handshake::parse_response(&buf[..filled], &key) {
+            Response::Partial => continue,
+            Response::Accepted { head_len } => return Ok((stream, buf[head_len..filled].to_vec())),
+            Response::Rejected { status } => {
+                shard.rec.borrow_mut().upgrade_status.bump(status, 1);
+                return Err((
+                    ErrorKind::UpgradeRejected,
+                    format!("upgrade refused with HTTP {status}"),
+                ));
+            }
+            Response::Invalid(why) => return Err((ErrorKind::HandshakeInvalid, why)),
+        }
+    }
+}

@@ -1,0 +1,859 @@
+//! Process and kernel limits a run depends on: open files, locked memory and
+//! ephemeral ports.
+//!
+//! Each check has a pure `*_verdict` function (figures in, verdict out) that
+//! the tests drive with tables, and a thin wrapper that reads the figures
+//! from the system. Where the process may fix a limit itself (raising a soft
+//! limit up to its hard limit) the wrapper does so and reports how far it got,
+//! as tcpkali does; where it may not, the error carries the numbers and the
+//! exact command that fixes them.
+
+use std::io;
+
+use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
+
+use super::thousands;
+
+/// Open files a process needs besides its sockets: stdin/stdout/stderr, the
+/// listener(s), report and log files, `/proc` reads and the aggregator's
+/// channels, with room to spare. Unit: file descriptors.
+pub const FD_OVERHEAD_BASE: u64 = 64;
+
+/// Open files each io_uring executor keeps besides its sockets: three rings
+/// (main, poll, latency), an eventfd, timers and slack. Unit: file
+/// descriptors per executor.
+pub const FD_OVERHEAD_PER_EXECUTOR: u64 = 8;
+
+/// The smallest `RLIMIT_MEMLOCK` glommio accepts: below it every executor
+/// fails to start with a "memlock resource limit is too low" error. Unit:
+/// bytes (512 KiB). glommio compares it with the whole process's soft limit.
+pub const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
+
+/// Ports per source address after `sysctl -w net.ipv4.ip_local_port_range="1024 65535"`,
+/// the widest range that leaves the well-known ports alone.
+const WIDE_PORTS: u64 = 65535 - 1024 + 1;
+
+const PORT_RANGE_PATH: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+const RESERVED_PORTS_PATH: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+const NR_OPEN_PATH: &str = "/proc/sys/fs/nr_open";
+
+/// A limit that stops a run before it starts. Each message names the figures
+/// and the command that fixes them.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// More open files are needed than the limit allows, even after raising
+    /// the soft limit to the hard limit.
+    #[error("{}", too_few_files(*.needed, *.soft, *.hard))]
+    TooFewFiles {
+        /// Open files the run needs (see [`fds_needed`]).
+        needed: u64,
+        /// Soft `RLIMIT_NOFILE` in force.
+        soft: u64,
+        /// Hard `RLIMIT_NOFILE` in force; only root can raise it.
+        hard: u64,
+    },
+
+    /// More open files are needed than the kernel lets any process have
+    /// (`fs.nr_open`), so the hard limit cannot be raised far enough either.
+    #[error(
+        "this run needs about {} open files but the kernel caps every process at fs.nr_open = {} \
+         (hard limit {}): raise both with `sysctl -w fs.nr_open={}` and then `ulimit -Hn {}` (as root), \
+         or lower --connections",
+        thousands(*.needed), thousands(*.nr_open), limit_text(*.hard), suggest_files(*.needed),
+        suggest_files(*.needed)
+    )]
+    AboveNrOpen {
+        /// Open files the run needs.
+        needed: u64,
+        /// Hard `RLIMIT_NOFILE` in force.
+        hard: u64,
+        /// `/proc/sys/fs/nr_open`, the ceiling for any hard limit.
+        nr_open: u64,
+    },
+
+    /// Reading a resource limit failed (should not happen on Linux).
+    #[error("could not read the {resource} limit: {source}")]
+    GetLimit {
+        /// `RLIMIT_NOFILE` or `RLIMIT_MEMLOCK`.
+        resource: &'static str,
+        /// The errno from getrlimit(2).
+        source: nix::errno::Errno,
+    },
+
+    /// Raising a soft limit up to its hard limit failed.
+    #[error(
+        "could not raise the soft {resource} limit to {} (its hard limit): {source}; \
+         set it before starting, e.g. `{command}`",
+        thousands(*.wanted)
+    )]
+    SetLimit {
+        /// `RLIMIT_NOFILE` or `RLIMIT_MEMLOCK`.
+        resource: &'static str,
+        /// The soft limit we asked for.
+        wanted: u64,
+        /// The shell command that sets it by hand.
+        command: String,
+        /// The errno from setrlimit(2).
+        source: nix::errno::Errno,
+    },
+
+    /// The io_uring executors need more locked memory than `RLIMIT_MEMLOCK`.
+    #[error("{}", memlock_too_low(*.executors, *.per_executor, *.needed, *.limit))]
+    MemlockTooLow {
+        /// Executors the run would start.
+        executors: usize,
+        /// Locked bytes each executor is charged (0 with `CAP_IPC_LOCK`).
+        per_executor: u64,
+        /// Bytes needed: `executors × per_executor`, and at least
+        /// [`GLOMMIO_MIN_MEMLOCK`] when there is any executor.
+        needed: u64,
+        /// `RLIMIT_MEMLOCK` in bytes (the soft limit, after raising it to the
+        /// hard limit where that was possible).
+        limit: u64,
+    },
+
+    /// `/proc/sys/net/ipv4/ip_local_port_range` could not be read or parsed.
+    #[error("could not read the ephemeral port range from {PORT_RANGE_PATH}: {source}")]
+    PortRange {
+        /// What went wrong.
+        source: io::Error,
+    },
+
+    /// More connections to one destination than the source addresses have
+    /// ephemeral ports for: connect() would fail with `EADDRNOTAVAIL`.
+    #[error("{}", too_few_ports(self))]
+    TooFewPorts {
+        /// Connections to one destination address and port.
+        connections: u64,
+        /// Source addresses given (0 is taken as 1: the kernel picks one).
+        source_addresses: usize,
+        /// Source addresses the run needs: ⌈connections / ports_per_address⌉.
+        needed_addresses: u64,
+        /// Usable ephemeral ports per source address: `high - low + 1 - reserved`.
+        ports_per_address: u64,
+        /// Low end of `net.ipv4.ip_local_port_range`.
+        low: u16,
+        /// High end of `net.ipv4.ip_local_port_range`.
+        high: u16,
+        /// Ports inside the range listed in `net.ipv4.ip_local_reserved_ports`.
+        reserved: u64,
+    },
+}
+
+/// The soft and hard `RLIMIT_NOFILE` after [`raise_nofile`]. Unit: open files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdLimit {
+    /// The soft limit when the process started.
+    pub soft_before: u64,
+    /// The soft limit now (equal to `hard` unless `hard` is unlimited and
+    /// `fs.nr_open` could not be read).
+    pub soft: u64,
+    /// The hard limit; only a process with `CAP_SYS_RESOURCE` can raise it.
+    pub hard: u64,
+}
+
+/// Open files a client process needs for `connections` sockets run by
+/// `executors` io_uring executors:
+/// `connections + FD_OVERHEAD_BASE + FD_OVERHEAD_PER_EXECUTOR × executors`,
+/// i.e. `connections + 64 + 8 × executors`. Saturates instead of overflowing.
+///
+/// When the built-in server runs in the same process, both ends of every
+/// connection are open here: pass `2 × connections`.
+pub fn fds_needed(connections: u64, executors: usize) -> u64 {
+    connections
+        .saturating_add(FD_OVERHEAD_BASE)
+        .saturating_add(FD_OVERHEAD_PER_EXECUTOR.saturating_mul(executors as u64))
+}
+
+/// Raise the soft `RLIMIT_NOFILE` up to the hard limit (never lowering it),
+/// then check that `needed` open files fit.
+///
+/// If the hard limit is unlimited, the soft limit is raised to `fs.nr_open`,
+/// the most the kernel allows. The raised limit stays in force for the rest of
+/// the process's life and is inherited by its children.
+///
+/// # Errors
+/// [`LimitError::TooFewFiles`] if `needed` exceeds the (raised) limit,
+/// [`LimitError::AboveNrOpen`] if it exceeds even `fs.nr_open`, and
+/// [`LimitError::GetLimit`]/[`LimitError::SetLimit`] if the syscalls fail.
+pub fn raise_nofile(needed: u64) -> Result<FdLimit, LimitError> {
+    const RES: &str = "open files (RLIMIT_NOFILE)";
+    let (soft_before, hard) =
+        getrlimit(Resource::RLIMIT_NOFILE).map_err(|source| LimitError::GetLimit { resource: RES, source })?;
+    let nr_open = read_u64(NR_OPEN_PATH);
+    let target = match (hard, nr_open) {
+        (RLIM_INFINITY, Some(n)) => n,
+        _ => hard,
+    };
+    let soft = if target > soft_before {
+        setrlimit(Resource::RLIMIT_NOFILE, target, hard).map_err(|source| LimitError::SetLimit {
+            resource: RES,
+            wanted: target,
+            command: format!("ulimit -Sn {target}"),
+            source,
+        })?;
+        target
+    } else {
+        soft_before
+    };
+    nofile_verdict(needed, soft, hard, nr_open)?;
+    Ok(FdLimit {
+        soft_before,
+        soft,
+        hard,
+    })
+}
+
+/// Whether `needed` open files fit under `soft`; if not, which error explains
+/// it. `nr_open` is `fs.nr_open` when known. Pure: no syscalls.
+pub fn nofile_verdict(needed: u64, soft: u64, hard: u64, nr_open: Option<u64>) -> Result<(), LimitError> {
+    if needed <= soft {
+        return Ok(());
+    }
+    match nr_open {
+        Some(nr_open) if needed > nr_open => Err(LimitError::AboveNrOpen { needed, hard, nr_open }),
+        _ => Err(LimitError::TooFewFiles { needed, soft, hard }),
+    }
+}
+
+/// The soft `RLIMIT_MEMLOCK` in bytes; `None` means unlimited (or unreadable,
+/// which Linux never does). io_uring registered buffers are charged to it.
+pub fn memlock_limit() -> Option<u64> {
+    match getrlimit(Resource::RLIMIT_MEMLOCK) {
+        Ok((soft, _)) if soft != RLIM_INFINITY => Some(soft),
+        _ => None,
+    }
+}
+
+/// Bytes of locked memory one glommio executor asks for with an `io_memory`
+/// of `io_memory` bytes: the buffer is rounded up to 4 KiB (at least 64 KiB)
+/// and registered with each of its three rings, so it is charged three times.
+///
+/// If the limit is too low for this, glommio logs a warning and runs without
+/// registered buffers (slower file I/O, sockets unaffected); below
+/// [`GLOMMIO_MIN_MEMLOCK`] it refuses to start at all. glommio's default
+/// `io_memory` is 10 MiB, i.e. 30 MiB per executor.
+pub fn glommio_locked_bytes(io_memory: u64) -> u64 {
+    let rounded = io_memory.saturating_add(4095) / 4096 * 4096;
+    rounded.max(64 * 1024).saturating_mul(3)
+}
+
+/// Check that `executors` io_uring executors, each locking about
+/// `per_executor` bytes, fit under `RLIMIT_MEMLOCK`.
+///
+/// The kernel charges io_uring locked memory per *user* (all of its processes
+/// share the budget), except for processes with `CAP_IPC_LOCK`, which are not
+/// charged at all: for those only glommio's own floor,
+/// [`GLOMMIO_MIN_MEMLOCK`], is checked. If the need does not fit under the
+/// soft limit but does under the hard limit, the soft limit is raised to the
+/// hard limit (never lowered), for the rest of the process's life.
+///
+/// # Errors
+/// [`LimitError::MemlockTooLow`] with the figures and the `ulimit -l` command.
+pub fn check_memlock(executors: usize, per_executor: u64) -> Result<(), LimitError> {
+    const RES: &str = "locked memory (RLIMIT_MEMLOCK)";
+    let per_executor = if has_cap_ipc_lock() { 0 } else { per_executor };
+    let (soft, hard) =
+        getrlimit(Resource::RLIMIT_MEMLOCK).map_err(|source| LimitError::GetLimit { resource: RES, source })?;
+    let as_opt = |v: u64| (v != RLIM_INFINITY).then_some(v);
+    if memlock_verdict(executors, per_executor, as_opt(soft)).is_ok() {
+        return Ok(());
+    }
+    if hard > soft {
+        setrlimit(Resource::RLIMIT_MEMLOCK, hard, hard).map_err(|source| LimitError::SetLimit {
+            resource: RES,
+            wanted: hard,
+            command: format!("ulimit -Sl {}", hard / 1024),
+            source,
+        })?;
+    }
+    memlock_verdict(executors, per_executor, as_opt(hard))
+}
+
+/// Whether `executors × per_executor` bytes, and at least
+/// [`GLOMMIO_MIN_MEMLOCK`] when `executors > 0`, fit under `limit` bytes
+/// (`None` is unlimited). Pure: no syscalls. The product saturates.
+pub fn memlock_verdict(executors: usize, per_executor: u64, limit: Option<u64>) -> Result<(), LimitError> {
+    let mut needed = per_executor.saturating_mul(executors as u64);
+    if executors > 0 {
+        needed = needed.max(GLOMMIO_MIN_MEMLOCK);
+    }
+    match limit {
+        Some(limit) if needed > limit => Err(LimitError::MemlockTooLow {
+            executors,
+            per_executor,
+            needed,
+            limit,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether this process has `CAP_IPC_LOCK` in its effective set (bit 14 of
+/// `CapEff` in `/proc/self/status`), which exempts its io_uring buffers from
+/// `RLIMIT_MEMLOCK`. `false` if the file cannot be read.
+pub fn has_cap_ipc_lock() -> bool {
+    const CAP_IPC_LOCK: u32 = 14;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| cap_eff(&status))
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
+}
+
+/// The `CapEff` bit mask from the text of `/proc/PID/status`.
+fn cap_eff(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
+/// `(low, high)` ports from `/proc/sys/net/ipv4/ip_local_port_range`, both
+/// inclusive: the ports connect() picks from when the socket has no port.
+///
+/// # Errors
+/// The read error, or `InvalidData` if the file does not hold two ports with
+/// `low <= high`.
+pub fn ephemeral_port_range() -> io::Result<(u16, u16)> {
+    parse_port_range(&std::fs::read_to_string(PORT_RANGE_PATH)?)
+}
+
+/// Parse the contents of `ip_local_port_range` ("32768\t60999\n").
+pub fn parse_port_range(s: &str) -> io::Result<(u16, u16)> {
+    let bad = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let mut parts = s.split_whitespace();
+    let (Some(low), Some(high), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad(format!("expected two ports, found {s:?}")));
+    };
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| bad(format!("{p:?} is not a port number (0-65535)")))
+    };
+    let (low, high) = (port(low)?, port(high)?);
+    if low > high {
+        return Err(bad(format!("low port {low} is above high port {high}")));
+    }
+    Ok((low, high))
+}
+
+/// How many ports of the list in `ip_local_reserved_ports` ("8080,9000-9010",
+/// often empty) fall inside `low..=high`. Unparsable items are ignored: the
+/// count only sharpens the estimate.
+pub fn reserved_in_range(list: &str, low: u16, high: u16) -> u64 {
+    list.trim()
+        .split(',')
+        .filter_map(|item| {
+            let item = item.trim();
+            let (a, b) = item.split_once('-').unwrap_or((item, item));
+            Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+        })
+        .map(|(a, b)| {
+            let (a, b) = (a.max(low), b.min(high));
+            if a <= b {
+                u64::from(b - a) + 1
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Check that `connections` to ONE destination address and port fit in the
+/// ephemeral ports of `source_addresses` source IPs (0 is taken as 1).
+///
+/// Each source address offers `high - low + 1` ports of
+/// `net.ipv4.ip_local_port_range`, less reserved ones. Past that, connect()
+/// fails with `EADDRNOTAVAIL`. This holds when sockets bound to a source
+/// address use `IP_BIND_ADDRESS_NO_PORT`; without it, bind() picks the port
+/// and fewer connections fit.
+///
+/// # Errors
+/// [`LimitError::TooFewPorts`] naming how many source addresses are needed,
+/// or [`LimitError::PortRange`] if the range cannot be read.
+pub fn check_ephemeral_ports(connections: u64, source_addresses: usize) -> Result<(), LimitError> {
+    if connections == 0 {
+        return Ok(());
+    }
+    let (low, high) = ephemeral_port_range().map_err(|source| LimitError::PortRange { source })?;
+    let reserved = std::fs::read_to_string(RESERVED_PORTS_PATH)
+        .map(|list| reserved_in_range(&list, low, high))
+        .unwrap_or(0);
+    ports_verdict(connections, source_addresses, (low, high), reserved)
+}
+
+/// Whether `connections` fit in the ports `range` (inclusive) less `reserved`
+/// of `source_addresses` addresses (0 is taken as 1). Pure: no syscalls.
+pub fn ports_verdict(
+    connections: u64,
+    source_addresses: usize,
+    range: (u16, u16),
+    reserved: u64,
+) -> Result<(), LimitError> {
+    let (low, high) = range;
+    let ports_per_address = (u64::from(high) + 1)
+        .saturating_sub(u64::from(low))
+        .saturating_sub(reserved);
+    let needed_addresses = addresses_for(connections, ports_per_address);
+    if needed_addresses <= source_addresses.max(1) as u64 {
+        return Ok(());
+    }
+    Err(LimitError::TooFewPorts {
+        connections,
+        source_addresses,
+        needed_addresses,
+        ports_per_address,
+        low,
+        high,
+        reserved,
+    })
+}
+
+/// ⌈connections / ports⌉; `u64::MAX` when there are no ports at all.
+fn addresses_for(connections: u64, ports: u64) -> u64 {
+    match (connections, ports) {
+        (0, _) => 0,
+        (_, 0) => u64::MAX,
+        (c, p) => c.div_ceil(p),
+    }
+}
+
+/// Reads a single decimal number from a /proc file; `None` if anything fails.
+fn read_u64(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn limit_text(v: u64) -> String {
+    if v == RLIM_INFINITY {
+        "unlimited".to_string()
+    } else {
+        thousands(v)
+    }
+}
+
+/// A round figure for `ulimit -n`: `needed` rounded up to the next 1,000.
+fn suggest_files(needed: u64) -> u64 {
+    needed.div_ceil(1000).saturating_mul(1000)
+}
+
+fn kib_up(bytes: u64) -> u64 {
+    bytes.div_ceil(1024)
+}
+
+/// A round figure for `ulimit -l` (KiB): `needed` rounded up to a whole MiB.
+fn suggest_kib(needed: u64) -> u64 {
+    needed.div_ceil(1024 * 1024).saturating_mul(1024)
+}
+
+fn too_few_files(needed: u64, soft: u64, hard: u64) -> String {
+    if needed <= hard {
+        // Only reachable when the soft limit could not be raised to the hard one.
+        format!(
+            "this run needs about {} open files but the soft limit is {} (hard limit {}): \
+             raise it with `ulimit -Sn {}`, or lower --connections",
+            thousands(needed),
+            limit_text(soft),
+            limit_text(hard),
+            hard.min(suggest_files(needed))
+        )
+    } else {
+        let n = suggest_files(needed);
+        format!(
+            "this run needs about {} open files but the hard limit is {}: raise it with \
+             `ulimit -Hn {n}` (as root) or in /etc/security/limits.conf (`* - nofile {n}`), \
+             or lower --connections",
+            thousands(needed),
+            limit_text(hard),
+        )
+    }
+}
+
+fn memlock_too_low(executors: usize, per_executor: u64, needed: u64, limit: u64) -> String {
+    let why = if per_executor.saturating_mul(executors as u64) < needed {
+        format!("glommio refuses to start below {} KiB", GLOMMIO_MIN_MEMLOCK / 1024)
+    } else {
+        format!("{} KiB each", thousands(kib_up(per_executor)))
+    };
+    let kib = suggest_kib(needed);
+    format!(
+        "{executors} io_uring executor(s) need about {} KiB of locked memory ({why}) but the \
+         memlock limit is {} KiB: raise it with `ulimit -l {kib}` (as root; `* - memlock {kib}` \
+         in /etc/security/limits.conf makes it permanent), or use fewer cores with --cores",
+        thousands(kib_up(needed)),
+        thousands(limit / 1024),
+    )
+}
+
+fn too_few_ports(e: &LimitError) -> String {
+    let LimitError::TooFewPorts {
+        connections,
+        source_addresses,
+        needed_addresses,
+        ports_per_address,
+        low,
+        high,
+        reserved,
+    } = *e
+    else {
+        unreachable!("too_few_ports is only called for TooFewPorts");
+    };
+    let reserved_text = if reserved > 0 {
+        format!(" less {} reserved", thousands(reserved))
+    } else {
+        String::new()
+    };
+    let widen = "`sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"`";
+    if ports_per_address == 0 {
+        return format!(
+            "the ephemeral port range {low}-{high}{reserved_text} leaves no port for {} \
+             connections: widen it with {widen}",
+            thousands(connections)
+        );
+    }
+    let given = source_addresses.max(1);
+    let wide_needed = addresses_for(connections, WIDE_PORTS);
+    let widen_advice = if wide_needed <= given as u64 {
+        format!("or widen the range with {widen} (as root; 64,512 ports per address)")
+    } else {
+        format!(
+            "or widen the range with {widen} (as root; 64,512 ports per address) \
+             and pass {wide_needed} source addresses"
+        )
+    };
+    format!(
+        "{needed_addresses} source addresses needed for {} connections to one destination \
+         ({} ephemeral ports per source address: range {low}-{high}{reserved_text}), but only \
+         {given} given: pass --source-ip {} (any 127.x.y.z works for a loopback target; for a \
+         remote one use addresses assigned to this host), {widen_advice}",
+        thousands(connections),
+        thousands(ports_per_address),
+        loopback_list(needed_addresses),
+    )
+}
+
+/// "127.0.0.1,127.0.0.2,127.0.0.3" for n = 3; "127.0.0.1,127.0.0.2,...,127.0.0.10"
+/// for longer lists. Counts on through 127.0.1.0 and beyond past 254.
+fn loopback_list(n: u64) -> String {
+    let addr = |i: u64| {
+        let ip = std::net::Ipv4Addr::from(0x7f00_0001u32.wrapping_add(i as u32));
+        ip.to_string()
+    };
+    if n <= 4 {
+        (0..n).map(addr).collect::<Vec<_>>().join(",")
+    } else {
+        format!("{},{},...,{}", addr(0), addr(1), addr(n.min((1 << 24) - 1) - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fds_needed_table() {
+        let table: &[(u64, usize, u64)] = &[
+            (0, 0, 64),
+            (0, 1, 72),
+            (10_000, 0, 10_064),
+            (10_000, 1, 10_072),
+            (10_000, 2, 10_080),
+            (1_000_000, 64, 1_000_576),
+            (u64::MAX, 2, u64::MAX),
+            (u64::MAX - 100, 1, u64::MAX - 28),
+            (u64::MAX - 10, 1, u64::MAX),
+        ];
+        for &(connections, executors, want) in table {
+            assert_eq!(
+                fds_needed(connections, executors),
+                want,
+                "fds_needed({connections}, {executors})"
+            );
+        }
+    }
+
+    #[test]
+    fn nofile_verdict_table() {
+        // (needed, soft, hard, nr_open, Ok / which error)
+        let table: &[(u64, u64, u64, Option<u64>, &str)] = &[
+            (0, 1024, 4096, None, "ok"),
+            (1024, 1024, 4096, None, "ok"),
+            (10_064, 20_000, 20_000, Some(1 << 20), "ok"),
+            (20_000, 20_000, 20_000, Some(1 << 20), "ok"),
+            (20_001, 20_000, 20_000, Some(1 << 20), "files"),
+            (10_064, 4096, 4096, None, "files"),
+            (2_000_000, 20_000, 20_000, Some(1 << 20), "nr_open"),
+            (2_000_000, 20_000, 20_000, None, "files"),
+            (u64::MAX, 20_000, 20_000, Some(1 << 20), "nr_open"),
+        ];
+        for &(needed, soft, hard, nr_open, want) in table {
+            let got = match nofile_verdict(needed, soft, hard, nr_open) {
+                Ok(()) => "ok",
+                Err(LimitError::TooFewFiles { .. }) => "files",
+                Err(LimitError::AboveNrOpen { .. }) => "nr_open",
+                Err(e) => panic!("unexpected {e}"),
+            };
+            assert_eq!(got, want, "nofile_verdict({needed}, {soft}, {hard}, {nr_open:?})");
+        }
+    }
+
+    #[test]
+    fn too_few_files_message_has_figures_and_fix() {
+        let e = nofile_verdict(10_064, 4096, 4096, Some(1 << 20)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "this run needs about 10,064 open files but the hard limit is 4,096: raise it with \
+             `ulimit -Hn 11000` (as root) or in /etc/security/limits.conf (`* - nofile 11000`), \
+             or lower --connections"
+        );
+        // The soft limit alone is short (setrlimit was not possible).
+        let e = nofile_verdict(3000, 1024, 4096, None).unwrap_err().to_string();
+        assert!(e.contains("soft limit is 1,024 (hard limit 4,096)"), "{e}");
+        assert!(e.contains("`ulimit -Sn 3000`"), "{e}");
+        let e = nofile_verdict(2_000_000, 20_000, 20_000, Some(1_048_576))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fs.nr_open = 1,048,576"), "{e}");
+        assert!(e.contains("`sysctl -w fs.nr_open=2000000`"), "{e}");
+        assert!(e.contains("`ulimit -Hn 2000000`"), "{e}");
+    }
+
+    #[test]
+    fn raise_nofile_reaches_hard_limit_and_never_lowers() {
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let got = raise_nofile(100).expect("100 files always fit");
+        assert!(got.soft >= got.soft_before);
+        assert_eq!(got.hard, hard);
+        if hard != RLIM_INFINITY {
+            assert_eq!(got.soft, hard);
+        }
+        // A second call finds the limit already raised and keeps it.
+        let again = raise_nofile(100).unwrap();
+        assert_eq!(again.soft_before, got.soft);
+        assert_eq!(again.soft, got.soft);
+        // Far more than any hard limit: a typed error with the figures.
+        let e = raise_nofile(u64::MAX / 2).unwrap_err();
+        assert!(
+            matches!(e, LimitError::TooFewFiles { .. } | LimitError::AboveNrOpen { .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn memlock_verdict_table() {
+        const MIB: u64 = 1 << 20;
+        // (executors, per_executor, limit, fits)
+        let table: &[(usize, u64, Option<u64>, bool)] = &[
+            (0, 30 * MIB, Some(0), true),
+            (0, 0, Some(0), true),
+            (1, 0, Some(0), false),
+            (1, 0, Some(512 * 1024), true),
+            (4, 0, Some(512 * 1024 - 1), false),
+            (2, 4 * MIB, Some(8 * MIB), true),
+            (2, 4 * MIB + 1, Some(8 * MIB), false),
+            (1, 30 * MIB, Some(8 * MIB), false),
+            (64, 30 * MIB, None, true),
+            (usize::MAX, u64::MAX, Some(u64::MAX - 1), false),
+        ];
+        for &(executors, per, limit, fits) in table {
+            assert_eq!(
+                memlock_verdict(executors, per, limit).is_ok(),
+                fits,
+                "memlock_verdict({executors}, {per}, {limit:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn memlock_message_has_figures_and_fix() {
+        let e = memlock_verdict(2, 30 << 20, Some(8 << 20)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2 io_uring executor(s) need about 61,440 KiB of locked memory (30,720 KiB each) but \
+             the memlock limit is 8,192 KiB: raise it with `ulimit -l 61440` (as root; \
+             `* - memlock 61440` in /etc/security/limits.conf makes it permanent), or use fewer \
+             cores with --cores"
+        );
+    }
+
+    #[test]
+    fn glommio_locked_bytes_table() {
+        let table: &[(u64, u64)] = &[
+            (0, 3 * 65536),
+            (1, 3 * 65536),
+            (65536, 3 * 65536),
+            (65537 + 4096, 3 * (65536 + 8192)),
+            (10 << 20, 30 << 20),
+            (u64::MAX, u64::MAX),
+        ];
+        for &(io_memory, want) in table {
+            assert_eq!(glommio_locked_bytes(io_memory), want, "io_memory {io_memory}");
+        }
+    }
+
+    #[test]
+    fn memlock_message_names_glommio_floor() {
+        let e = memlock_verdict(2, 0, Some(64 * 1024)).unwrap_err().to_string();
+        assert!(e.contains("need about 512 KiB"), "{e}");
+        assert!(e.contains("glommio refuses to start below 512 KiB"), "{e}");
+        assert!(e.contains("memlock limit is 64 KiB"), "{e}");
+        assert!(e.contains("`ulimit -l 1024`"), "{e}");
+    }
+
+    #[test]
+    fn cap_eff_table() {
+        let table: &[(&str, Option<u64>)] = &[
+            (
+                "CapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\n",
+                Some(0x1ff_feff_ffff),
+            ),
+            ("CapEff:\t0000000000004000", Some(1 << 14)),
+            ("CapEff:\tzz", None),
+            ("Name:\tx\n", None),
+            ("", None),
+        ];
+        for &(status, want) in table {
+            assert_eq!(cap_eff(status), want, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn check_memlock_on_this_machine() {
+        check_memlock(0, u64::MAX).expect("no executors never need memory");
+        let e = check_memlock(usize::MAX, u64::MAX);
+        match memlock_limit() {
+            // With CAP_IPC_LOCK only glommio's floor counts.
+            Some(limit) if has_cap_ipc_lock() => {
+                assert_eq!(e.is_ok(), limit >= GLOMMIO_MIN_MEMLOCK, "{e:?}")
+            }
+            Some(limit) => {
+                let e = e.expect_err("an absurd need must not fit a finite limit");
+                assert!(matches!(e, LimitError::MemlockTooLow { limit: l, .. } if l >= limit));
+            }
+            None => e.expect("unlimited"),
+        }
+    }
+
+    #[test]
+    fn parse_port_range_table() {
+        let table: &[(&str, Option<(u16, u16)>)] = &[
+            ("32768\t60999\n", Some((32768, 60999))),
+            ("1024 65535", Some((1024, 65535))),
+            ("5000 5000", Some((5000, 5000))),
+            ("", None),
+            ("32768", None),
+            ("60999 32768", None),
+            ("1 2 3", None),
+            ("a b", None),
+            ("1024 70000", None),
+            ("-1 100", None),
+        ];
+        for &(input, want) in table {
+            assert_eq!(parse_port_range(input).ok(), want, "parse_port_range({input:?})");
+        }
+    }
+
+    #[test]
+    fn ephemeral_port_range_reads_proc() {
+        let (low, high) = ephemeral_port_range().expect("Linux has ip_local_port_range");
+        assert!(low <= high);
+    }
+
+    #[test]
+    fn reserved_in_range_table() {
+        let table: &[(&str, u64)] = &[
+            ("", 0),
+            ("\n", 0),
+            ("8080", 0),
+            ("40000", 1),
+            ("40000-40009", 10),
+            ("30000-32770", 3),
+            ("60990-61010", 10),
+            ("8080,40000,40010-40011,junk", 3),
+            ("50000-40000", 0),
+        ];
+        for &(list, want) in table {
+            assert_eq!(reserved_in_range(list, 32768, 60999), want, "{list:?}");
+        }
+    }
+
+    #[test]
+    fn ports_verdict_table() {
+        // 28,232 ports.
+        const RANGE: (u16, u16) = (32768, 60999);
+        // (connections, source addresses, reserved, Ok or needed addresses)
+        let table: &[(u64, usize, u64, Option<u64>)] = &[
+            (0, 0, 0, None),
+            (0, 1, 0, None),
+            (1, 0, 0, None),
+            (28_232, 1, 0, None),
+            (28_232, 0, 0, None),
+            (28_233, 1, 0, Some(2)),
+            (28_232, 1, 1, Some(2)),
+            (60_000, 1, 0, Some(3)),
+            (60_000, 3, 0, None),
+            (250_000, 1, 0, Some(9)),
+            (282_320, 9, 0, Some(10)),
+            (282_320, 10, 0, None),
+            (u64::MAX, 1, 0, Some(u64::MAX.div_ceil(28_232))),
+            (1, 1, 28_232, Some(u64::MAX)),
+        ];
+        for &(connections, addrs, reserved, want) in table {
+            let got = match ports_verdict(connections, addrs, RANGE, reserved) {
+                Ok(()) => None,
+                Err(LimitError::TooFewPorts { needed_addresses, .. }) => Some(needed_addresses),
+                Err(e) => panic!("unexpected {e}"),
+            };
+            assert_eq!(got, want, "ports_verdict({connections}, {addrs}, reserved {reserved})");
+        }
+    }
+
+    #[test]
+    fn too_few_ports_message_has_figures_and_fix() {
+        let e = ports_verdict(250_000, 1, (32768, 60999), 0).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "9 source addresses needed for 250,000 connections to one destination (28,232 \
+             ephemeral ports per source address: range 32768-60999), but only 1 given: pass \
+             --source-ip 127.0.0.1,127.0.0.2,...,127.0.0.9 (any 127.x.y.z works for a loopback \
+             target; for a remote one use addresses assigned to this host), or widen the range \
+             with `sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"` (as root; 64,512 ports \
+             per address) and pass 4 source addresses"
+        );
+        // Widening alone is enough: no extra addresses asked for.
+        let e = ports_verdict(60_000, 1, (32768, 60999), 0).unwrap_err().to_string();
+        assert!(e.contains("--source-ip 127.0.0.1,127.0.0.2,127.0.0.3 "), "{e}");
+        assert!(e.ends_with("64,512 ports per address)"), "{e}");
+        // Reserved ports are named.
+        let e = ports_verdict(30_000, 1, (32768, 60999), 10).unwrap_err().to_string();
+        assert!(e.contains("28,222 ephemeral ports"), "{e}");
+        assert!(e.contains("less 10 reserved"), "{e}");
+        // No usable port at all.
+        let e = ports_verdict(1, 1, (40000, 40000), 1).unwrap_err().to_string();
+        assert!(e.contains("leaves no port"), "{e}");
+    }
+
+    #[test]
+    fn loopback_list_table() {
+        let table: &[(u64, &str)] = &[
+            (0, ""),
+            (1, "127.0.0.1"),
+            (2, "127.0.0.1,127.0.0.2"),
+            (4, "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4"),
+            (10, "127.0.0.1,127.0.0.2,...,127.0.0.10"),
+            (256, "127.0.0.1,127.0.0.2,...,127.0.1.0"),
+        ];
+        for &(n, want) in table {
+            assert_eq!(loopback_list(n), want, "loopback_list({n})");
+        }
+    }
+
+    #[test]
+    fn check_ephemeral_ports_on_this_machine() {
+        check_ephemeral_ports(0, 0).expect("zero connections always fit");
+        check_ephemeral_ports(1, 1).expect("one connection always fits");
+        let (low, high) = ephemeral_port_range().unwrap();
+        let ports = u64::from(high - low) + 1;
+        let e = check_ephemeral_ports(ports * 3 + 1, 1).unwrap_err();
+        assert!(
+            matches!(e, LimitError::TooFewPorts { needed_addresses, .. } if needed_addresses >= 4),
+            "{e}"
+        );
+    }
+}
