@@ -76,6 +76,11 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
     let mut prev = Counters::default();
     let mut prev_t = 0.0f64;
     let mut next_print = interval;
+    // Baseline: every core has its buffers, no connection is open yet.
+    let waited = Instant::now();
+    while ctl.ready.load(Ordering::SeqCst) < n && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let proc_before = procstat::sample_self().unwrap_or_default();
     let mut proc_load = None;
     let mut open_at_load = 0;

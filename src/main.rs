@@ -47,7 +47,7 @@ fn run(a: &RunArgs) -> u8 {
             Err(e) => eprintln!("wsload: cannot print the summary as JSON: {e}"),
         }
     }
-    if !quiet {
+    if !(quiet && json) {
         eprint!("{}", wsload::report::text::render(&out.summary));
         if let Some(p) = &out.summary_path {
             eprintln!("  results       {}", p.display());

@@ -105,7 +105,7 @@ pub struct ClientSection {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     /// CPU (user + system) from the start of the load to the end, per million messages
-    /// sent and received.
+    /// echoed (one message = one send, one receive and its check).
     pub cpu_s_per_million_msgs: Option<f64>,
     pub peak_rss_bytes: u64,
     /// RSS growth from before connecting to all connections open (before any traffic),
@@ -156,9 +156,7 @@ impl Summary {
         };
         let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
         let cpu = match t.proc_load {
-            Some(p) if c.sent + c.received > 0 => {
-                Some((t.proc_end.cpu_total_s() - p.cpu_total_s()) / ((c.sent + c.received) as f64 / 1e6))
-            }
+            Some(p) if c.received > 0 => Some((t.proc_end.cpu_total_s() - p.cpu_total_s()) / (c.received as f64 / 1e6)),
             _ => None,
         };
         let rss_per_conn = match t.proc_load {

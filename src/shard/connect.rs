@@ -136,7 +136,8 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failu
     let req = handshake::client_request(&plan.host_header, &plan.path, &key);
     // The first write waits for the TCP handshake; a refused connect surfaces here.
     stream.write_all(&req).await.map_err(|e| io_failure(e, true))?;
-    let mut buf = vec![0u8; 1024];
+    // Upgrade responses are about 130 bytes; the buffer grows if one is longer.
+    let mut buf = vec![0u8; 256];
     let mut filled = 0;
     loop {
         if filled == buf.len() {

@@ -34,9 +34,16 @@ pub const IO_MEMORY: usize = 64 * 1024;
 /// io_uring submission ring depth per executor.
 pub const RING_DEPTH: usize = 256;
 
+/// Ring depth, overridable with WSLOAD_RING_DEPTH for experiments.
+pub fn ring_depth() -> usize {
+    std::env::var("WSLOAD_RING_DEPTH").ok().and_then(|v| v.parse().ok()).unwrap_or(RING_DEPTH)
+}
+
 /// Cross-thread control of a run: a handful of atomics, touched a few times per second.
 #[derive(Debug)]
 pub struct Control {
+    /// Cores that have allocated their buffers and wait for `go`.
+    pub ready: AtomicUsize,
     /// The aggregator has taken its baseline sample: cores may start connecting.
     pub go: AtomicBool,
     /// Stop generating load (Ctrl-C): go to the drain phase.
@@ -56,6 +63,7 @@ pub struct Control {
 impl Control {
     pub fn new(cores: usize) -> Control {
         Control {
+            ready: AtomicUsize::new(0),
             go: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             abort: AtomicBool::new(false),
@@ -200,7 +208,7 @@ pub fn run_core(
     let builder = LocalExecutorBuilder::new(Placement::Fixed(plan.cpu))
         .name(&name)
         .io_memory(IO_MEMORY)
-        .ring_depth(RING_DEPTH);
+        .ring_depth(ring_depth());
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
@@ -211,6 +219,7 @@ pub fn run_core(
                         "wsload: core {} (CPU {}): cannot start an io_uring executor: {e}",
                         plan.index, plan.cpu
                     );
+                    ctl.ready.fetch_add(1, Ordering::SeqCst);
                     ctl.connected.fetch_add(1, Ordering::SeqCst);
                     let mut r = Recorder::default();
                     let _ = tx.send(r.snapshot(plan.index, epoch.elapsed().as_nanos() as u64, true));
@@ -260,6 +269,7 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         })
     };
 
+    ctl.ready.fetch_add(1, Ordering::SeqCst);
     while !ctl.go.load(Ordering::SeqCst) {
         sleep(Duration::from_millis(1)).await;
     }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# wsload benchmarks, measured as ../shared/BENCHMARKS.md describes: the built-in
+# echo server pinned to CPU 1, the client on CPU 0, 10,000 connections, 64-byte
+# messages, median of RUNS runs with the spread (min..max).
+#
+#   scripts/bench.sh                 # all figures, 3 runs each
+#   RUNS=5 DURATION=10s scripts/bench.sh
+#   scripts/bench.sh codec           # only the frame codec micro-benchmark
+#
+# Prints: time to open 10,000 connections; client bytes per idle connection
+# (VmRSS at 10,000 idle minus at 100 idle, / 9,900); echoed msgs/s at
+# --in-flight 64; client CPU s per million messages and latency at 50,000 msg/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+CONNS=${CONNS:-10000}
+DURATION=${DURATION:-10s}
+CLIENT_CPU=${CLIENT_CPU:-0}
+SERVER_CPU=${SERVER_CPU:-1}
+BIN=target/release/wsload
+WORK=$(mktemp -d /tmp/wsload-bench.XXXXXX)
+SERVER_PID=""
+
+cleanup() {
+    if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet
+
+if [[ "${1:-}" == "codec" ]]; then
+    cargo bench --quiet --bench codec
+    exit 0
+fi
+
+# The reference server: our own echo server, alone on its CPU, bounded in time.
+taskset -c "$SERVER_CPU" "$BIN" serve --port 0 --cores "$SERVER_CPU" --for 1h >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
+ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")
+[[ -n "$ADDR" ]] || { echo "server did not start: $(cat "$WORK/server.err")" >&2; exit 1; }
+URL="ws://$ADDR/"
+echo "# wsload benchmarks: client CPU $CLIENT_CPU, server CPU $SERVER_CPU ($URL), $CONNS connections, 64 B, $RUNS runs"
+
+# run NAME ARGS... : one client run, summary JSON saved as $WORK/NAME.json
+run() {
+    local name=$1; shift
+    "$BIN" run "$URL" --cores "$CLIENT_CPU" -q --json --out "$WORK/$name" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" || true
+}
+
+# field FILE... : print one JSON path from each summary
+field() {
+    local path=$1; shift
+    python3 - "$path" "$@" <<'PY'
+import json, sys
+path = sys.argv[1].split(".")
+for f in sys.argv[2:]:
+    v = json.load(open(f))
+    for p in path:
+        v = v[p]
+    print(v)
+PY
+}
+
+# stats LABEL UNIT VALUES... : median and spread
+stats() {
+    local label=$1 unit=$2; shift 2
+    python3 - "$label" "$unit" "$@" <<'PY'
+import statistics, sys
+label, unit, vals = sys.argv[1], sys.argv[2], [float(v) for v in sys.argv[3:]]
+if not vals:
+    print(f"{label:<48} no data"); sys.exit()
+fmt = (lambda v: f"{v:,.0f}") if max(vals) >= 100 else (lambda v: f"{v:.3f}")
+print(f"{label:<48} {fmt(statistics.median(vals)):>12} {unit:<14} (min {fmt(min(vals))}, max {fmt(max(vals))}, n={len(vals)})")
+PY
+}
+
+# idle_rss N : VmRSS (bytes) of a client holding N idle connections
+idle_rss() {
+    local n=$1
+    "$BIN" run "$URL" --cores "$CLIENT_CPU" -c "$n" --rate 0 -d 3s --out "$WORK/idle$n" >/dev/null 2>"$WORK/idle$n.err" &
+    local pid=$!
+    for _ in $(seq 300); do
+        grep -qE "open +$n " "$WORK/idle$n.err" 2>/dev/null && break
+        sleep 0.05
+    done
+    awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status"
+    wait "$pid" || true
+}
+
+open_s=(); per_conn=(); rate=(); cpu_max=(); cpu50=(); p50=(); p99=(); p999=()
+for i in $(seq "$RUNS"); do
+    run "open$i" -c "$CONNS" --rate 0 -d 1s
+    open_s+=("$(field connections.time_to_all_s "$WORK/open$i.json")")
+
+    small=$(idle_rss 100); big=$(idle_rss "$CONNS")
+    per_conn+=("$(( (big - small) / (CONNS - 100) ))")
+
+    run "max$i" -c "$CONNS" --in-flight 64 -d "$DURATION"
+    rate+=("$(field messages.rate_per_s "$WORK/max$i.json")")
+    cpu_max+=("$(field client.cpu_s_per_million_msgs "$WORK/max$i.json")")
+
+    run "fixed$i" -c "$CONNS" --rate 5 -d "$DURATION"
+    cpu50+=("$(field client.cpu_s_per_million_msgs "$WORK/fixed$i.json")")
+    p50+=("$(field latency_us.corrected.p50 "$WORK/fixed$i.json")")
+    p99+=("$(field latency_us.corrected.p99 "$WORK/fixed$i.json")")
+    p999+=("$(field latency_us.corrected.p99_9 "$WORK/fixed$i.json")")
+    lost=$(field messages.lost "$WORK/max$i.json" "$WORK/fixed$i.json" | paste -sd+ | bc)
+    [[ "$lost" == "0" ]] || echo "warning: run $i lost $lost messages" >&2
+done
+
+stats "time to open $CONNS connections" s "${open_s[@]}"
+stats "client memory per idle connection" "B" "${per_conn[@]}"
+stats "echoed messages/s, --in-flight 64" "msg/s" "${rate[@]}"
+stats "client CPU per million msgs, --in-flight 64" "s" "${cpu_max[@]}"
+stats "client CPU per million msgs, 50k msg/s" "s" "${cpu50[@]}"
+stats "corrected latency p50 at 50k msg/s" "us" "${p50[@]}"
+stats "corrected latency p99 at 50k msg/s" "us" "${p99[@]}"
+stats "corrected latency p99.9 at 50k msg/s" "us" "${p999[@]}"
+echo "# a message is one echo (send + receive + check); CPU is user + system of the client process from load start to end"
