@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod config;
+pub mod io;
 pub mod metrics;
 pub mod proto;
 pub mod report;

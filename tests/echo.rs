@@ -20,7 +20,11 @@ fn clean_run(server: &Peer, extra: &[&str]) -> Outcome {
     args.extend_from_slice(extra);
     let out = run_wsload(&args);
     out.assert_clean();
-    assert_eq!(&out.stdout_json(), out.summary(), "stdout JSON differs from summary.json");
+    assert_eq!(
+        &out.stdout_json(),
+        out.summary(),
+        "stdout JSON differs from summary.json"
+    );
     out
 }
 
@@ -47,7 +51,11 @@ fn echo_at_size(size: u64, text: bool) {
         assert_eq!(out.num("/messages/bytes_received"), sent * size, "{}", out.pretty());
         assert_eq!(out.num("/latency_us/corrected/count"), sent, "{}", out.pretty());
     }
-    assert!(server.alive(), "wsload serve died during the runs:\n{}", server.stderr());
+    assert!(
+        server.alive(),
+        "wsload serve died during the runs:\n{}",
+        server.stderr()
+    );
 }
 
 #[test]
@@ -100,7 +108,12 @@ fn closed_loop_50_connections_in_flight_8() {
     let server = spawn_wsload_server();
     let out = clean_run(&server, &["-c", "50", "--in-flight", "8", "-d", "1s"]);
     assert_eq!(out.summary()["config"]["mode"], "closed-loop", "{}", out.pretty());
-    assert_eq!(out.summary()["config"]["in_flight"].as_u64(), Some(8), "{}", out.pretty());
+    assert_eq!(
+        out.summary()["config"]["in_flight"].as_u64(),
+        Some(8),
+        "{}",
+        out.pretty()
+    );
     // Every connection had its window full at least once.
     assert!(out.num("/messages/sent") >= 50 * 8, "{}", out.pretty());
 }
@@ -135,11 +148,7 @@ fn text_of_len(n: usize) -> String {
     let mut i = 0;
     while s.len() < n {
         let c = chars[i % chars.len()];
-        let c = if s.len() + c.len_utf8() <= n {
-            c
-        } else {
-            'x'
-        };
+        let c = if s.len() + c.len_utf8() <= n { c } else { 'x' };
         s.push(c);
         i += 1;
     }
@@ -218,7 +227,10 @@ fn tungstenite_fragmented_messages_are_echoed_whole() {
     let mut ws = connect(&server);
 
     // Binary: 6 fragments of lengths across the length-encoding boundaries.
-    let parts: Vec<Vec<u8>> = [1000, 0, 70000, 1, 125, 126].iter().map(|&n| binary_of_len(n)).collect();
+    let parts: Vec<Vec<u8>> = [1000, 0, 70000, 1, 125, 126]
+        .iter()
+        .map(|&n| binary_of_len(n))
+        .collect();
     let whole: Vec<u8> = parts.concat();
     let last = parts.len() - 1;
     for (i, p) in parts.into_iter().enumerate() {
@@ -270,12 +282,10 @@ fn tungstenite_close_handshake_returns_1000() {
         reason: "done".into(),
     }))
     .expect("send close");
-    let reply = loop {
-        match ws.read() {
-            Ok(Message::Close(c)) => break c,
-            Ok(other) => panic!("expected the close reply, got {other:?}"),
-            Err(e) => panic!("no close reply from the server: {e}"),
-        }
+    let reply = match ws.read() {
+        Ok(Message::Close(c)) => c,
+        Ok(other) => panic!("expected the close reply, got {other:?}"),
+        Err(e) => panic!("no close reply from the server: {e}"),
     };
     let reply = reply.expect("the close reply carries a status code");
     assert_eq!(reply.code, CloseCode::Normal, "close reply {reply:?}");
@@ -283,5 +293,51 @@ fn tungstenite_close_handshake_returns_1000() {
     match ws.read() {
         Err(tungstenite::Error::ConnectionClosed) => {}
         other => panic!("expected ConnectionClosed after the close handshake, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `wsload serve` facing clients that break the rules.
+
+#[test]
+fn serve_answers_a_plain_http_request_with_426() {
+    use std::io::{Read, Write};
+    let server = spawn_wsload_server();
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    // The server closes after its answer.
+    s.read_to_end(&mut reply).expect("read the refusal");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 426"), "reply:\n{reply}");
+}
+
+#[test]
+fn serve_answers_a_frame_over_max_frame_with_1009() {
+    let server = common::spawn_wsload_server_with(&["--max-frame", "1KiB"]);
+    let mut ws = connect(&server);
+    ws.send(Message::Binary(binary_of_len(1024))).unwrap();
+    assert_eq!(
+        read(&mut ws, "echo at --max-frame"),
+        Message::Binary(binary_of_len(1024))
+    );
+    ws.send(Message::Binary(binary_of_len(1025))).unwrap();
+    match read(&mut ws, "close for a frame over --max-frame") {
+        Message::Close(Some(c)) => assert_eq!(c.code, CloseCode::Size, "{c:?}"),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+}
+
+#[test]
+fn serve_answers_an_unmasked_client_frame_with_1002() {
+    use std::io::Write;
+    let server = spawn_wsload_server();
+    let mut ws = connect(&server);
+    // A binary frame without the mask bit, written under tungstenite.
+    ws.get_mut().write_all(&[0x82, 0x03, b'a', b'b', b'c']).unwrap();
+    match read(&mut ws, "close for an unmasked frame") {
+        Message::Close(Some(c)) => assert_eq!(c.code, CloseCode::Protocol, "{c:?}"),
+        other => panic!("expected close 1002, got {other:?}"),
     }
 }

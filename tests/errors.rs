@@ -31,7 +31,11 @@ fn dropped_echoes_are_counted_lost() {
     // Every 5th message of each connection is dropped: floor(sent_i / 5) each.
     assert!(lost <= sent / 5, "{ctx}");
     assert_eq!(received + lost, sent, "{ctx}");
-    assert_eq!(out.num("/messages/lost_by_drop"), 0, "connections were not dropped\n{ctx}");
+    assert_eq!(
+        out.num("/messages/lost_by_drop"),
+        0,
+        "connections were not dropped\n{ctx}"
+    );
     for k in ["corrupted", "duplicated", "out_of_order"] {
         assert_eq!(out.num(&format!("/messages/{k}")), 0, "{k}\n{ctx}");
     }
@@ -51,7 +55,11 @@ fn corrupted_echoes_are_counted_corrupted() {
     );
     assert!(corrupted > 0, "{ctx}");
     assert!(corrupted <= sent / 5, "{ctx}");
-    assert_eq!(received + corrupted, sent, "a corrupted echo is not a received one\n{ctx}");
+    assert_eq!(
+        received + corrupted,
+        sent,
+        "a corrupted echo is not a received one\n{ctx}"
+    );
     assert_eq!(out.num("/messages/duplicated"), 0, "{ctx}");
     assert_eq!(out.num("/messages/out_of_order"), 0, "{ctx}");
 }
@@ -116,7 +124,10 @@ fn a_2_pow_62_byte_frame_is_refused_without_allocating() {
     assert_eq!(out.num("/connections/dropped"), 10, "{ctx}");
     assert_eq!(out.num("/messages/received"), 0, "{ctx}");
     let rss = out.num("/client/peak_rss_bytes");
-    assert!(rss < 256 << 20, "peak RSS {rss} bytes: was the announced frame allocated?\n{ctx}");
+    assert!(
+        rss < 256 << 20,
+        "peak RSS {rss} bytes: was the announced frame allocated?\n{ctx}"
+    );
 }
 
 #[test]
@@ -174,7 +185,16 @@ fn too_small_binary_size_is_rejected_with_the_minimum() {
 #[test]
 fn too_small_text_size_is_rejected_with_the_minimum() {
     bad_args(
-        &["run", "ws://127.0.0.1:9/", "--size", "40", "--text", "-q", "--cores", "0"],
+        &[
+            "run",
+            "ws://127.0.0.1:9/",
+            "--size",
+            "40",
+            "--text",
+            "-q",
+            "--cores",
+            "0",
+        ],
         "minimum is 48",
     );
 }
@@ -194,9 +214,29 @@ fn unresolvable_host_is_a_setup_error() {
 #[test]
 fn conflicting_and_zero_arguments_are_rejected() {
     bad_args(
-        &["run", "ws://127.0.0.1:9/", "--rate", "2", "--in-flight", "4", "--cores", "0"],
+        &[
+            "run",
+            "ws://127.0.0.1:9/",
+            "--rate",
+            "2",
+            "--in-flight",
+            "4",
+            "--cores",
+            "0",
+        ],
         "--in-flight",
     );
     bad_args(&["run", "ws://127.0.0.1:9/", "-c", "0", "--cores", "0"], "at least 1");
-    bad_args(&["run", "ws://127.0.0.1:9/", "--in-flight", "0", "--cores", "0"], "--in-flight");
+    bad_args(
+        &["run", "ws://127.0.0.1:9/", "--in-flight", "0", "--cores", "0"],
+        "--in-flight",
+    );
+}
+
+#[test]
+fn hand_written_peer_in_echo_mode_is_clean() {
+    // Baseline for the tests above: the same peer, behaving, gives a clean run.
+    let server = spawn_bad_server("echo", &[]);
+    let out = run_against(&server, "4", "10");
+    out.assert_clean();
 }

@@ -74,8 +74,17 @@ fn python_websockets_client_against_wsload_serve() {
         server.stderr()
     );
     assert_eq!(stdout.lines().last().map(str::trim), Some("OK"), "stdout:\n{stdout}");
-    for check in ["sizes ok", "fragmented messages ok", "ping/pong ok", "close handshake ok (1000)", "concurrent ok"] {
-        assert!(stdout.contains(check), "py_client.py did not report `{check}`:\n{stdout}");
+    for check in [
+        "sizes ok",
+        "fragmented messages ok",
+        "ping/pong ok",
+        "close handshake ok (1000)",
+        "concurrent ok",
+    ] {
+        assert!(
+            stdout.contains(check),
+            "py_client.py did not report `{check}`:\n{stdout}"
+        );
     }
     assert!(server.alive(), "wsload serve died:\n{}", server.stderr());
 }

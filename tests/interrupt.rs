@@ -62,7 +62,11 @@ fn interrupt_and_check(run: Running, conns: u64) -> common::Outcome {
     }
     assert_eq!(out.num("/connections/dropped"), 0, "{ctx}");
     assert!(out.stderr.contains("interrupted"), "stderr:\n{}", out.stderr);
-    assert!(out.stderr.contains("PARTIAL"), "the text summary should say PARTIAL:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("PARTIAL"),
+        "the text summary should say PARTIAL:\n{}",
+        out.stderr
+    );
     // --json prints the same (partial) summary on stdout.
     assert_eq!(&out.stdout_json(), s, "stdout JSON differs from summary.json");
     out

@@ -10,17 +10,17 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use futures_lite::{AsyncRead, AsyncWrite};
+use futures_lite::AsyncRead;
 use glommio::net::TcpStream;
 
 use super::ServerCore;
+use crate::io::Backlog;
 use crate::proto::frame::{self, FrameError, OpCode, MAX_HEADER_LEN};
 
 /// Reads handled per poll before yielding.
 const READS_PER_POLL: usize = 16;
 /// Stop reading while this much output waits for the socket.
 const MAX_BACKLOG: usize = 256 * 1024;
-const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// A control frame being collected (at most 125 bytes of payload).
 struct ControlFrame {
@@ -45,8 +45,9 @@ pub struct Echo {
     /// Payload bytes of the current data frame still to pass through.
     remaining: u64,
     control: Option<Box<ControlFrame>>,
-    out: Vec<u8>,
-    out_pos: usize,
+    out: Backlog,
+    /// Echoes of frames that came with the upgrade request, written on the first poll.
+    pending: Vec<u8>,
 }
 
 enum Flow {
@@ -68,19 +69,18 @@ impl Echo {
             mask: [0; 4],
             remaining: 0,
             control: None,
-            out: Vec::new(),
-            out_pos: 0,
+            out: Backlog::default(),
+            pending: Vec::new(),
         }
     }
 
-    /// Handle bytes that arrived with the upgrade request.
+    /// Handle bytes that arrived with the upgrade request; they are written on the first poll.
     pub fn feed_initial(&mut self, data: &[u8]) -> bool {
         let core = self.core.clone();
         let mut out = core.wbuf.borrow_mut();
         out.clear();
         let flow = self.process(data, &mut out);
-        self.out.extend_from_slice(&out);
-        out.clear();
+        self.pending = std::mem::take(&mut *out);
         matches!(flow, Flow::Continue)
     }
 
@@ -243,35 +243,12 @@ impl Echo {
                 Poll::Pending => break,
             }
         }
-        if !self.out.is_empty() {
-            self.out.extend_from_slice(&out);
-            out.clear();
+        if !self.pending.is_empty() {
+            let mut first = std::mem::take(&mut self.pending);
+            first.append(&mut out);
+            *out = first;
         }
-        let direct = self.out.is_empty();
-        let buf: &[u8] = if direct { &out } else { &self.out };
-        let mut pos = if direct { 0 } else { self.out_pos };
-        while pos < buf.len() {
-            match Pin::new(&mut self.stream).poll_write(cx, &buf[pos..])? {
-                Poll::Ready(0) => return Ok(true),
-                Poll::Ready(n) => pos += n,
-                Poll::Pending => break,
-            }
-        }
-        if direct {
-            if pos < out.len() {
-                self.out.extend_from_slice(&out[pos..]);
-                self.out_pos = 0;
-            }
-            out.clear();
-        } else if pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-            if self.out.capacity() > KEEP_CAPACITY {
-                self.out = Vec::new();
-            }
-        } else {
-            self.out_pos = pos;
-        }
+        self.out.flush(&mut self.stream, cx, &mut out)?;
         if backlogged && self.out.len() < MAX_BACKLOG {
             // Reading was paused for the backlog, so no read wakeup is armed: poll again.
             cx.waker().wake_by_ref();

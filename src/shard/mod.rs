@@ -36,7 +36,10 @@ pub const RING_DEPTH: usize = 256;
 
 /// Ring depth, overridable with WSLOAD_RING_DEPTH for experiments.
 pub fn ring_depth() -> usize {
-    std::env::var("WSLOAD_RING_DEPTH").ok().and_then(|v| v.parse().ok()).unwrap_or(RING_DEPTH)
+    std::env::var("WSLOAD_RING_DEPTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RING_DEPTH)
 }
 
 /// Cross-thread control of a run: a handful of atomics, touched a few times per second.

@@ -27,7 +27,10 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Path of a file in tests/peers/.
 pub fn peer_script(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("peers").join(script)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("peers")
+        .join(script)
 }
 
 /// Collects everything a child writes to one pipe, in a background thread,
@@ -150,7 +153,9 @@ pub fn spawn_peer(script: &str, args: &[&str]) -> Peer {
     if !args.contains(&"--max-seconds") {
         cmd.args(["--max-seconds", "90"]);
     }
-    spawn_server(cmd, script, |line| line.trim().strip_prefix("PORT ")?.trim().parse().ok())
+    spawn_server(cmd, script, |line| {
+        line.trim().strip_prefix("PORT ")?.trim().parse().ok()
+    })
 }
 
 /// `bad_server.py --mode MODE` plus extra arguments.
@@ -162,8 +167,14 @@ pub fn spawn_bad_server(mode: &str, extra: &[&str]) -> Peer {
 
 /// Start `wsload serve --port 0 --cores 1 --for 90s` and read its `listening on ADDR` line.
 pub fn spawn_wsload_server() -> Peer {
+    spawn_wsload_server_with(&[])
+}
+
+/// `wsload serve --port 0 --cores 1 --for 90s EXTRA...`
+pub fn spawn_wsload_server_with(extra: &[&str]) -> Peer {
     let mut cmd = Command::new(WSLOAD);
-    cmd.args(["serve", "--port", "0", "--cores", "1", "--for", "90s"]);
+    cmd.args(["serve", "--port", "0", "--cores", "1", "--for", "90s"])
+        .args(extra);
     spawn_server(cmd, "wsload serve", |line| {
         let addr: std::net::SocketAddr = line.trim().strip_prefix("listening on ")?.parse().ok()?;
         Some(addr.port())
@@ -324,8 +335,12 @@ impl Outcome {
 
     /// The summary printed on stdout (with `--json`), parsed.
     pub fn stdout_json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON: {e}\nstdout:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The summary, pretty-printed, for assertion messages.
@@ -347,7 +362,13 @@ impl Outcome {
             "wsload did not finish within {RUN_TIMEOUT:?}; stderr:\n{}",
             self.stderr
         );
-        assert_eq!(self.code, Some(code), "exit status {:?}\n{}", self.status, self.pretty());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "exit status {:?}\n{}",
+            self.status,
+            self.pretty()
+        );
     }
 
     /// Assert a clean run: exit 0, every connection open and every message echoed intact.
