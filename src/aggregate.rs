@@ -36,6 +36,7 @@ pub struct Totals {
     pub counters: Counters,
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
+    pub send_delay: Histogram<u64>,
     pub upgrade_status: CodeCounts,
     pub close_codes: CodeCounts,
     pub first_errors: Vec<(ErrorKind, String)>,
@@ -71,6 +72,7 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         .collect();
     let mut corrected = new_histogram();
     let mut uncorrected = new_histogram();
+    let mut send_delay = new_histogram();
     let mut window = new_histogram();
     let mut timeline = Vec::new();
     let mut prev = Counters::default();
@@ -93,6 +95,7 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
             Ok(s) => {
                 corrected.add(&s.corrected).expect("same histogram bounds");
                 uncorrected.add(&s.uncorrected).expect("same histogram bounds");
+                send_delay.add(&s.send_delay).expect("same histogram bounds");
                 window.add(&s.corrected).expect("same histogram bounds");
                 let c = &mut cores[s.core];
                 c.done |= s.done;
@@ -161,6 +164,7 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         counters: sum(&cores),
         corrected,
         uncorrected,
+        send_delay,
         upgrade_status: CodeCounts::default(),
         close_codes: CodeCounts::default(),
         first_errors: Vec::new(),

@@ -183,6 +183,8 @@ pub struct Recorder {
     pub corrected: Histogram<u64>,
     /// Latency from the actual send time, ns.
     pub uncorrected: Histogram<u64>,
+    /// Open loop: how late each message left against its schedule, ns (the client's own lag).
+    pub send_delay: Histogram<u64>,
     pub upgrade_status: CodeCounts,
     pub close_codes: CodeCounts,
     /// First message seen per error kind (only the first, to stay bounded).
@@ -198,6 +200,7 @@ impl Default for Recorder {
             counters: Counters::default(),
             corrected: new_histogram(),
             uncorrected: new_histogram(),
+            send_delay: new_histogram(),
             upgrade_status: CodeCounts::default(),
             close_codes: CodeCounts::default(),
             first_errors: Vec::new(),
@@ -232,6 +235,7 @@ impl Recorder {
             counters: self.counters,
             corrected: self.corrected.clone(),
             uncorrected: self.uncorrected.clone(),
+            send_delay: self.send_delay.clone(),
             upgrade_status: self.upgrade_status.clone(),
             close_codes: self.close_codes.clone(),
             first_errors: self.first_errors.clone(),
@@ -240,6 +244,7 @@ impl Recorder {
         };
         self.corrected.reset();
         self.uncorrected.reset();
+        self.send_delay.reset();
         snap
     }
 }
@@ -255,6 +260,7 @@ pub struct Snapshot {
     pub counters: Counters,
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
+    pub send_delay: Histogram<u64>,
     pub upgrade_status: CodeCounts,
     pub close_codes: CodeCounts,
     pub first_errors: Vec<(ErrorKind, String)>,

@@ -111,6 +111,13 @@ pub struct ClientSection {
     /// RSS growth from before connecting to all connections open (before any traffic),
     /// divided by the connections open then.
     pub rss_per_connection_bytes: u64,
+    /// Share of the client cores' time spent working during the load (user + system CPU
+    /// over load time × cores). Near 1.0 the client itself is the bottleneck.
+    pub cpu_busy: Option<f64>,
+    /// Open loop: how late messages left against their schedule, microseconds.
+    pub send_delay_us: Percentiles,
+    /// Why the figures may describe the client rather than the server, if they might.
+    pub warnings: Vec<String>,
 }
 
 /// Percentiles in microseconds from a nanosecond histogram.
@@ -159,6 +166,29 @@ impl Summary {
             Some(p) if c.received > 0 => Some((t.proc_end.cpu_total_s() - p.cpu_total_s()) / (c.received as f64 / 1e6)),
             _ => None,
         };
+        let busy = match (t.proc_load, t.load_start_ns) {
+            (Some(p), Some(start)) if t.end_ns > start => {
+                let wall = (t.end_ns - start) as f64 / 1e9 * plan.client_cpus.len() as f64;
+                Some(round3((t.proc_end.cpu_total_s() - p.cpu_total_s()) / wall))
+            }
+            _ => None,
+        };
+        let send_delay = percentiles(&t.send_delay);
+        let mut warnings = Vec::new();
+        if busy.is_some_and(|b| b >= 0.9) {
+            warnings.push(format!(
+                "the client cores were {:.0}% busy: latency and rates may reflect the client, not the server; \
+                 add client cores (--cores) or lower the load",
+                busy.unwrap_or(0.0) * 100.0
+            ));
+        }
+        if send_delay.p99 >= 1000 {
+            warnings.push(format!(
+                "the client fell behind its send schedule (p99 send delay {} us): corrected latency includes \
+                 the client's own lag; add client cores (--cores) or lower --rate",
+                send_delay.p99
+            ));
+        }
         let rss_per_conn = match t.proc_load {
             Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
             _ => 0,
@@ -237,6 +267,9 @@ impl Summary {
                 cpu_s_per_million_msgs: cpu.map(round3),
                 peak_rss_bytes: t.proc_end.peak_rss_bytes,
                 rss_per_connection_bytes: rss_per_conn,
+                cpu_busy: busy,
+                send_delay_us: send_delay,
+                warnings,
             },
             timeline: t.timeline.clone(),
         }

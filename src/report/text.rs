@@ -60,14 +60,21 @@ pub fn render(s: &Summary) -> String {
         .client
         .cpu_s_per_million_msgs
         .map_or("n/a".to_string(), |v| format!("{v:.2}"));
+    let busy = s
+        .client
+        .cpu_busy
+        .map_or(String::new(), |b| format!(", {:.0}% busy under load", b * 100.0));
     let _ = writeln!(
         o,
-        "  client        CPU {:.2} s user + {:.2} s sys ({cpu} s per million messages), peak RSS {:.1} MiB, {} B per connection",
+        "  client        CPU {:.2} s user + {:.2} s sys ({cpu} s per million messages{busy}), peak RSS {:.1} MiB, {} B per connection",
         s.client.cpu_user_s,
         s.client.cpu_sys_s,
         s.client.peak_rss_bytes as f64 / (1 << 20) as f64,
         s.client.rss_per_connection_bytes
     );
+    for w in &s.client.warnings {
+        let _ = writeln!(o, "  WARNING       {w}");
+    }
     for e in &s.first_errors {
         let _ = writeln!(
             o,

@@ -19,7 +19,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::ServePlan;
 use crate::proto::handshake::{self, Request};
-use crate::shard::{IO_MEMORY, READ_BUF};
+use crate::shard::{IO_MEMORY, READ_BUF, RING_DEPTH};
 use echo::Echo;
 
 /// Listen backlog asked for (the kernel caps it at net.core.somaxconn).
@@ -76,7 +76,7 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("wsload-serve{cpu}"))
             .io_memory(IO_MEMORY)
-            .ring_depth(crate::shard::ring_depth());
+            .ring_depth(RING_DEPTH);
         let fd = l.into_raw_fd();
         threads.push(std::thread::spawn(move || {
             let ex = match builder.make() {

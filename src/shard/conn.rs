@@ -372,6 +372,11 @@ impl Conn {
             self.sent += 1;
         }
         let mut rec = shard.rec.borrow_mut();
+        if let Some(s) = sched {
+            // One sample per batch: the oldest message is the latest one.
+            rec.send_delay
+                .saturating_record(now.saturating_sub(s.intended_ns(self.sent - n)).max(1));
+        }
         rec.counters.sent += n;
         rec.counters.bytes_sent += n * size as u64;
     }
