@@ -170,13 +170,14 @@ impl std::error::Error for SetupError {}
 pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     let cores = plan.client_cpus.len();
     // Check what would make the run fail half-way, before opening anything.
+    // Ports first: more source addresses fix that, whatever the open-files limit says.
+    limits::check_ephemeral_ports(plan.connections, plan.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
     limits::raise_nofile(limits::fds_needed(plan.connections, cores)).map_err(|e| SetupError(e.into()))?;
     limits::check_memlock(
         cores + usize::from(plan.target.is_none()),
         limits::glommio_locked_bytes(IO_MEMORY as u64),
     )
     .map_err(|e| SetupError(e.into()))?;
-    limits::check_ephemeral_ports(plan.connections, plan.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
     std::fs::create_dir_all(&plan.out_dir)
         .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
         .map_err(SetupError)?;
