@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use hdrhistogram::Histogram;
 
-use crate::metrics::{new_histogram, CodeCounts, Counters, ErrorKind, Snapshot};
+use crate::metrics::{new_histogram, Counters, Recorder, Snapshot};
 use crate::shard::Control;
 use crate::sys::procstat::{self, ProcSample};
 
@@ -33,15 +32,8 @@ pub struct TimelinePoint {
 
 /// Everything the run gathered, merged over cores.
 pub struct Totals {
-    pub counters: Counters,
-    pub corrected: Histogram<u64>,
-    pub uncorrected: Histogram<u64>,
-    pub send_delay: Histogram<u64>,
-    pub upgrade_status: CodeCounts,
-    pub close_codes: CodeCounts,
-    pub first_errors: Vec<(ErrorKind, String)>,
-    pub first_connect_ns: Option<u64>,
-    pub last_established_ns: Option<u64>,
+    /// All cores' recorders merged: histograms over the whole run, counters summed.
+    pub rec: Recorder,
     pub load_start_ns: Option<u64>,
     pub end_ns: u64,
     pub timeline: Vec<TimelinePoint>,
@@ -70,9 +62,8 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
             done: false,
         })
         .collect();
-    let mut corrected = new_histogram();
-    let mut uncorrected = new_histogram();
-    let mut send_delay = new_histogram();
+    // Histograms arrive as deltas and are added up here; counters come cumulative.
+    let mut hists = Recorder::default();
     let mut window = new_histogram();
     let mut timeline = Vec::new();
     let mut prev = Counters::default();
@@ -93,10 +84,8 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
             Ok(s) => {
-                corrected.add(&s.corrected).expect("same histogram bounds");
-                uncorrected.add(&s.uncorrected).expect("same histogram bounds");
-                send_delay.add(&s.send_delay).expect("same histogram bounds");
-                window.add(&s.corrected).expect("same histogram bounds");
+                hists.add_histograms(&s.rec);
+                window.add(&s.rec.corrected).expect("same histogram bounds");
                 let c = &mut cores[s.core];
                 c.done |= s.done;
                 c.last = Some(s);
@@ -160,16 +149,12 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         }
     }
 
-    let mut t = Totals {
-        counters: sum(&cores),
-        corrected,
-        uncorrected,
-        send_delay,
-        upgrade_status: CodeCounts::default(),
-        close_codes: CodeCounts::default(),
-        first_errors: Vec::new(),
-        first_connect_ns: None,
-        last_established_ns: None,
+    let mut rec = hists;
+    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
+        rec.add_cumulative(&s.rec);
+    }
+    Totals {
+        rec,
         load_start_ns,
         end_ns: epoch.elapsed().as_nanos() as u64,
         timeline,
@@ -179,34 +164,13 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         open_at_load,
         missing_cores: cores.iter().filter(|c| !c.done).count(),
         interrupted: interrupts_seen > 0,
-    };
-    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
-        t.upgrade_status.add(&s.upgrade_status);
-        t.close_codes.add(&s.close_codes);
-        for (k, msg) in &s.first_errors {
-            if !t.first_errors.iter().any(|(k2, _)| k2 == k) {
-                t.first_errors.push((*k, msg.clone()));
-            }
-        }
-        t.first_connect_ns = min_opt(t.first_connect_ns, s.first_connect_ns);
-        t.last_established_ns = t.last_established_ns.max(s.last_established_ns);
-    }
-    t.first_errors.sort_by_key(|(k, _)| *k);
-    t
-}
-
-fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.min(y)),
-        (x, None) => x,
-        (None, y) => y,
     }
 }
 
 fn sum(cores: &[PerCore]) -> Counters {
     let mut total = Counters::default();
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
-        total.add(&s.counters);
+        total.add(&s.rec.counters);
     }
     total
 }

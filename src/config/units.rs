@@ -2,15 +2,21 @@
 
 use std::time::Duration;
 
-/// `"10s"`, `"500ms"`, `"2m"`, `"1h"`, `"250us"`, or a bare number of seconds (`"1.5"`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Split `"250ms"` into `(250.0, "ms")`: the number, then the unit (the rest from the first letter).
+fn number_and_unit<'a>(s: &'a str, what: &str, examples: &str) -> Result<(f64, &'a str), String> {
     let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let split = t.find(char::is_alphabetic).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let v: f64 = num
+    let v = num
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration (examples: 10s, 500ms, 2m)"))?;
+        .map_err(|_| format!("`{s}` is not {what} (examples: {examples})"))?;
+    Ok((v, unit))
+}
+
+/// `"10s"`, `"500ms"`, `"2m"`, `"1h"`, `"250us"`, or a bare number of seconds (`"1.5"`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (v, unit) = number_and_unit(s, "a duration", "10s, 500ms, 2m")?;
     let secs = match unit {
         "" | "s" => v,
         "ms" => v / 1e3,
@@ -28,13 +34,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// `"64"`, `"16KiB"`, `"1MiB"`, `"1MB"`, `"2k"`. Binary (KiB) and decimal (kB) units.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size (examples: 64, 16KiB, 1MiB)"))?;
+    let (v, unit) = number_and_unit(s, "a size", "64, 16KiB, 1MiB")?;
     let mult: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,

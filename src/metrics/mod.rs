@@ -176,7 +176,9 @@ impl CodeCounts {
     }
 }
 
-/// Everything one core records. Lives on that core only.
+/// Everything one core records. Lives on that core only; a copy travels in each
+/// [`Snapshot`], and the aggregator merges them into one for the run.
+#[derive(Debug, Clone)]
 pub struct Recorder {
     pub counters: Counters,
     /// Latency from the intended send time (coordinated-omission corrected), ns.
@@ -232,24 +234,46 @@ impl Recorder {
             core,
             at_ns,
             done,
-            counters: self.counters,
-            corrected: self.corrected.clone(),
-            uncorrected: self.uncorrected.clone(),
-            send_delay: self.send_delay.clone(),
-            upgrade_status: self.upgrade_status.clone(),
-            close_codes: self.close_codes.clone(),
-            first_errors: self.first_errors.clone(),
-            first_connect_ns: self.first_connect_ns,
-            last_established_ns: self.last_established_ns,
+            rec: self.clone(),
         };
         self.corrected.reset();
         self.uncorrected.reset();
         self.send_delay.reset();
         snap
     }
+
+    /// Add another recorder's histograms (in snapshots: deltas since the previous one).
+    pub fn add_histograms(&mut self, o: &Recorder) {
+        for (mine, theirs) in [
+            (&mut self.corrected, &o.corrected),
+            (&mut self.uncorrected, &o.uncorrected),
+            (&mut self.send_delay, &o.send_delay),
+        ] {
+            mine.add(theirs).expect("histograms share their bounds");
+        }
+    }
+
+    /// Add another recorder's cumulative figures: counters, code counts, first errors, connect times.
+    pub fn add_cumulative(&mut self, o: &Recorder) {
+        self.counters.add(&o.counters);
+        self.upgrade_status.add(&o.upgrade_status);
+        self.close_codes.add(&o.close_codes);
+        for (k, msg) in &o.first_errors {
+            if !self.first_errors.iter().any(|(k2, _)| k2 == k) {
+                self.first_errors.push((*k, msg.clone()));
+            }
+        }
+        self.first_errors.sort_by_key(|(k, _)| *k);
+        self.first_connect_ns = match (self.first_connect_ns, o.first_connect_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_established_ns = self.last_established_ns.max(o.last_established_ns);
+    }
 }
 
-/// What a core sends each interval.
+/// What a core sends each interval: its recorder as it stands, with histograms
+/// holding only what was recorded since the previous snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub core: usize,
@@ -257,15 +281,7 @@ pub struct Snapshot {
     pub at_ns: u64,
     /// The core's last snapshot: it has finished.
     pub done: bool,
-    pub counters: Counters,
-    pub corrected: Histogram<u64>,
-    pub uncorrected: Histogram<u64>,
-    pub send_delay: Histogram<u64>,
-    pub upgrade_status: CodeCounts,
-    pub close_codes: CodeCounts,
-    pub first_errors: Vec<(ErrorKind, String)>,
-    pub first_connect_ns: Option<u64>,
-    pub last_established_ns: Option<u64>,
+    pub rec: Recorder,
 }
 
 #[cfg(test)]
@@ -297,11 +313,17 @@ mod tests {
         r.counters.sent = 3;
         r.latency(1_000, 900);
         let a = r.snapshot(0, 1, false);
-        assert_eq!(a.corrected.len(), 1);
+        assert_eq!(a.rec.corrected.len(), 1);
         r.latency(2_000, 1_900);
         let b = r.snapshot(0, 2, true);
-        assert_eq!(b.corrected.len(), 1, "histograms are deltas");
-        assert_eq!(b.counters.sent, 3, "counters are cumulative");
+        assert_eq!(b.rec.corrected.len(), 1, "histograms are deltas");
+        assert_eq!(b.rec.counters.sent, 3, "counters are cumulative");
+        let mut total = Recorder::default();
+        total.add_histograms(&a.rec);
+        total.add_histograms(&b.rec);
+        total.add_cumulative(&b.rec);
+        total.add_cumulative(&b.rec);
+        assert_eq!((total.corrected.len(), total.counters.sent), (2, 6));
         r.error(ErrorKind::Reset, || "first".into());
         r.error(ErrorKind::Reset, || "second".into());
         assert_eq!(r.first_errors.len(), 1);

@@ -147,12 +147,12 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
 
 impl Summary {
     pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {
-        let c = &t.counters;
+        let c = &t.rec.counters;
         let load_s = t
             .load_start_ns
             .map_or(0.0, |s| (t.end_ns.saturating_sub(s)) as f64 / 1e9);
         let load_s = load_s.min(plan.duration.as_secs_f64() + plan.drain.as_secs_f64());
-        let time_to_all = match (t.first_connect_ns, t.last_established_ns) {
+        let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
             (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
             _ => 0.0,
         };
@@ -173,7 +173,7 @@ impl Summary {
             }
             _ => None,
         };
-        let send_delay = percentiles(&t.send_delay);
+        let send_delay = percentiles(&t.rec.send_delay);
         let mut warnings = Vec::new();
         if busy.is_some_and(|b| b >= 0.9) {
             warnings.push(format!(
@@ -245,13 +245,20 @@ impl Summary {
                 bytes_received: c.bytes_received,
             },
             latency_us: LatencySection {
-                corrected: percentiles(&t.corrected),
-                uncorrected: percentiles(&t.uncorrected),
+                corrected: percentiles(&t.rec.corrected),
+                uncorrected: percentiles(&t.rec.uncorrected),
             },
             errors,
-            upgrade_status: t.upgrade_status.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            close_codes: t.close_codes.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            upgrade_status: t
+                .rec
+                .upgrade_status
+                .0
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            close_codes: t.rec.close_codes.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             first_errors: t
+                .rec
                 .first_errors
                 .iter()
                 .map(|(k, m)| ErrorNote {
