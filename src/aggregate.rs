@@ -13,6 +13,9 @@ use crate::metrics::{new_histogram, Counters, Recorder, Snapshot};
 use crate::shard::Control;
 use crate::sys::procstat::{self, ProcSample};
 
+/// How far ahead of "now" the load start is set, so every core sees it before it is due.
+pub const LOAD_START_LEAD: Duration = Duration::from_millis(10);
+
 /// Number of SIGINT/SIGTERM received (set by the signal handler).
 pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -35,11 +38,14 @@ pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
     pub rec: Recorder,
     pub load_start_ns: Option<u64>,
+    /// When the load phase ended (planned end or Ctrl-C), before the drain.
+    pub load_end_ns: Option<u64>,
     pub end_ns: u64,
     pub timeline: Vec<TimelinePoint>,
     /// Client process before connecting, at the start of the load, and at the end.
     pub proc_before: ProcSample,
     pub proc_load: Option<ProcSample>,
+    pub proc_load_end: Option<ProcSample>,
     pub proc_end: ProcSample,
     /// Connections open when `proc_load` was taken.
     pub open_at_load: u64,
@@ -54,7 +60,16 @@ struct PerCore {
 }
 
 /// Run the aggregator on this thread until every core is done.
-pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, interval: Duration, quiet: bool) -> Totals {
+/// Run the aggregator on this thread until every core is done. `duration` is the planned
+/// load phase, used to note when it ends.
+pub fn aggregate(
+    rx: Receiver<Snapshot>,
+    ctl: Arc<Control>,
+    epoch: Instant,
+    interval: Duration,
+    duration: Duration,
+    quiet: bool,
+) -> Totals {
     let n = ctl.cores;
     let mut cores: Vec<PerCore> = (0..n)
         .map(|_| PerCore {
@@ -78,6 +93,7 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
     let mut proc_load = None;
     let mut open_at_load = 0;
     let mut load_start_ns = None;
+    let mut load_end: Option<(u64, ProcSample)> = None;
     let mut interrupts_seen = 0;
     ctl.go.store(true, Ordering::SeqCst);
 
@@ -100,23 +116,33 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         let irq = INTERRUPTS.load(Ordering::SeqCst);
         if irq > interrupts_seen {
             interrupts_seen = irq;
-            if irq == 1 {
-                ctl.stop.store(true, Ordering::SeqCst);
+            // Two signals may land between two looks: the first always stops the load.
+            if !ctl.stop.swap(true, Ordering::SeqCst) {
                 eprintln!("wsload: interrupted: stopping the load and draining (Ctrl-C again to stop at once)");
-            } else {
-                ctl.abort.store(true, Ordering::SeqCst);
+            }
+            if irq >= 2 && !ctl.abort.swap(true, Ordering::SeqCst) {
                 eprintln!("wsload: stopping now; writing what was gathered");
             }
         }
 
-        // Start the load once every core has finished connecting.
+        // Start the load once every core has finished connecting, a little ahead so
+        // that every core has seen the start before the first message is due.
         if load_start_ns.is_none() && ctl.connected.load(Ordering::SeqCst) == n {
             let p = procstat::sample_self().unwrap_or_default();
-            let now = epoch.elapsed().as_nanos() as u64;
-            ctl.load_start_ns.store(now, Ordering::SeqCst);
-            load_start_ns = Some(now);
+            let start = epoch.elapsed().as_nanos() as u64 + LOAD_START_LEAD.as_nanos() as u64;
+            ctl.load_start_ns.store(start, Ordering::SeqCst);
+            load_start_ns = Some(start);
             proc_load = Some(p);
             open_at_load = ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
+        }
+        // Note the end of the load phase (planned, or cut short by Ctrl-C) for per-second figures.
+        if let (Some(start), None) = (load_start_ns, load_end) {
+            let now = epoch.elapsed().as_nanos() as u64;
+            if now >= start.saturating_add(duration.as_nanos() as u64)
+                || (ctl.stop.load(Ordering::SeqCst) && now > start)
+            {
+                load_end = Some((now, procstat::sample_self().unwrap_or_default()));
+            }
         }
 
         let elapsed = epoch.elapsed();
@@ -149,6 +175,11 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
         }
     }
 
+    let end_ns = epoch.elapsed().as_nanos() as u64;
+    let proc_end = procstat::sample_self().unwrap_or_default();
+    if load_start_ns.is_some() && load_end.is_none() {
+        load_end = Some((end_ns, proc_end));
+    }
     let mut rec = hists;
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
         rec.add_cumulative(&s.rec);
@@ -156,11 +187,13 @@ pub fn aggregate(rx: Receiver<Snapshot>, ctl: Arc<Control>, epoch: Instant, inte
     Totals {
         rec,
         load_start_ns,
-        end_ns: epoch.elapsed().as_nanos() as u64,
+        load_end_ns: load_end.map(|(t, _)| t),
+        end_ns,
         timeline,
         proc_before,
         proc_load,
-        proc_end: procstat::sample_self().unwrap_or_default(),
+        proc_load_end: load_end.map(|(_, p)| p),
+        proc_end,
         open_at_load,
         missing_cores: cores.iter().filter(|c| !c.done).count(),
         interrupted: interrupts_seen > 0,

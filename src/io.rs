@@ -39,6 +39,12 @@ impl Backlog {
     ) -> io::Result<usize> {
         let direct = self.is_empty();
         if !direct {
+            // Drop what was written before appending, so a backlog that never quite
+            // empties does not grow with everything ever sent.
+            if self.pos >= self.buf.len() / 2 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
             self.buf.extend_from_slice(staged);
             staged.clear();
         }

@@ -235,7 +235,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         })
         .collect();
     drop(tx);
-    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, plan.quiet);
+    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, plan.duration, plan.quiet);
     for t in threads {
         let _ = t.join();
     }

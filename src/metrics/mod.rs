@@ -111,6 +111,8 @@ pub struct Counters {
     pub dropped: u64,
     pub sent: u64,
     pub received: u64,
+    /// Of `received`, echoes that arrived during the load phase (not the drain).
+    pub received_in_load: u64,
     pub duplicated: u64,
     pub out_of_order: u64,
     pub corrupted: u64,
@@ -132,6 +134,7 @@ impl Counters {
         self.dropped += o.dropped;
         self.sent += o.sent;
         self.received += o.received;
+        self.received_in_load += o.received_in_load;
         self.duplicated += o.duplicated;
         self.out_of_order += o.out_of_order;
         self.corrupted += o.corrupted;

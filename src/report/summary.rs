@@ -104,15 +104,15 @@ pub struct ErrorNote {
 pub struct ClientSection {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
-    /// CPU (user + system) from the start of the load to the end, per million messages
-    /// echoed (one message = one send, one receive and its check).
+    /// CPU (user + system) over the load window (drain excluded), per million messages echoed
+    /// in it (one message = one send, one receive and its check).
     pub cpu_s_per_million_msgs: Option<f64>,
     pub peak_rss_bytes: u64,
     /// RSS growth from before connecting to all connections open (before any traffic),
     /// divided by the connections open then.
     pub rss_per_connection_bytes: u64,
-    /// Share of the client cores' time spent working during the load (user + system CPU
-    /// over load time × cores). Near 1.0 the client itself is the bottleneck.
+    /// Share of the client cores' time spent working during the load window (user + system
+    /// CPU over load time × cores). Near 1.0 the client itself is the bottleneck.
     pub cpu_busy: Option<f64>,
     /// Open loop: how late messages left against their schedule, microseconds.
     pub send_delay_us: Percentiles,
@@ -148,31 +148,30 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
 impl Summary {
     pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {
         let c = &t.rec.counters;
-        let load_s = t
-            .load_start_ns
-            .map_or(0.0, |s| (t.end_ns.saturating_sub(s)) as f64 / 1e9);
-        let load_s = load_s.min(plan.duration.as_secs_f64() + plan.drain.as_secs_f64());
+        // The load window: from the start of the load to its end (planned or Ctrl-C), drain excluded.
+        let load_s = match (t.load_start_ns, t.load_end_ns) {
+            (Some(s), Some(e)) => e.saturating_sub(s) as f64 / 1e9,
+            _ => 0.0,
+        };
+        let load_cpu = match (t.proc_load, t.proc_load_end) {
+            (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
+            _ => None,
+        };
         let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
             (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
             _ => 0.0,
         };
-        let steady = plan.duration.as_secs_f64().min(load_s).max(1e-9);
         let (mode, rate, window) = match plan.load {
             Load::Open { rate } => ("open-loop", Some(rate), None),
             Load::Closed { window } => ("closed-loop", None, Some(window)),
         };
         let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
-        let cpu = match t.proc_load {
-            Some(p) if c.received > 0 => Some((t.proc_end.cpu_total_s() - p.cpu_total_s()) / (c.received as f64 / 1e6)),
-            _ => None,
-        };
-        let busy = match (t.proc_load, t.load_start_ns) {
-            (Some(p), Some(start)) if t.end_ns > start => {
-                let wall = (t.end_ns - start) as f64 / 1e9 * plan.client_cpus.len() as f64;
-                Some(round3((t.proc_end.cpu_total_s() - p.cpu_total_s()) / wall))
-            }
-            _ => None,
-        };
+        let cpu = load_cpu
+            .filter(|_| c.received_in_load > 0)
+            .map(|s| s / (c.received_in_load as f64 / 1e6));
+        let busy = load_cpu
+            .filter(|_| load_s > 0.0)
+            .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
         let send_delay = percentiles(&t.rec.send_delay);
         let mut warnings = Vec::new();
         if busy.is_some_and(|b| b >= 0.9) {
@@ -203,7 +202,7 @@ impl Summary {
             target: target.to_string(),
             builtin_server: plan.target.is_none(),
             partial: t.interrupted || t.missing_cores > 0,
-            duration_s: round3(plan.duration.as_secs_f64().min(load_s)),
+            duration_s: round3(load_s),
             config: ConfigEcho {
                 mode,
                 rate_per_connection: rate,
@@ -240,7 +239,7 @@ impl Summary {
                 duplicated: c.duplicated,
                 out_of_order: c.out_of_order,
                 corrupted: c.corrupted,
-                rate_per_s: round3(c.received as f64 / steady),
+                rate_per_s: round3(c.received_in_load as f64 / load_s.max(1e-9)),
                 bytes_sent: c.bytes_sent,
                 bytes_received: c.bytes_received,
             },

@@ -74,14 +74,19 @@ impl Echo {
         }
     }
 
-    /// Handle bytes that arrived with the upgrade request; they are written on the first poll.
-    pub fn feed_initial(&mut self, data: &[u8]) -> bool {
+    /// Handle bytes that arrived with the upgrade request; their echoes (or a close reply)
+    /// are written on the first poll.
+    pub fn feed_initial(&mut self, data: &[u8]) {
         let core = self.core.clone();
         let mut out = core.wbuf.borrow_mut();
         out.clear();
-        let flow = self.process(data, &mut out);
-        self.pending = std::mem::take(&mut *out);
-        matches!(flow, Flow::Continue)
+        if let Flow::Close = self.process(data, &mut out) {
+            self.closing = true;
+        }
+        if !out.is_empty() {
+            self.pending = out.to_vec();
+            out.clear();
+        }
     }
 
     /// Echo what `data` holds into `out`.
@@ -227,7 +232,11 @@ impl Echo {
         while !self.closing && self.out.len() < MAX_BACKLOG {
             let mut rbuf = core.rbuf.borrow_mut();
             match Pin::new(&mut self.stream).poll_read(cx, &mut rbuf[..])? {
-                Poll::Ready(0) => return Ok(true),
+                Poll::Ready(0) => {
+                    // The client half-closed: finish writing what is queued, then close.
+                    self.closing = true;
+                    break;
+                }
                 Poll::Ready(n) => {
                     if let Flow::Close = self.process(&rbuf[..n], &mut out) {
                         self.closing = true;

@@ -168,11 +168,8 @@ async fn upgrade(core: Rc<ServerCore>, mut stream: TcpStream) {
                 }
                 core.conns.set(core.conns.get() + 1);
                 let mut echo = Echo::new(core.clone(), stream);
-                if echo.feed_initial(&buf[head_len..filled]) {
-                    glommio::spawn_local(echo).detach();
-                } else {
-                    core.conns.set(core.conns.get() - 1);
-                }
+                echo.feed_initial(&buf[head_len..filled]);
+                glommio::spawn_local(echo).detach();
                 return;
             }
         }

@@ -80,6 +80,11 @@ impl Conn {
         }
     }
 
+    /// Messages sent that have not come back at all (a corrupted echo came back).
+    fn unanswered(&self) -> u64 {
+        self.seq.outstanding(self.sent).saturating_sub(self.corrupted as u64)
+    }
+
     fn has_partial(&self) -> bool {
         self.spill.as_ref().is_some_and(|s| !s.partial.is_empty())
     }
@@ -147,7 +152,7 @@ impl Conn {
         if ended.is_none() && !self.close_received {
             match shard.phase.get() {
                 Phase::Load => self.generate(cx),
-                Phase::Drain if !self.close_sent && self.seq.outstanding(self.sent) == 0 => {
+                Phase::Drain if !self.close_sent && self.unanswered() == 0 => {
                     self.queue_close(Some(1000));
                 }
                 _ => {}
@@ -174,11 +179,14 @@ impl Conn {
                 // Until the header is whole, add a byte at a time (at most 13 rounds).
                 let want = header.map_or(partial.len() + 1, |h| h.frame_len() as usize);
                 let take = want.saturating_sub(partial.len()).min(data.len());
+                if header.is_some() {
+                    partial.reserve(take);
+                }
                 partial.extend_from_slice(&data[..take]);
                 data = &data[take..];
                 match header {
                     Some(h) if partial.len() >= want => {
-                        self.on_frame(h, &partial[h.header_len..], now)?;
+                        self.on_frame(h, &partial[h.header_len..want], now)?;
                         // The rest of `partial` (from the upgrade's leftover) may hold more frames.
                         partial.drain(..want);
                         if !partial.is_empty() {
@@ -193,8 +201,9 @@ impl Conn {
                     _ => {}
                 }
             }
-            // Keep the buffer for the next split frame unless it grew large and is now empty.
-            if !partial.is_empty() || partial.capacity() <= KEEP_CAPACITY {
+            // Keep the buffer for the next split frame (up to one message) unless it is empty and larger.
+            let keep = KEEP_CAPACITY.max(self.shard.template.len() + frame::MAX_HEADER_LEN);
+            if !partial.is_empty() || partial.capacity() <= keep {
                 self.spill.as_mut().expect("allocated").partial = partial;
             }
             if self.has_partial() || data.is_empty() {
@@ -307,6 +316,9 @@ impl Conn {
                     rec.counters.out_of_order += 1;
                 }
                 rec.counters.received += 1;
+                if self.shard.phase.get() == Phase::Load {
+                    rec.counters.received_in_load += 1;
+                }
                 let sent_at = st.intended_ns + st.delay_ns as u64;
                 rec.latency(now.saturating_sub(st.intended_ns), now.saturating_sub(sent_at));
                 self.credit = self.credit.saturating_add(1);
@@ -383,7 +395,7 @@ impl Conn {
 
     fn finish(&mut self, failure: Option<Failure>) {
         let shard = &*self.shard;
-        let outstanding = self.seq.outstanding(self.sent).saturating_sub(self.corrupted as u64);
+        let outstanding = self.unanswered();
         let mut rec = shard.rec.borrow_mut();
         rec.counters.open -= 1;
         rec.counters.lost += outstanding;

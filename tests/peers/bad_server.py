@@ -21,6 +21,8 @@ Modes:
   huge       upgrade, then send a binary frame header announcing a 2^62-byte
              payload (82 7F 40 00 00 00 00 00 00 00), a few bytes, keep open
   silent     upgrade, then never send anything (no echo, no pong, no close)
+  greet      upgrade with two pings in the same write as the 101 response, then echo;
+             closes with 1002 if the pongs do not carry the pings' payloads
 
 "K-th" counts complete data messages (after reassembly of fragments), per
 connection, starting at 1: with K=10 messages 10, 20, 30, ... are affected.
@@ -39,8 +41,10 @@ import sys
 
 HOST = "127.0.0.1"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent")
-ECHO_MODES = ("echo", "drop", "corrupt", "duplicate")
+MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent", "greet")
+ECHO_MODES = ("echo", "drop", "corrupt", "duplicate", "greet")
+# greet: two pings travel in the same write as the 101 response; the pongs must match.
+GREET_PINGS = (b"a", b"bc")
 
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -166,6 +170,7 @@ async def handshake(reader, writer) -> bool:
             f"Sec-WebSocket-Accept: {accept_key(key)}\r\n"
             "\r\n"
         ).encode("ascii")
+        + (b"".join(encode_frame(OP_PING, p) for p in GREET_PINGS) if ARGS.mode == "greet" else b"")
     )
     await writer.drain()
     return True
@@ -195,6 +200,7 @@ async def echo_loop(reader, writer):
     frag_op = None
     frags = []
     frag_len = 0
+    expected_pongs = list(GREET_PINGS) if mode == "greet" else []
     while True:
         try:
             fin, opcode, payload = await read_frame(reader, ARGS.max_size)
@@ -207,6 +213,12 @@ async def echo_loop(reader, writer):
             await writer.drain()
             continue
         if opcode == OP_PONG:
+            if expected_pongs:
+                want = expected_pongs.pop(0)
+                if payload != want:
+                    log(f"pong {payload!r} does not answer ping {want!r}")
+                    await send_close(writer, 1002, "pong does not match ping")
+                    return
             continue
         if opcode == OP_CLOSE:
             if len(payload) == 1:
