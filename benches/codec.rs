@@ -66,6 +66,11 @@ fn main() {
             black_box(st.unwrap());
         });
     }
+    let mut big = payload::template(65_536, false);
+    bench("mask 64 KiB in place", 20_000, |i| {
+        frame::apply_mask(&mut big, (i as u32).to_le_bytes(), 0);
+        black_box(&big);
+    });
     // 64 frames in one buffer, as one read at --in-flight 64 delivers them.
     let mut batch = Vec::new();
     let mut msg = payload::template(64, false);

@@ -201,17 +201,20 @@ pub fn write_frame(out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload: &[u8],
 /// XOR `data` with the mask key, starting at byte `offset` of the payload
 /// (so a payload that arrives in pieces can be unmasked piece by piece).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: usize) {
-    let rot = (offset % 4) as u32;
-    let key = u32::from_le_bytes(mask).rotate_right(8 * rot);
-    let key64 = key as u64 | (key as u64) << 32;
-    let mut chunks = data.chunks_exact_mut(8);
-    for c in &mut chunks {
-        let v = u64::from_le_bytes((&*c).try_into().expect("8 bytes")) ^ key64;
-        c.copy_from_slice(&v.to_le_bytes());
+    // The key as it lines up with data[0], repeated over 32 bytes: a fixed-size inner
+    // loop the compiler turns into vector XORs.
+    let mut key = [0u8; 32];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = mask[(i + offset) % 4];
     }
-    let kb = key.to_le_bytes();
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= kb[i % 4];
+    let mut chunks = data.chunks_exact_mut(32);
+    for c in &mut chunks {
+        for (b, k) in c.iter_mut().zip(key.iter()) {
+            *b ^= k;
+        }
+    }
+    for (b, k) in chunks.into_remainder().iter_mut().zip(key.iter()) {
+        *b ^= k;
     }
 }
 
