@@ -105,3 +105,32 @@ fn source_addresses_are_used_in_turn() {
     o.assert_exit(0);
     assert_eq!(o.num("/connections/established"), 20);
 }
+
+/// --connect-rate caps the ramp: 20 connections at 40/s cannot all be open in under
+/// (20 - 1) / 40 s. (A lower bound: a slow machine cannot make it fail.)
+#[test]
+fn connect_rate_spreads_the_ramp() {
+    let server = spawn_wsload_server();
+    let o = run_wsload(&[
+        "run",
+        &server.url(),
+        "-c",
+        "20",
+        "--connect-rate",
+        "40/s",
+        "--rate",
+        "0",
+        "-d",
+        "500ms",
+        "--drain",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+        "--json",
+    ]);
+    o.assert_exit(0);
+    assert_eq!(o.num("/connections/established"), 20);
+    let t = o.summary()["connections"]["time_to_all_s"].as_f64().unwrap();
+    assert!(t >= 19.0 / 40.0, "20 connections at 40/s all open after {t} s");
+}

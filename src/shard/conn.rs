@@ -150,12 +150,14 @@ impl Conn {
 
         // 2. New messages, or the close handshake once everything is back.
         if ended.is_none() && !self.close_received {
-            match shard.phase.get() {
-                Phase::Load => self.generate(cx),
-                Phase::Drain if !self.close_sent && self.unanswered() == 0 => {
-                    self.queue_close(Some(1000));
-                }
-                _ => {}
+            let phase = shard.phase.get();
+            if phase == Phase::Load || phase == Phase::Drain {
+                // In the drain too: a message scheduled before the end still goes out if this
+                // connection is polled late; nothing scheduled after the end does.
+                self.generate(cx);
+            }
+            if phase == Phase::Close && !self.close_sent {
+                self.queue_close(Some(1000));
             }
         }
 
@@ -306,6 +308,7 @@ impl Conn {
         let arrival = stamp.map(|st| (st, self.seq.arrive(st.seq, self.sent)));
         match arrival {
             None | Some((_, Arrival::Unsent)) => {
+                self.shard.in_flight.set(self.shard.in_flight.get().saturating_sub(1));
                 rec.counters.corrupted += 1;
                 self.corrupted = self.corrupted.saturating_add(1);
                 self.credit = self.credit.saturating_add(1);
@@ -315,6 +318,7 @@ impl Conn {
                 if a == Arrival::OutOfOrder {
                     rec.counters.out_of_order += 1;
                 }
+                self.shard.in_flight.set(self.shard.in_flight.get().saturating_sub(1));
                 rec.counters.received += 1;
                 if self.shard.phase.get() == Phase::Load {
                     rec.counters.received_in_load += 1;
@@ -331,14 +335,13 @@ impl Conn {
         let shard = &*self.shard;
         let now = shard.now_ns();
         let end = shard.load_end_ns.get();
-        if now >= end {
-            return;
-        }
         let (count, sched) = match shard.plan.run.load {
+            // Open loop: everything scheduled before the end goes out, even if late.
             Load::Open { .. } => {
                 let s = shard.schedule(self.local as u64);
-                (s.due(now).saturating_sub(self.sent), Some(s))
+                (s.due(now.min(end.saturating_sub(1))).saturating_sub(self.sent), Some(s))
             }
+            Load::Closed { .. } if now >= end => return,
             Load::Closed { window } => {
                 let n = if self.sent == 0 {
                     window as u64
@@ -389,6 +392,7 @@ impl Conn {
             rec.send_delay
                 .saturating_record(now.saturating_sub(s.intended_ns(self.sent - n)).max(1));
         }
+        shard.in_flight.set(shard.in_flight.get() + n);
         rec.counters.sent += n;
         rec.counters.bytes_sent += n * size as u64;
     }
@@ -405,6 +409,7 @@ impl Conn {
             let addr = shard.plan.addr;
             rec.error(kind, || format!("{addr}: {detail}"));
         }
+        shard.in_flight.set(shard.in_flight.get().saturating_sub(outstanding));
         shard.wakers.borrow_mut()[self.local as usize] = None;
         shard.live.set(shard.live.get() - 1);
     }

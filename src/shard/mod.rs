@@ -35,6 +35,9 @@ pub const IO_MEMORY: usize = 64 * 1024;
 /// throughput and CPU with 10,000 connections, so the smallest is kept.
 pub const RING_DEPTH: usize = 256;
 
+/// How long the close handshakes may take after the drain.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Cross-thread control of a run: a handful of atomics, touched a few times per second.
 #[derive(Debug)]
 pub struct Control {
@@ -75,7 +78,11 @@ impl Control {
 pub enum Phase {
     Connect,
     Load,
+    /// No new messages; waiting for outstanding echoes (nothing else on the wire, so the
+    /// last latencies are not delayed by the close handshakes of other connections).
     Drain,
+    /// Close handshakes.
+    Close,
     Abort,
 }
 
@@ -108,6 +115,8 @@ pub struct Shard {
     pub wakers: RefCell<Vec<Option<Waker>>>,
     /// Established connections whose task is still running.
     pub live: Cell<usize>,
+    /// Messages sent on this core and not answered yet (echoed or corrupted).
+    pub in_flight: Cell<u64>,
     rng: Cell<u64>,
 }
 
@@ -243,6 +252,7 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         load_end_ns: Cell::new(u64::MAX),
         wakers: RefCell::new(vec![None; n]),
         live: Cell::new(0),
+        in_flight: Cell::new(0),
         rng: Cell::new(rng),
         plan,
     });
@@ -289,10 +299,18 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
     shard.set_phase(Phase::Load);
     run_load(&shard, &ctl, end).await;
 
-    if !ctl.abort.load(Ordering::Relaxed) {
+    let aborted = || ctl.abort.load(Ordering::Relaxed);
+    if !aborted() {
         shard.set_phase(Phase::Drain);
         let deadline = shard.now_ns().saturating_add(run.drain.as_nanos() as u64);
-        while shard.live.get() > 0 && shard.now_ns() < deadline && !ctl.abort.load(Ordering::Relaxed) {
+        while shard.in_flight.get() > 0 && shard.live.get() > 0 && shard.now_ns() < deadline && !aborted() {
+            sleep(Duration::from_millis(1)).await;
+        }
+    }
+    if !aborted() {
+        shard.set_phase(Phase::Close);
+        let deadline = shard.now_ns().saturating_add(CLOSE_TIMEOUT.as_nanos() as u64);
+        while shard.live.get() > 0 && shard.now_ns() < deadline && !aborted() {
             sleep(Duration::from_millis(2)).await;
         }
     }
@@ -313,7 +331,12 @@ async fn run_load(shard: &Rc<Shard>, ctl: &Control, end: u64) {
     let check = Duration::from_millis(20);
     loop {
         let now = shard.now_ns();
-        if now >= end || ctl.stop.load(Ordering::Relaxed) {
+        if now >= end {
+            return;
+        }
+        if ctl.stop.load(Ordering::Relaxed) {
+            // Cut short: nothing scheduled from now on is sent.
+            shard.load_end_ns.set(now);
             return;
         }
         let mut wake_at = now.saturating_add(check.as_nanos() as u64);
