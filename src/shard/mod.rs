@@ -303,8 +303,13 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
     if !aborted() {
         shard.set_phase(Phase::Drain);
         let deadline = shard.now_ns().saturating_add(run.drain.as_nanos() as u64);
-        while shard.in_flight.get() > 0 && shard.live.get() > 0 && shard.now_ns() < deadline && !aborted() {
+        // Sleep first: every connection, woken by the phase change, gets polled once in the
+        // drain (sending anything still scheduled) before the in-flight count is trusted.
+        loop {
             sleep(Duration::from_millis(1)).await;
+            if shard.in_flight.get() == 0 || shard.live.get() == 0 || shard.now_ns() >= deadline || aborted() {
+                break;
+            }
         }
     }
     if !aborted() {
