@@ -46,16 +46,20 @@ pub fn render(s: &Summary) -> String {
         "  messages      {} sent, {} echoed ({:.0}/s); lost {}, duplicated {}, out of order {}, corrupted {}",
         m.sent, m.received, m.rate_per_s, m.lost, m.duplicated, m.out_of_order, m.corrupted
     );
-    let _ = writeln!(
-        o,
-        "  latency (us)  corrected   p50 {} p90 {} p99 {} p99.9 {} max {}",
-        lc.p50, lc.p90, lc.p99, lc.p99_9, lc.max
-    );
-    let _ = writeln!(
-        o,
-        "                uncorrected p50 {} p90 {} p99 {} p99.9 {} max {}",
-        lu.p50, lu.p90, lu.p99, lu.p99_9, lu.max
-    );
+    if lc.count == 0 {
+        let _ = writeln!(o, "  latency       no echo received");
+    } else {
+        let _ = writeln!(
+            o,
+            "  latency (us)  corrected   p50 {} p90 {} p99 {} p99.9 {} max {}",
+            lc.p50, lc.p90, lc.p99, lc.p99_9, lc.max
+        );
+        let _ = writeln!(
+            o,
+            "                uncorrected p50 {} p90 {} p99 {} p99.9 {} max {}",
+            lu.p50, lu.p90, lu.p99, lu.p99_9, lu.max
+        );
+    }
     let cpu = s
         .client
         .cpu_s_per_million_msgs
