@@ -59,7 +59,6 @@ struct PerCore {
     done: bool,
 }
 
-/// Run the aggregator on this thread until every core is done.
 /// Run the aggregator on this thread until every core is done. `duration` is the planned
 /// load phase, used to note when it ends.
 pub fn aggregate(

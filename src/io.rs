@@ -29,14 +29,19 @@ impl Backlog {
         self.buf.len() - self.pos
     }
 
+    /// Queue `bytes` behind what is waiting, without writing; the next flush sends them first.
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// Write `staged` (and anything already waiting, first) to `stream` until it would block.
-    /// `staged` is empty afterwards; what was not written waits here. Returns the bytes written.
+    /// `staged` is empty afterwards; what was not written waits here.
     pub fn flush<S: AsyncWrite + Unpin>(
         &mut self,
         stream: &mut S,
         cx: &mut Context<'_>,
         staged: &mut Vec<u8>,
-    ) -> io::Result<usize> {
+    ) -> io::Result<()> {
         let direct = self.is_empty();
         if !direct {
             // Drop what was written before appending, so a backlog that never quite
@@ -53,7 +58,6 @@ impl Backlog {
         } else {
             (&self.buf[..], self.pos)
         };
-        let start = pos;
         while pos < buf.len() {
             match Pin::new(&mut *stream).poll_write(cx, &buf[pos..]) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
@@ -62,7 +66,6 @@ impl Backlog {
                 Poll::Pending => break,
             }
         }
-        let written = pos - start;
         if direct {
             if pos < staged.len() {
                 self.buf.clear();
@@ -79,6 +82,6 @@ impl Backlog {
         } else {
             self.pos = pos;
         }
-        Ok(written)
+        Ok(())
     }
 }

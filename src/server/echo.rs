@@ -46,8 +46,6 @@ pub struct Echo {
     remaining: u64,
     control: Option<Box<ControlFrame>>,
     out: Backlog,
-    /// Echoes of frames that came with the upgrade request, written on the first poll.
-    pending: Vec<u8>,
 }
 
 enum Flow {
@@ -70,7 +68,6 @@ impl Echo {
             remaining: 0,
             control: None,
             out: Backlog::default(),
-            pending: Vec::new(),
         }
     }
 
@@ -83,10 +80,8 @@ impl Echo {
         if let Flow::Close = self.process(data, &mut out) {
             self.closing = true;
         }
-        if !out.is_empty() {
-            self.pending = out.to_vec();
-            out.clear();
-        }
+        self.out.queue(&out);
+        out.clear();
     }
 
     /// Echo what `data` holds into `out`.
@@ -251,11 +246,6 @@ impl Echo {
                 }
                 Poll::Pending => break,
             }
-        }
-        if !self.pending.is_empty() {
-            let mut first = std::mem::take(&mut self.pending);
-            first.append(&mut out);
-            *out = first;
         }
         self.out.flush(&mut self.stream, cx, &mut out)?;
         if backlogged && self.out.len() < MAX_BACKLOG {
