@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod proto;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod server;
 pub mod shard;
 pub mod sys;

@@ -52,6 +52,32 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A header value as it may be printed or saved: credentials are replaced by `***`
+/// (`Authorization: Bearer ***`), other values are kept.
+pub fn redact_header(name: &str, value: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    let secret = [
+        "auth",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "password",
+        "session",
+        "signature",
+    ]
+    .iter()
+    .any(|w| n.contains(w));
+    if !secret {
+        return value.to_string();
+    }
+    // Keep the scheme word of `Bearer abc`, `Basic abc`, so the report still says what was sent.
+    match value.trim().split_once(' ') {
+        Some((scheme, _)) if n.ends_with("authorization") => format!("{scheme} ***"),
+        _ => "***".to_string(),
+    }
+}
+
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
         let redacted = redact_url(url);

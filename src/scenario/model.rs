@@ -1,0 +1,310 @@
+//! What a scenario describes, validated: the target, how connections ramp up
+//! and down, the traffic phases, the message mix, connection lifetime and
+//! reconnection, client-side faults and thresholds. Built by `parse` from a
+//! TOML file plus command-line overrides; everything downstream runs from it.
+//!
+//! Times in phases and faults are offsets from the start of traffic; ramp times
+//! are offsets from the start of the run (the first connect).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Target;
+
+/// How the target number of open connections grows from 0 to `connections`.
+/// Each is a pure function of time (see `curve`); every core takes its share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Ramp {
+    /// All at once, bounded only by `connect_concurrency`.
+    Burst,
+    /// `per_s` new connections per second.
+    Linear { per_s: f64 },
+    /// `start` connections, then multiplied by `factor` every `every`.
+    Exponential {
+        start: u64,
+        factor: f64,
+        #[serde(with = "secs")]
+        every: Duration,
+    },
+    /// `step` more connections every `hold` (the first step at time 0).
+    Stepped {
+        step: u64,
+        #[serde(with = "secs")]
+        hold: Duration,
+    },
+}
+
+/// When the traffic phases start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrafficStart {
+    /// Once the ramp is complete and every core has made its first attempt for every
+    /// connection (the classic "connect, then load" test).
+    AfterRamp,
+    /// At the start of the run: each connection sends from the moment it is open.
+    WithRamp,
+}
+
+/// Messages per second per connection, or the closed-loop window, over a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PhaseKind {
+    /// A constant `rate` (messages/s per connection).
+    Sustained { rate: f64 },
+    /// `rate`, with spikes of `burst_rate` lasting `burst_for` every `every` (the first spike
+    /// at the phase start).
+    Burst {
+        rate: f64,
+        burst_rate: f64,
+        #[serde(with = "secs")]
+        burst_for: Duration,
+        #[serde(with = "secs")]
+        every: Duration,
+    },
+    /// Rate changing linearly from `from` to `to` over the phase.
+    Ramp { from: f64, to: f64 },
+    /// Connections held open, no messages.
+    Idle,
+    /// Closed loop: `window` messages outstanding per connection.
+    InFlight { window: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    pub name: String,
+    /// Offset from the start of traffic (the end of the previous phase unless `at` was given).
+    #[serde(with = "secs")]
+    pub start: Duration,
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    #[serde(flatten)]
+    pub kind: PhaseKind,
+}
+
+impl Phase {
+    pub fn end(&self) -> Duration {
+        self.start + self.duration
+    }
+}
+
+/// Payload sizes of one message type, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizeDist {
+    Fixed(usize),
+    /// Uniform over `min..=max`.
+    Uniform {
+        min: usize,
+        max: usize,
+    },
+    /// One of these, equally likely.
+    List(Vec<usize>),
+}
+
+impl SizeDist {
+    pub fn max(&self) -> usize {
+        match self {
+            SizeDist::Fixed(n) => *n,
+            SizeDist::Uniform { max, .. } => *max,
+            SizeDist::List(l) => l.iter().copied().max().unwrap_or(0),
+        }
+    }
+    pub fn min(&self) -> usize {
+        match self {
+            SizeDist::Fixed(n) => *n,
+            SizeDist::Uniform { min, .. } => *min,
+            SizeDist::List(l) => l.iter().copied().min().unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageKind {
+    Binary,
+    Text,
+    /// A ping frame carrying the stamp (at most 125 bytes); latency is measured on its pong.
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageType {
+    pub name: String,
+    pub weight: u32,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    pub size: SizeDist,
+}
+
+/// What happens when an established connection drops (or is closed by a fault or its lifetime).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub enum Reconnect {
+    Off,
+    Immediate,
+    /// Delay `initial`, multiplied by `factor` after each failed attempt, capped at `max`, each
+    /// delay varied by ±`jitter` (a fraction, 0..=1).
+    Backoff {
+        #[serde(with = "secs")]
+        initial: Duration,
+        #[serde(with = "secs")]
+        max: Duration,
+        factor: f64,
+        jitter: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Abrupt drop: TCP reset (SO_LINGER 0), no close frame.
+    Drop,
+    /// Clean close: close frame 1000, then the connection ends.
+    Close,
+    /// Stop reading for `for` (the server's writes back up).
+    HalfOpen,
+    /// Send a frame that breaks RFC 6455 (a reserved opcode).
+    Corrupt,
+    /// Send a frame header announcing a payload larger than the server should accept.
+    Oversized,
+    /// Stop sending for `for` (scheduled messages are skipped, not queued).
+    Pause,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Drop,
+        FaultKind::Close,
+        FaultKind::HalfOpen,
+        FaultKind::Corrupt,
+        FaultKind::Oversized,
+        FaultKind::Pause,
+    ];
+    pub fn key(self) -> &'static str {
+        match self {
+            FaultKind::Drop => "drop",
+            FaultKind::Close => "close",
+            FaultKind::HalfOpen => "half-open",
+            FaultKind::Corrupt => "corrupt",
+            FaultKind::Oversized => "oversized",
+            FaultKind::Pause => "pause",
+        }
+    }
+    /// Faults that last a while and need `for`.
+    pub fn lasts(self) -> bool {
+        matches!(self, FaultKind::HalfOpen | FaultKind::Pause)
+    }
+}
+
+/// A client-side fault injected into a fraction of the open connections.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// First injection, as an offset from the start of traffic.
+    #[serde(with = "secs")]
+    pub at: Duration,
+    /// Repeat every this long (until traffic ends).
+    #[serde(with = "opt_secs")]
+    pub every: Option<Duration>,
+    /// Fraction of the open connections hit each time, in (0, 1].
+    pub fraction: f64,
+    /// How long a half-open or pause lasts.
+    #[serde(rename = "for", with = "opt_secs")]
+    pub lasting: Option<Duration>,
+}
+
+/// A scenario, validated. Durations are serialized as seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: Option<String>,
+    /// `None`: start the built-in echo server and target it.
+    #[serde(serialize_with = "redacted_target")]
+    pub target: Option<Target>,
+    /// Extra upgrade request headers, in order.
+    #[serde(serialize_with = "redacted_headers")]
+    pub headers: Vec<(String, String)>,
+    /// Subprotocols offered (Sec-WebSocket-Protocol); the server must pick one of them.
+    pub subprotocols: Vec<String>,
+    pub source_ips: Vec<IpAddr>,
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+    pub connect_concurrency: u32,
+    pub max_frame: u64,
+
+    pub connections: u64,
+    pub ramp: Ramp,
+    /// Close the connections gradually over this long at the end (after the drain).
+    #[serde(with = "opt_secs")]
+    pub ramp_down: Option<Duration>,
+    pub traffic_start: TrafficStart,
+    /// In time order, not overlapping.
+    pub phases: Vec<Phase>,
+    /// At least one type, weights summing to more than 0.
+    pub messages: Vec<MessageType>,
+    /// Close each connection after this long and open a new one (churn).
+    #[serde(with = "opt_secs")]
+    pub lifetime: Option<Duration>,
+    pub reconnect: Reconnect,
+    /// "Back within" horizon for the recovery figures.
+    #[serde(with = "secs")]
+    pub recovered_within: Duration,
+    pub faults: Vec<Fault>,
+    /// Threshold expressions as written (`latency.p99 < 200ms`), checked by `thresholds`.
+    pub thresholds: Vec<String>,
+    pub abort_on_fail: bool,
+    /// After the traffic, how long to wait for outstanding echoes.
+    #[serde(with = "secs")]
+    pub drain: Duration,
+}
+
+impl Scenario {
+    /// Length of the traffic: the end of the last phase.
+    pub fn traffic_duration(&self) -> Duration {
+        self.phases.last().map_or(Duration::ZERO, Phase::end)
+    }
+
+    /// The largest payload any message type sends.
+    pub fn max_message(&self) -> usize {
+        self.messages.iter().map(|m| m.size.max()).max().unwrap_or(0)
+    }
+
+    /// Does any phase run closed-loop?
+    pub fn has_in_flight(&self) -> bool {
+        self.phases.iter().any(|p| matches!(p.kind, PhaseKind::InFlight { .. }))
+    }
+}
+
+fn redacted_target<S: serde::Serializer>(t: &Option<Target>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.redacted),
+        None => s.serialize_str("built-in echo server"),
+    }
+}
+
+/// Header values that may carry secrets are replaced before anything is written.
+fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(h.len()))?;
+    for (k, v) in h {
+        seq.serialize_element(&(k, crate::config::target::redact_header(k, v)))?;
+    }
+    seq.end()
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+mod opt_secs {
+    pub fn serialize<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
