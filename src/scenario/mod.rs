@@ -5,5 +5,6 @@
 //! them, `curve` turns ramps and phases into pure functions of time, and
 //! `thresholds` checks the pass/fail expressions against the results.
 pub mod model;
+pub mod thresholds;
 
 pub use model::*;
