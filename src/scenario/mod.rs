@@ -4,6 +4,7 @@
 //! `model` holds the validated types, `parse` reads TOML plus overrides into
 //! them, `curve` turns ramps and phases into pure functions of time, and
 //! `thresholds` checks the pass/fail expressions against the results.
+pub mod curve;
 pub mod model;
 pub mod thresholds;
 
