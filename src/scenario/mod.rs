@@ -6,6 +6,7 @@
 //! `thresholds` checks the pass/fail expressions against the results.
 pub mod curve;
 pub mod model;
+pub mod parse;
 pub mod thresholds;
 
 pub use model::*;
