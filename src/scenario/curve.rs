@@ -275,7 +275,8 @@ impl Shape {
                 period,
                 per,
             } => {
-                let p = (y / per).floor();
+                // The floor by truncation (y >= 0), as in `RateCurve::inv`.
+                let p = to_u64(y / per) as f64;
                 let r = (y - p * per).max(0.0);
                 let on = on as f64;
                 let spike = peak * on;
@@ -415,8 +416,9 @@ impl RateCurve {
         };
         let len = (s.end - s.start) as f64;
         // Rounded to the nearest ns: the closest an integer time gets to the exact crossing.
-        let tau = s.shape.inv(x - s.cum0).clamp(0.0, len).round();
-        s.start.saturating_add(to_u64(tau)).min(s.end)
+        // (+0.5 and truncation: `round` is a libm call without SSE4.1, and τ is not negative.)
+        let tau = s.shape.inv(x - s.cum0).clamp(0.0, len);
+        s.start.saturating_add(to_u64(tau + 0.5)).min(s.end)
     }
 
     /// Index of the phase in effect at `t_ns`; `None` in a gap and after the end.

@@ -1,116 +1,157 @@
 //! Open-loop pacing as pure functions of time.
 //!
-//! Connection `j` of `n` sends its `k`-th message at
-//! `start + (k + phase_j) * period`, with `phase_j = j / n`, so the connections
-//! of a core take turns evenly instead of all firing together. Latency is then
-//! measured from this intended time, which keeps a stalled server from hiding
-//! its stalls (coordinated omission).
+//! Every connection follows the per-connection rate curve of the traffic phases
+//! (`RateCurve`): by time t it owes `cum(t)` messages. Connection `j` of `n`
+//! sends its `k`-th message when that count passes `k + phase_j`, that is at
+//! `start + inv(k + phase_j)`, with `phase_j = (j + offset) / n` in [0, 1), so
+//! the connections of a core take turns evenly instead of all firing together
+//! (and `offset`, in [0, 1), staggers the cores). At a constant rate this is
+//! `start + (k + phase_j) * period`. Latency is then measured from this
+//! intended time, which keeps a stalled server from hiding its stalls
+//! (coordinated omission).
+
+use crate::scenario::curve::RateCurve;
+
+/// Float rounding can put the closed-form count a message or two off the intended times; the
+/// count is corrected against them, at most this many steps each way.
+const FIX_STEPS: u32 = 4;
+
+/// The phase of connection `index` of `count`, with the core's `offset` in [0, 1): in [0, 1).
+/// `Roster` computes its events' times with exactly these float operations, so the two agree.
+#[inline]
+pub fn phase_of(index: u64, count: u64, offset: f64) -> f64 {
+    if count == 0 {
+        return 0.0;
+    }
+    let offset = if (0.0..1.0).contains(&offset) { offset } else { 0.0 };
+    ((index % count) as f64 + offset) / count as f64
+}
+
+#[inline]
+fn at(start_ns: u64, curve: &RateCurve, x: f64) -> u64 {
+    match curve.inv(x) {
+        u64::MAX => u64::MAX,
+        t => start_ns.saturating_add(t),
+    }
+}
+
+/// `f` as a count: truncated, saturating, NaN to 0.
+#[inline]
+fn count(f: f64) -> u64 {
+    f as u64
+}
 
 /// When one connection's messages are due. Times are in ns since the run epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule<'a> {
     pub start_ns: u64,
-    /// ns between two messages of one connection; infinite when the rate is 0.
-    pub period_ns: f64,
-    /// Offset in periods, in [0, 1).
+    pub curve: &'a RateCurve,
+    /// Offset in messages, in [0, 1) (see `phase_of`).
     pub phase: f64,
 }
 
-impl Schedule {
-    /// `rate` is messages per second per connection; `index` of `count` spreads the phases.
-    pub fn new(start_ns: u64, rate: f64, index: u64, count: u64) -> Schedule {
-        let period_ns = if rate > 0.0 && rate.is_finite() {
-            1e9 / rate
-        } else {
-            f64::INFINITY
-        };
-        let phase = if count == 0 {
-            0.0
-        } else {
-            (index % count) as f64 / count as f64
-        };
+impl<'a> Schedule<'a> {
+    /// Connection `index` of `count` (with no core offset), from `start_ns`.
+    pub fn new(start_ns: u64, curve: &'a RateCurve, index: u64, count: u64) -> Schedule<'a> {
         Schedule {
             start_ns,
-            period_ns,
-            phase,
+            curve,
+            phase: phase_of(index, count, 0.0),
         }
     }
 
-    /// Intended send time of message `k` (saturating at `u64::MAX`).
+    /// Intended send time of message `k` (`u64::MAX` when the curve never gets there).
+    #[inline]
     pub fn intended_ns(&self, k: u64) -> u64 {
-        let t = self.start_ns as f64 + (k as f64 + self.phase) * self.period_ns;
-        if t >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            t as u64
-        }
+        at(self.start_ns, self.curve, k as f64 + self.phase)
     }
 
     /// How many messages are due by `now_ns` (those whose intended time is <= now).
     pub fn due(&self, now_ns: u64) -> u64 {
-        if now_ns < self.start_ns || !self.period_ns.is_finite() {
+        if now_ns < self.start_ns {
             return 0;
         }
-        let periods = (now_ns - self.start_ns) as f64 / self.period_ns - self.phase;
-        if periods < 0.0 {
-            0
+        let c = self.curve.cum(now_ns - self.start_ns);
+        let guess = if c >= self.phase {
+            // Truncation is the floor here (non-negative), and cheaper than `floor` without SSE4.1.
+            count(c - self.phase).saturating_add(1)
         } else {
-            let n = periods.floor() + 1.0;
-            let n = if n >= u64::MAX as f64 { u64::MAX } else { n as u64 };
-            // Guard against float rounding: never count a message whose intended time is still ahead.
-            if n > 0 && self.intended_ns(n - 1) > now_ns {
-                n - 1
-            } else {
-                n
-            }
-        }
+            0
+        };
+        fix(guess, now_ns, |k| self.intended_ns(k))
     }
 }
 
-/// The core-wide view used to wake connections: over all `count` connections of
-/// a core, the `s`-th due event belongs to connection `s % count` and happens at
-/// `start + s * period / count`. Walking `s` upward visits every send in time order.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Roster {
-    pub start_ns: u64,
-    pub period_ns: f64,
-    pub count: u64,
+/// Move `n` so that event `n - 1` is at or before `now` and event `n` after it (both by `at`;
+/// `u64::MAX` is never), by at most `FIX_STEPS` each way: the estimate is off only by float rounding.
+#[inline]
+fn fix(mut n: u64, now: u64, at: impl Fn(u64) -> u64) -> u64 {
+    let by_now = |t: u64| t <= now && t != u64::MAX;
+    for _ in 0..FIX_STEPS {
+        if n > 0 && !by_now(at(n - 1)) {
+            n -= 1;
+        } else {
+            break;
+        }
+    }
+    for _ in 0..FIX_STEPS {
+        if n < u64::MAX && by_now(at(n)) {
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    n
 }
 
-impl Roster {
+/// The core-wide view used to wake connections: over all `count` connections of a core, event
+/// `s` is message `s / count` of connection `s % count`, at `start + inv(s / count)` (plus the
+/// core `offset`, as in `phase_of`). Walking `s` upward visits every send in time order.
+#[derive(Debug, Clone, Copy)]
+pub struct Roster<'a> {
+    pub start_ns: u64,
+    pub curve: &'a RateCurve,
+    pub count: u64,
+    /// The core's offset in [0, 1) (see `phase_of`).
+    pub offset: f64,
+}
+
+impl Roster<'_> {
     /// Number of events (over all connections) due by `now_ns`.
     pub fn due(&self, now_ns: u64) -> u64 {
-        if self.count == 0 || !self.period_ns.is_finite() || now_ns < self.start_ns {
+        if self.count == 0 || now_ns < self.start_ns {
             return 0;
         }
-        let per = self.period_ns / self.count as f64;
-        let n = ((now_ns - self.start_ns) as f64 / per).floor() + 1.0;
-        if n >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            n as u64
-        }
+        // Event s is due once cum passes (s + offset) / count.
+        let v = self.curve.cum(now_ns - self.start_ns) * self.count as f64 - self.offset;
+        let guess = if v >= 0.0 { count(v).saturating_add(1) } else { 0 };
+        fix(guess, now_ns, |s| self.at_ns(s))
     }
 
-    /// Time of event `s`.
+    /// Time of event `s` (`u64::MAX` when the curve never gets there): exactly the
+    /// `Schedule::intended_ns` of its connection and message.
+    #[inline]
     pub fn at_ns(&self, s: u64) -> u64 {
-        let t = self.start_ns as f64 + s as f64 * self.period_ns / self.count.max(1) as f64;
-        if t >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            t as u64
+        if self.count == 0 {
+            return u64::MAX;
         }
+        let x = (s / self.count) as f64 + phase_of(s, self.count, self.offset);
+        at(self.start_ns, self.curve, x)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::scenario::{Phase, PhaseKind};
 
     #[test]
     fn due_counts_follow_the_schedule() {
         // rate 1/s, connection 1 of 4 → phase 0.25 s
-        let s = Schedule::new(1_000, 1.0, 1, 4);
+        let c = RateCurve::constant(1.0);
+        let s = Schedule::new(1_000, &c, 1, 4);
         let rows = [
             (0, 0),                       // before start
             (1_000, 0),                   // at start, still before the phase
@@ -130,36 +171,83 @@ mod tests {
     #[test]
     fn zero_negative_nan_and_huge_rates_send_nothing_or_saturate() {
         for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let s = Schedule::new(0, rate, 0, 1);
+            let c = RateCurve::constant(rate);
+            let s = Schedule::new(0, &c, 0, 1);
             assert_eq!(s.due(u64::MAX), 0, "rate {rate}");
             assert_eq!(s.intended_ns(5), u64::MAX, "rate {rate}");
         }
-        let fast = Schedule::new(0, 1e12, 0, 1);
+        let c = RateCurve::constant(1e12);
+        let fast = Schedule::new(0, &c, 0, 1);
         assert_eq!(fast.due(u64::MAX), u64::MAX);
-        assert_eq!(Schedule::new(0, 1.0, 0, 0).phase, 0.0);
+        let c = RateCurve::constant(1.0);
+        assert_eq!(Schedule::new(0, &c, 0, 0).phase, 0.0);
         // an index beyond count wraps instead of pushing the phase past one period
-        assert!(Schedule::new(0, 1.0, 9, 4).phase < 1.0);
+        assert!(Schedule::new(0, &c, 9, 4).phase < 1.0);
+        assert_eq!(phase_of(1, 4, f64::NAN), 0.25);
+        assert_eq!(phase_of(3, 4, 0.5), 0.875);
+    }
+
+    /// Curves to run the property tests over: constant, and every kind of phase with gaps.
+    fn curves() -> Vec<RateCurve> {
+        let p = |start: u64, dur: u64, kind: PhaseKind| Phase {
+            name: String::new(),
+            start: Duration::from_millis(start),
+            duration: Duration::from_millis(dur),
+            kind,
+        };
+        vec![
+            RateCurve::constant(3.0),
+            RateCurve::constant(1e6),
+            RateCurve::new(&[
+                p(0, 300, PhaseKind::Idle),
+                p(300, 1000, PhaseKind::Sustained { rate: 7.0 }),
+                p(
+                    1300,
+                    2000,
+                    PhaseKind::Burst {
+                        rate: 2.0,
+                        burst_rate: 60.0,
+                        burst_for: Duration::from_millis(100),
+                        every: Duration::from_millis(700),
+                    },
+                ),
+                p(3500, 1000, PhaseKind::Ramp { from: 0.0, to: 40.0 }),
+                p(4500, 500, PhaseKind::InFlight { window: 3 }),
+                p(5000, 1500, PhaseKind::Ramp { from: 25.0, to: 0.0 }),
+            ]),
+        ]
     }
 
     #[test]
     fn due_never_counts_a_future_message() {
-        let s = Schedule::new(17, 3.0, 2, 7);
-        for now in (0..5_000_000_000u64).step_by(333_333_331) {
-            let d = s.due(now);
-            if d > 0 {
-                assert!(s.intended_ns(d - 1) <= now);
+        for c in curves() {
+            let s = Schedule {
+                start_ns: 17,
+                curve: &c,
+                phase: phase_of(2, 7, 0.5),
+            };
+            let mut last = 0;
+            for now in (0..7_000_000_000u64).step_by(33_333_331) {
+                let d = s.due(now);
+                assert!(d >= last);
+                last = d;
+                if d > 0 {
+                    assert!(s.intended_ns(d - 1) <= now);
+                }
+                assert!(s.intended_ns(d) > now);
             }
-            assert!(s.intended_ns(d) > now);
         }
     }
 
     #[test]
     fn roster_visits_each_connection_in_turn() {
         // 4 connections at 2 msg/s: an event every 125 ms, connection s % 4.
+        let c = RateCurve::constant(2.0);
         let r = Roster {
             start_ns: 0,
-            period_ns: 5e8,
+            curve: &c,
             count: 4,
+            offset: 0.0,
         };
         assert_eq!(r.due(0), 1);
         assert_eq!(r.due(124_999_999), 1);
@@ -167,26 +255,75 @@ mod tests {
         assert_eq!(r.at_ns(4), 500_000_000);
         for s in 0..16u64 {
             let j = s % 4;
-            let sched = Schedule::new(0, 2.0, j, 4);
+            let sched = Schedule::new(0, &c, j, 4);
             assert_eq!(sched.intended_ns(s / 4), r.at_ns(s), "event {s}");
         }
-        assert_eq!(
-            Roster {
-                start_ns: 0,
-                period_ns: f64::INFINITY,
-                count: 4
+        let zero = RateCurve::constant(0.0);
+        let idle = Roster { curve: &zero, ..r };
+        assert_eq!(idle.due(u64::MAX), 0);
+        assert_eq!(idle.at_ns(0), u64::MAX);
+        assert_eq!(Roster { count: 0, ..r }.due(10), 0);
+    }
+
+    #[test]
+    fn roster_is_the_schedules_merged_in_time_order() {
+        for c in curves() {
+            for (n, offset) in [(1u64, 0.0), (3, 0.25), (7, 0.5), (100, 0.9)] {
+                let r = Roster {
+                    start_ns: 1_000,
+                    curve: &c,
+                    count: n,
+                    offset,
+                };
+                let sched = |j: u64| Schedule {
+                    start_ns: 1_000,
+                    curve: &c,
+                    phase: phase_of(j, n, offset),
+                };
+                let mut last = 0;
+                for s in 0..2_000u64 {
+                    let t = r.at_ns(s);
+                    assert!(t >= last, "event {s} of {n} out of order");
+                    last = t;
+                    assert_eq!(t, sched(s % n).intended_ns(s / n), "event {s} of {n}");
+                }
+                // The roster's count is the sum of the connections' counts, at any time.
+                for now in (0..7_000_000_000u64).step_by(97_654_321) {
+                    let total: u64 = (0..n).map(|j| sched(j).due(now)).sum();
+                    assert_eq!(r.due(now), total, "{n} at {now}");
+                }
             }
-            .due(u64::MAX),
-            0
-        );
-        assert_eq!(
-            Roster {
+        }
+    }
+
+    /// Not a test of speed (nothing asserted): prints ns per call, for the record.
+    /// `cargo test --release --lib shard::pacer -- --nocapture`.
+    #[test]
+    fn cost_per_call() {
+        for (name, c) in [
+            ("constant", RateCurve::constant(1000.0)),
+            ("phases", curves().remove(2)),
+        ] {
+            let total = (c.cum(u64::MAX) as u64).clamp(1, 50_000);
+            let s = Schedule {
                 start_ns: 0,
-                period_ns: 1.0,
-                count: 0
+                curve: &c,
+                phase: 0.3,
+            };
+            let iters = 2_000_000u64;
+            let t = Instant::now();
+            let mut acc = 0u64;
+            for k in 0..iters {
+                acc = acc.wrapping_add(std::hint::black_box(&s).intended_ns(k % total));
             }
-            .due(10),
-            0
-        );
+            let intended = t.elapsed().as_nanos() as f64 / iters as f64;
+            let t = Instant::now();
+            for i in 0..iters {
+                acc = acc.wrapping_add(std::hint::black_box(&s).due(i.wrapping_mul(2_654_435_761) % 7_000_000_000));
+            }
+            let due = t.elapsed().as_nanos() as f64 / iters as f64;
+            std::hint::black_box(acc);
+            eprintln!("pacer {name}: intended_ns {intended:.1} ns/call, due {due:.1} ns/call");
+        }
     }
 }
