@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::metrics::{new_histogram, Counters, Recorder, Snapshot};
+use std::collections::BTreeMap;
+
+use crate::metrics::{new_histogram, Counters, ErrorKind, Recorder, Snapshot};
+use crate::scenario::{FaultKind, Scenario, TrafficStart};
 use crate::shard::Control;
 use crate::sys::procstat::{self, ProcSample};
 
@@ -19,24 +22,45 @@ pub const LOAD_START_LEAD: Duration = Duration::from_millis(10);
 /// Number of SIGINT/SIGTERM received (set by the signal handler).
 pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
-/// One point of the time line (per interval).
+/// How long a time-line point waits for a late core's snapshot.
+const POINT_GRACE: Duration = Duration::from_millis(100);
+
+/// How far ahead of "now" the run start is set, so every core sees it before it is due.
+pub const RUN_START_LEAD: Duration = Duration::from_millis(5);
+
+/// One point of the time line (per interval). Rates and `*_new` maps cover the interval
+/// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TimelinePoint {
+    /// Seconds since the start of the run (the ramp's time 0).
     pub t_s: f64,
     pub open: u64,
     pub established: u64,
     pub connects_per_s: f64,
     pub sent_per_s: f64,
     pub received_per_s: f64,
+    /// Connections dropped (by the server, the network or an injected fault) in the interval.
+    pub dropped: u64,
+    /// Errors so far (all kinds).
     pub errors: u64,
+    /// Errors in the interval, by kind (only kinds that occurred).
+    pub errors_new: BTreeMap<&'static str, u64>,
+    /// Faults injected in the interval (connections hit), by kind.
+    pub faults_new: BTreeMap<&'static str, u64>,
+    /// Latency of the echoes received in the interval, from the intended send time.
     pub p50_us: f64,
+    pub p90_us: f64,
     pub p99_us: f64,
+    pub p99_9_us: f64,
+    pub max_us: f64,
 }
 
 /// Everything the run gathered, merged over cores.
 pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
     pub rec: Recorder,
+    /// Start of the run (the ramp's time 0), ns since the epoch.
+    pub run_start_ns: u64,
     pub load_start_ns: Option<u64>,
     /// When the load phase ended (planned end or Ctrl-C), before the drain.
     pub load_end_ns: Option<u64>,
@@ -52,6 +76,8 @@ pub struct Totals {
     /// Cores that never reported their end (a crashed thread).
     pub missing_cores: usize,
     pub interrupted: bool,
+    /// Why the run was stopped early by a threshold (abort_on_fail), if it was.
+    pub aborted_by: Option<String>,
 }
 
 struct PerCore {
@@ -59,16 +85,19 @@ struct PerCore {
     done: bool,
 }
 
-/// Run the aggregator on this thread until every core is done. `duration` is the planned
-/// load phase, used to note when it ends.
+/// Run the aggregator on this thread until every core is done. `early_stop` looks at the
+/// counters every interval and names a reason to stop the load now (a threshold that has
+/// failed for good, with abort_on_fail).
 pub fn aggregate(
     rx: Receiver<Snapshot>,
     ctl: Arc<Control>,
     epoch: Instant,
     interval: Duration,
-    duration: Duration,
+    scenario: &Scenario,
     quiet: bool,
+    early_stop: &dyn Fn(&Counters) -> Option<String>,
 ) -> Totals {
+    let duration = scenario.traffic_duration();
     let n = ctl.cores;
     let mut cores: Vec<PerCore> = (0..n)
         .map(|_| PerCore {
@@ -94,7 +123,14 @@ pub fn aggregate(
     let mut load_start_ns = None;
     let mut load_end: Option<(u64, ProcSample)> = None;
     let mut interrupts_seen = 0;
-    ctl.go.store(true, Ordering::SeqCst);
+    let mut aborted_by = None;
+    let run_start = epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64;
+    if scenario.traffic_start == TrafficStart::WithRamp {
+        ctl.load_start_ns.store(run_start, Ordering::SeqCst);
+        load_start_ns = Some(run_start);
+        proc_load = Some(procstat::sample_self().unwrap_or_default());
+    }
+    ctl.run_start_ns.store(run_start, Ordering::SeqCst);
 
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
@@ -144,26 +180,55 @@ pub fn aggregate(
             }
         }
 
+        // A point per tick, once every running core has sent its snapshot for that tick (the
+        // cores' tickers fire on the same epoch multiples), or after a grace period.
         let elapsed = epoch.elapsed();
-        if elapsed >= next_print {
+        let tick_ns = next_print.as_nanos() as u64;
+        let caught_up = cores
+            .iter()
+            .all(|c| c.done || c.last.as_ref().is_some_and(|s| s.at_ns >= tick_ns));
+        if elapsed >= next_print && (caught_up || elapsed >= next_print + POINT_GRACE) {
             next_print += interval;
-            while next_print <= elapsed {
+            while next_print + POINT_GRACE <= elapsed {
                 next_print += interval;
             }
-            let t = elapsed.as_secs_f64();
+            let t = (tick_ns as f64 - run_start as f64) / 1e9;
             let total = sum(&cores);
             let dt = (t - prev_t).max(1e-9);
+            let q = |q: f64| window.value_at_quantile(q) as f64 / 1e3;
             let point = TimelinePoint {
-                t_s: t,
+                t_s: (t * 1e3).round() / 1e3,
                 open: total.open,
                 established: total.established,
                 connects_per_s: (total.established - prev.established) as f64 / dt,
                 sent_per_s: (total.sent - prev.sent) as f64 / dt,
                 received_per_s: (total.received - prev.received) as f64 / dt,
+                dropped: (total.dropped + total.ended_by_fault).saturating_sub(prev.dropped + prev.ended_by_fault),
                 errors: total.error_total(),
-                p50_us: window.value_at_quantile(0.5) as f64 / 1e3,
-                p99_us: window.value_at_quantile(0.99) as f64 / 1e3,
+                errors_new: ErrorKind::ALL
+                    .iter()
+                    .map(|k| (k.key(), total.errors[*k as usize] - prev.errors[*k as usize]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                faults_new: FaultKind::ALL
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.key(), total.faults[i] - prev.faults[i]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                p50_us: q(0.5),
+                p90_us: q(0.9),
+                p99_us: q(0.99),
+                p99_9_us: q(0.999),
+                max_us: window.max() as f64 / 1e3,
             };
+            if aborted_by.is_none() && !ctl.stop.load(Ordering::SeqCst) {
+                if let Some(why) = early_stop(&total) {
+                    eprintln!("wsload: stopping early (abort_on_fail): {why}");
+                    ctl.stop.store(true, Ordering::SeqCst);
+                    aborted_by = Some(why);
+                }
+            }
             if !quiet {
                 progress_line(&point);
             }
@@ -185,6 +250,7 @@ pub fn aggregate(
     }
     Totals {
         rec,
+        run_start_ns: run_start,
         load_start_ns,
         load_end_ns: load_end.map(|(t, _)| t),
         end_ns,
@@ -196,6 +262,7 @@ pub fn aggregate(
         open_at_load,
         missing_cores: cores.iter().filter(|c| !c.done).count(),
         interrupted: interrupts_seen > 0,
+        aborted_by,
     }
 }
 
@@ -214,4 +281,8 @@ fn progress_line(p: &TimelinePoint) {
         "[{:>6.1}s] open {:>6}  conn/s {:>7.0}  sent/s {:>9.0}  recv/s {:>9.0}  p50 {:>8.1}us  p99 {:>8.1}us  errors {}",
         p.t_s, p.open, p.connects_per_s, p.sent_per_s, p.received_per_s, p.p50_us, p.p99_us, p.errors
     );
+    if !p.faults_new.is_empty() {
+        let f: Vec<String> = p.faults_new.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(err, "          injected: {}", f.join(", "));
+    }
 }

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Serve(a)) => serve(&a),
         Some(Command::Run(a)) => run(&a),
+        Some(Command::Validate(a)) => validate(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)
@@ -28,6 +29,26 @@ fn serve(a: &wsload::config::cli::ServeArgs) -> u8 {
     match wsload::server::serve(&plan) {
         Ok(()) => 0,
         Err(e) => setup_error(format!("{e:#}")),
+    }
+}
+
+/// `wsload validate FILE`: the scenario as wsload understands it, or the first error in it.
+fn validate(a: &wsload::config::cli::ValidateArgs) -> u8 {
+    use wsload::scenario::parse::{self, Override};
+    let mut overrides = Vec::new();
+    for s in &a.set {
+        match Override::from_set(s) {
+            Ok(o) => overrides.push(o),
+            Err(e) => return setup_error(format!("--set {s}: {e}")),
+        }
+    }
+    match parse::load(Some(&a.file), &overrides) {
+        Ok(s) => {
+            println!("{}: ok", a.file.display());
+            print!("{}", parse::describe(&s));
+            0
+        }
+        Err(e) => setup_error(format!("{e}\nnothing was started")),
     }
 }
 

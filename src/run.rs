@@ -24,10 +24,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// 0: clean; 1: finished with failures; 130: interrupted.
+    /// 130: interrupted; 2: not one connection could be established (the run could not start);
+    /// with thresholds, 0 when all pass and 1 when one fails; without, 0 when clean and 1 when
+    /// connections failed or messages were lost or damaged.
     pub fn exit_code(&self) -> u8 {
         if self.summary.partial {
             130
+        } else if self.summary.connections.established == 0 {
+            2
+        } else if let Some(passed) = self.summary.thresholds_passed {
+            if passed {
+                0
+            } else {
+                1
+            }
         } else if self.summary.clean() {
             0
         } else {
@@ -169,12 +179,13 @@ impl std::error::Error for SetupError {}
 /// Run the load test described by `plan`.
 pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     let cores = plan.client_cpus.len();
+    let sc = &plan.scenario;
     // Check what would make the run fail half-way, before opening anything.
     // Ports first: more source addresses fix that, whatever the open-files limit says.
-    limits::check_ephemeral_ports(plan.connections, plan.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
-    limits::raise_nofile(limits::fds_needed(plan.connections, cores)).map_err(|e| SetupError(e.into()))?;
+    limits::check_ephemeral_ports(sc.connections, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
+    limits::raise_nofile(limits::fds_needed(sc.connections, cores)).map_err(|e| SetupError(e.into()))?;
     limits::check_memlock(
-        cores + usize::from(plan.target.is_none()),
+        cores + usize::from(sc.target.is_none()),
         limits::glommio_locked_bytes(IO_MEMORY as u64),
     )
     .map_err(|e| SetupError(e.into()))?;
@@ -184,10 +195,10 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
 
     install_interrupt_handler();
     let server = match plan.server_cpu {
-        Some(cpu) if plan.target.is_none() => Some(ChildServer::start(cpu).map_err(SetupError)?),
+        Some(cpu) if sc.target.is_none() => Some(ChildServer::start(cpu).map_err(SetupError)?),
         _ => None,
     };
-    let target = match (&plan.target, &server) {
+    let target = match (&sc.target, &server) {
         (Some(t), _) => t.clone(),
         (None, Some(s)) => Target::parse(&format!("ws://{}/", s.addr)).map_err(anyhow::Error::msg)?,
         (None, None) => unreachable!("the plan names a target or a server CPU"),
@@ -204,7 +215,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     if !plan.quiet {
         eprintln!(
             "wsload: {} connections to {target} from CPU(s) {}{}",
-            plan.connections,
+            sc.connections,
             crate::sys::cores::format_cpu_list(&plan.client_cpus),
             server.as_ref().map_or(String::new(), |_| format!(
                 ", built-in server on CPU {}",
@@ -225,7 +236,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
             let cp = CorePlan {
                 index: i,
                 cpu,
-                ids: RunPlan::share(plan.connections, i, cores),
+                ids: RunPlan::share(plan.scenario.connections, i, cores),
                 addr,
                 host_header: target.host_header.clone(),
                 path: target.path.clone(),
@@ -235,7 +246,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         })
         .collect();
     drop(tx);
-    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, plan.duration, plan.quiet);
+    let early = crate::report::verdict::early_stop(&plan.scenario);
+    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, &plan.scenario, plan.quiet, &*early);
     for t in threads {
         let _ = t.join();
     }

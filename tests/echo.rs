@@ -44,8 +44,9 @@ fn echo_at_size(size: u64, text: bool) {
         args.extend_from_slice(load);
         let out = clean_run(&server, &args);
         let sm = out.summary();
-        assert_eq!(sm["config"]["message_size"].as_u64(), Some(size), "{}", out.pretty());
-        assert_eq!(sm["config"]["text"].as_bool(), Some(text), "{}", out.pretty());
+        let ty = &sm["scenario"]["messages"][0];
+        assert_eq!(ty["size"]["fixed"].as_u64(), Some(size), "{}", out.pretty());
+        assert_eq!(ty["type"], if text { "text" } else { "binary" }, "{}", out.pretty());
         let sent = out.num("/messages/sent");
         assert_eq!(out.num("/messages/bytes_sent"), sent * size, "{}", out.pretty());
         assert_eq!(out.num("/messages/bytes_received"), sent * size, "{}", out.pretty());
@@ -107,9 +108,14 @@ fn text_65536_bytes() {
 fn closed_loop_50_connections_in_flight_8() {
     let server = spawn_wsload_server();
     let out = clean_run(&server, &["-c", "50", "--in-flight", "8", "-d", "1s"]);
-    assert_eq!(out.summary()["config"]["mode"], "closed-loop", "{}", out.pretty());
     assert_eq!(
-        out.summary()["config"]["in_flight"].as_u64(),
+        out.summary()["scenario"]["phases"][0]["kind"],
+        "in-flight",
+        "{}",
+        out.pretty()
+    );
+    assert_eq!(
+        out.summary()["scenario"]["phases"][0]["window"].as_u64(),
         Some(8),
         "{}",
         out.pretty()

@@ -85,7 +85,8 @@ fn duplicated_echoes_are_counted_duplicated() {
 fn refused_upgrades_are_counted_with_their_status() {
     let server = spawn_bad_server("refuse", &[]);
     let out = run_against(&server, "10", "5");
-    out.assert_exit(1);
+    // Not one connection: the run could not start.
+    out.assert_exit(2);
     let ctx = out.pretty();
     assert_eq!(out.num("/connections/target"), 10, "{ctx}");
     assert_eq!(out.num("/connections/established"), 0, "{ctx}");
@@ -150,8 +151,9 @@ fn dead_port_fails_every_connection_and_finishes() {
     let out = run_wsload(&[
         "run", &url, "-c", "20", "--rate", "1", "-d", "1s", "--drain", "1s", "-q", "--cores", "0",
     ]);
-    // assert_exit also checks that the run ended by itself, before the watchdog.
-    out.assert_exit(1);
+    // assert_exit also checks that the run ended by itself, before the watchdog; exit 2 because
+    // the run could not start at all (the summary is still written).
+    out.assert_exit(2);
     let ctx = out.pretty();
     assert_eq!(out.num("/connections/target"), 20, "{ctx}");
     assert_eq!(out.num("/connections/established"), 0, "{ctx}");
@@ -178,7 +180,7 @@ fn bad_args(args: &[&str], needle: &str) {
 fn too_small_binary_size_is_rejected_with_the_minimum() {
     bad_args(
         &["run", "ws://127.0.0.1:9/", "--size", "8", "-q", "--cores", "0"],
-        "minimum is 24",
+        "at least 24 bytes",
     );
 }
 
@@ -195,7 +197,7 @@ fn too_small_text_size_is_rejected_with_the_minimum() {
             "--cores",
             "0",
         ],
-        "minimum is 48",
+        "at least 48 bytes",
     );
 }
 
@@ -226,7 +228,10 @@ fn conflicting_and_zero_arguments_are_rejected() {
         ],
         "--in-flight",
     );
-    bad_args(&["run", "ws://127.0.0.1:9/", "-c", "0", "--cores", "0"], "at least 1");
+    bad_args(
+        &["run", "ws://127.0.0.1:9/", "-c", "0", "--cores", "0"],
+        "--connections 0: connections: expected an integer of 1 or more",
+    );
     bad_args(
         &["run", "ws://127.0.0.1:9/", "--in-flight", "0", "--cores", "0"],
         "--in-flight",

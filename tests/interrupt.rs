@@ -114,5 +114,10 @@ fn ctrl_c_in_closed_loop_drains_every_window() {
         "--json",
     ]);
     let out = interrupt_and_check(run, 20);
-    assert_eq!(out.summary()["config"]["mode"], "closed-loop", "{}", out.pretty());
+    assert_eq!(
+        out.summary()["scenario"]["phases"][0]["kind"],
+        "in-flight",
+        "{}",
+        out.pretty()
+    );
 }

@@ -24,10 +24,13 @@ wsload                                          default test against the built-i
 wsload run ws://127.0.0.1:9000/ -c 10000 --rate 2 --duration 30s --out results/\n  \
 wsload run ws://127.0.0.1:9000/ -c 10000 --in-flight 64 --duration 10s   maximum throughput\n  \
 wsload run -c 10000 --rate 0 --duration 30s    hold idle connections (memory per connection)\n  \
+wsload run --scenario scripts/scenarios/peak-10k.toml --set connections=5000\n  \
+wsload validate scripts/scenarios/faults.toml  check a scenario without running it\n  \
 wsload serve --port 9000 --cores 1             the echo server on its own\n\n\
-Exit status: 0 all connections established and every message echoed intact; 1 the run finished \
-but connections failed or messages were lost or corrupted; 2 bad arguments or a setup problem \
-(limits, cores); 130 interrupted (Ctrl-C; the summary is written, marked partial).",
+Exit status: 0 all connections established and every message echoed intact (with thresholds: \
+every threshold passed); 1 the run finished but connections failed or messages were lost or \
+corrupted (with thresholds: a threshold failed); 2 bad arguments, a bad scenario file, a setup \
+problem (limits, cores) or no connection could be established at all; 130 interrupted (Ctrl-C; the summary is written, marked partial).",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -41,26 +44,49 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a load test (the default command).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the built-in WebSocket echo server.
     Serve(ServeArgs),
+    /// Check a scenario file (and any --set overrides) without running it.
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The scenario file (TOML; see scripts/scenarios/ and the README).
+    pub file: PathBuf,
+    /// Override a field, as in `wsload run --set`: `connections=20000`, `phases.0.rate=5/s`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
-    /// Target, `ws://host[:port][/path]`. Without it, wsload starts its own echo server
-    /// (a child process on the last core) and tests that.
+    /// Target, `ws://host[:port][/path]`. Without it (and without `url` in the scenario), wsload
+    /// starts its own echo server (a child process on the last core) and tests that.
     pub url: Option<String>,
 
-    /// Number of WebSocket connections to open and hold.
-    #[arg(short = 'c', long, default_value_t = 10_000)]
-    pub connections: u64,
+    /// A scenario file (TOML): ramp, traffic phases, message mix, churn, reconnection, faults
+    /// and thresholds in one place. Flags below and --set override its fields.
+    /// See scripts/scenarios/ and `wsload validate`.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Override any scenario field: `--set connections=20000`, `--set ramp.kind=linear
+    /// --set ramp.rate=500/s`, `--set phases.1.duration=2m`. Repeatable; applied after the file
+    /// and the flags.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Number of WebSocket connections to open and hold [default: 10000].
+    #[arg(short = 'c', long)]
+    pub connections: Option<u64>,
 
     /// Open-loop load: messages per second per connection, sent on a fixed schedule whatever
     /// the server does (latency is measured from the intended send time). 0 holds the
-    /// connections open without traffic. Accepts `2`, `2/s`, `120/m`.
-    #[arg(long, value_parser = parse_rate, default_value = "1", conflicts_with = "in_flight")]
-    pub rate: f64,
+    /// connections open without traffic. Accepts `2`, `2/s`, `120/m` [default: 1/s].
+    #[arg(long, value_parser = parse_rate, conflicts_with = "in_flight")]
+    pub rate: Option<f64>,
 
     /// Closed-loop load: keep this many messages outstanding on every connection and send a new
     /// one as each echo arrives (maximum throughput; latency then includes queueing).
@@ -68,21 +94,23 @@ pub struct RunArgs {
     pub in_flight: Option<u32>,
 
     /// Message size in bytes (the payload). At least 24 for binary and 48 for text messages,
-    /// which carry a sequence number, timestamps and a CRC-32. Accepts `64`, `4KiB`, `1MiB`.
-    #[arg(long, value_parser = parse_bytes, default_value = "64")]
-    pub size: u64,
+    /// which carry a sequence number, timestamps and a CRC-32. Accepts `64`, `4KiB`, `1MiB`
+    /// [default: 64].
+    #[arg(long, value_parser = parse_bytes)]
+    pub size: Option<u64>,
 
     /// Send text frames (hex-stamped ASCII payload) instead of binary ones.
     #[arg(long)]
     pub text: bool,
 
-    /// Steady load after all connections are open. Accepts `10s`, `500ms`, `2m`.
-    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "10s")]
-    pub duration: Duration,
+    /// Steady load after all connections are open. Accepts `10s`, `500ms`, `2m` [default: 10s].
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
 
-    /// After the load, how long to wait for outstanding echoes before counting them lost.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    pub drain: Duration,
+    /// After the load, how long to wait for outstanding echoes before counting them lost
+    /// [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub drain: Option<Duration>,
 
     /// Client cores, a CPU list such as `0`, `0,2` or `0-3`; one pinned executor each, with
     /// an equal share of the connections. Default: every available CPU except the built-in
@@ -94,29 +122,30 @@ pub struct RunArgs {
     #[arg(long, value_name = "CPU")]
     pub server_core: Option<usize>,
 
-    /// Cap on new connections per second over all cores (default: no cap, only
-    /// --connect-concurrency bounds the ramp).
+    /// Open connections at this many per second over all cores (a linear ramp; default: all
+    /// at once, bounded only by --connect-concurrency).
     #[arg(long, value_parser = parse_rate, value_name = "N/s")]
     pub connect_rate: Option<f64>,
 
-    /// Connection attempts (TCP connect + upgrade) in progress at once, over all cores.
-    /// Measured here: 256 opens 10,000 connections as fast as 1,024 and leaves less heap
-    /// behind (each attempt's buffers are freed between long-lived connections).
-    #[arg(long, default_value_t = 256)]
-    pub connect_concurrency: u32,
+    /// Connection attempts (TCP connect + upgrade) in progress at once, over all cores
+    /// [default: 256]. Measured here: 256 opens 10,000 connections as fast as 1,024 and leaves
+    /// less heap behind (each attempt's buffers are freed between long-lived connections).
+    #[arg(long)]
+    pub connect_concurrency: Option<u32>,
 
-    /// Give up on a connection (TCP connect + upgrade) after this long.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
-    pub connect_timeout: Duration,
+    /// Give up on a connection (TCP connect + upgrade) after this long [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
 
     /// Source addresses to bind, comma separated (e.g. 127.0.0.1,127.0.0.2): each gives about
     /// 28,000 more ephemeral ports towards one target. Connections use them in turn.
     #[arg(long, value_delimiter = ',', value_name = "IP,...")]
     pub source_ip: Vec<IpAddr>,
 
-    /// Largest frame accepted from the server; larger ones are refused before any allocation.
-    #[arg(long, value_parser = parse_bytes, default_value = "16MiB")]
-    pub max_frame: u64,
+    /// Largest frame accepted from the server; larger ones are refused before any allocation
+    /// [default: 16MiB].
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_frame: Option<u64>,
 
     /// Directory for summary.json (default: ./wsload-results/<UTC timestamp>/).
     #[arg(long, value_name = "DIR")]
@@ -130,9 +159,9 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Interval between per-core snapshots and progress lines.
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
-    pub interval: Duration,
+    /// Interval between per-core snapshots, progress lines and time-line points [default: 1s].
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,11 +186,4 @@ pub struct ServeArgs {
     /// Stop by itself after this long (default: run until killed).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
     pub run_for: Option<Duration>,
-}
-
-impl Default for RunArgs {
-    fn default() -> Self {
-        let cli = Cli::parse_from(["wsload"]);
-        cli.run
-    }
 }

@@ -5,5 +5,5 @@ pub mod plan;
 pub mod target;
 pub mod units;
 
-pub use plan::{Load, RunPlan, ServePlan};
+pub use plan::{RunPlan, ServePlan};
 pub use target::Target;

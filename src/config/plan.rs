@@ -6,37 +6,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::cli::{RunArgs, ServeArgs};
-use super::target::Target;
-use crate::proto::payload;
+use crate::scenario::parse::{self, Override};
+use crate::scenario::Scenario;
 use crate::sys::cores;
 
-/// How messages are generated.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Load {
-    /// Messages per second per connection on a fixed schedule (0 = idle connections).
-    Open { rate: f64 },
-    /// Messages kept outstanding per connection.
-    Closed { window: u32 },
-}
-
+/// What to test (the scenario) and how to run it (cores, output).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
-    /// `None`: start the built-in echo server and target it.
-    pub target: Option<Target>,
+    pub scenario: Scenario,
     /// CPU for the built-in server, when there is one.
     pub server_cpu: Option<usize>,
-    pub connections: u64,
-    pub load: Load,
-    pub size: usize,
-    pub text: bool,
-    pub duration: Duration,
-    pub drain: Duration,
     pub client_cpus: Vec<usize>,
-    pub connect_rate: Option<f64>,
-    pub connect_concurrency: u32,
-    pub connect_timeout: Duration,
-    pub source_ips: Vec<IpAddr>,
-    pub max_frame: u64,
     pub out_dir: PathBuf,
     pub json: bool,
     pub quiet: bool,
@@ -47,53 +27,106 @@ fn err<T>(msg: impl Into<String>) -> Result<T, String> {
     Err(msg.into())
 }
 
+/// The run flags that describe the test, as scenario overrides: a flag is the same as
+/// `--set` of its field, so one validator checks both, and errors name the flag.
+pub fn flag_overrides(a: &RunArgs) -> Vec<Override> {
+    let mut o = Vec::new();
+    let mut add = |key: &str, value: String, origin: String| {
+        o.push(Override {
+            key: key.into(),
+            value,
+            origin,
+        })
+    };
+    let secs = |d: Duration| format!("{}", d.as_secs_f64());
+    if let Some(u) = &a.url {
+        add("url", toml_string(u), crate::config::target::redact_url(u));
+    }
+    if let Some(c) = a.connections {
+        add("connections", c.to_string(), format!("--connections {c}"));
+    }
+    if let Some(r) = a.rate {
+        add("rate", format!("{r}"), format!("--rate {r}"));
+    }
+    if let Some(w) = a.in_flight {
+        add("in_flight", w.to_string(), format!("--in-flight {w}"));
+    }
+    if let Some(n) = a.size {
+        add("size", n.to_string(), format!("--size {n}"));
+    }
+    if a.text {
+        add("text", "true".into(), "--text".into());
+    }
+    if let Some(d) = a.duration {
+        add("duration", secs(d), format!("--duration {d:?}"));
+    }
+    if let Some(d) = a.drain {
+        add("drain", secs(d), format!("--drain {d:?}"));
+    }
+    if let Some(r) = a.connect_rate {
+        add("ramp.kind", toml_string("linear"), format!("--connect-rate {r}"));
+        add("ramp.rate", format!("{r}"), format!("--connect-rate {r}"));
+    }
+    if let Some(n) = a.connect_concurrency {
+        add(
+            "connect_concurrency",
+            n.to_string(),
+            format!("--connect-concurrency {n}"),
+        );
+    }
+    if let Some(d) = a.connect_timeout {
+        add("connect_timeout", secs(d), format!("--connect-timeout {d:?}"));
+    }
+    if !a.source_ip.is_empty() {
+        let list: Vec<String> = a.source_ip.iter().map(|ip| toml_string(&ip.to_string())).collect();
+        add("source_ips", format!("[{}]", list.join(", ")), "--source-ip".into());
+    }
+    if let Some(n) = a.max_frame {
+        add("max_frame", n.to_string(), format!("--max-frame {n}"));
+    }
+    o
+}
+
+fn toml_string(s: &str) -> String {
+    let escaped: String = s
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}
+
+/// The scenario the run flags, the file and the `--set`s describe, in that order of precedence:
+/// `--set` over flags over the file over the defaults.
+pub fn scenario_from_args(a: &RunArgs) -> Result<Scenario, String> {
+    let mut overrides = flag_overrides(a);
+    for s in &a.set {
+        overrides.push(Override::from_set(s).map_err(|e| format!("--set {s}: {e}"))?);
+    }
+    parse::load(a.scenario.as_deref(), &overrides).map_err(|e| e.to_string())
+}
+
 impl RunPlan {
     pub fn from_args(a: &RunArgs) -> Result<RunPlan, String> {
-        let target = a.url.as_deref().map(Target::parse).transpose()?;
-        if a.connections == 0 {
-            return err("--connections must be at least 1");
-        }
-        let load = match a.in_flight {
-            Some(0) => return err("--in-flight must be at least 1 (use --rate 0 for idle connections)"),
-            Some(w) => Load::Closed { window: w },
-            None => Load::Open { rate: a.rate },
-        };
-        let min = payload::min_size(a.text) as u64;
-        if a.size < min {
-            return err(format!(
-                "--size {} is too small: every {} message carries a {min}-byte stamp (sequence number, timestamps, CRC-32), so the minimum is {min}",
-                a.size,
-                if a.text { "text" } else { "binary" }
-            ));
-        }
-        if a.size > a.max_frame {
-            return err(format!(
-                "--size {} is larger than --max-frame {}: raise --max-frame",
-                a.size, a.max_frame
-            ));
-        }
-        if a.interval < Duration::from_millis(10) {
+        let scenario = scenario_from_args(a)?;
+        let interval = a.interval.unwrap_or(Duration::from_secs(1));
+        if interval < Duration::from_millis(10) {
             return err("--interval must be at least 10ms");
-        }
-        if a.connect_concurrency == 0 {
-            return err("--connect-concurrency must be at least 1");
-        }
-        if a.connect_timeout.is_zero() {
-            return err("--connect-timeout must be more than 0");
-        }
-        if a.connect_rate == Some(0.0) {
-            return err("--connect-rate 0 would never connect; leave it out for no cap");
         }
         let available = cores::available_cpus();
         let (default_client, default_server) = cores::default_split(&available);
-        let server_cpu = match (&target, a.server_core) {
-            (None, Some(c)) => {
+        let builtin = scenario.target.is_none();
+        let server_cpu = match (builtin, a.server_core) {
+            (true, Some(c)) => {
                 cores::check_cpus(&[c], &available)?;
                 Some(c)
             }
-            (None, None) => Some(default_server),
-            (Some(_), Some(_)) => return err("--server-core only applies to the built-in server (no URL given)"),
-            (Some(_), None) => None,
+            (true, None) => Some(default_server),
+            (false, Some(_)) => return err("--server-core only applies to the built-in server (no URL given)"),
+            (false, None) => None,
         };
         let client_cpus = match &a.cores {
             Some(list) => {
@@ -101,7 +134,7 @@ impl RunPlan {
                 cores::check_cpus(&l, &available).map_err(|e| format!("--cores: {e}"))?;
                 l
             }
-            None if target.is_some() => available.clone(),
+            None if !builtin => available.clone(),
             None => default_client,
         };
         if client_cpus.is_empty() {
@@ -109,24 +142,13 @@ impl RunPlan {
         }
         let out_dir = a.out.clone().unwrap_or_else(default_out_dir);
         Ok(RunPlan {
-            target,
+            scenario,
             server_cpu,
-            connections: a.connections,
-            load,
-            size: a.size as usize,
-            text: a.text,
-            duration: a.duration,
-            drain: a.drain,
             client_cpus,
-            connect_rate: a.connect_rate,
-            connect_concurrency: a.connect_concurrency,
-            connect_timeout: a.connect_timeout,
-            source_ips: a.source_ip.clone(),
-            max_frame: a.max_frame,
             out_dir,
             json: a.json,
             quiet: a.quiet,
-            interval: a.interval,
+            interval,
         })
     }
 
@@ -222,24 +244,64 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_test() {
         let p = plan(&[]).unwrap();
-        assert!(p.target.is_none());
-        assert_eq!(p.connections, 10_000);
-        assert_eq!(p.load, Load::Open { rate: 1.0 });
-        assert_eq!((p.size, p.duration), (64, Duration::from_secs(10)));
+        let s = &p.scenario;
+        assert!(s.target.is_none());
+        assert_eq!(s.connections, 10_000);
+        assert_eq!(s.ramp, crate::scenario::Ramp::Burst);
+        assert_eq!(s.phases.len(), 1);
+        assert_eq!(s.phases[0].kind, crate::scenario::PhaseKind::Sustained { rate: 1.0 });
+        assert_eq!(s.phases[0].duration, Duration::from_secs(10));
+        assert_eq!(s.messages.len(), 1);
+        assert_eq!(s.messages[0].size, crate::scenario::SizeDist::Fixed(64));
         assert!(p.server_cpu.is_some());
+    }
+
+    #[test]
+    fn flags_override_the_scenario_and_set_overrides_flags() {
+        let p = plan(&[
+            "-c",
+            "7",
+            "--rate",
+            "3",
+            "--set",
+            "connections=9",
+            "--connect-rate",
+            "50",
+        ])
+        .unwrap();
+        assert_eq!(p.scenario.connections, 9);
+        assert_eq!(
+            p.scenario.phases[0].kind,
+            crate::scenario::PhaseKind::Sustained { rate: 3.0 }
+        );
+        assert_eq!(p.scenario.ramp, crate::scenario::Ramp::Linear { per_s: 50.0 });
+        let p = plan(&["--in-flight", "4", "-d", "2s"]).unwrap();
+        assert_eq!(
+            p.scenario.phases[0].kind,
+            crate::scenario::PhaseKind::InFlight { window: 4 }
+        );
+        assert_eq!(p.scenario.phases[0].duration, Duration::from_secs(2));
+        assert_eq!(
+            plan(&["--rate", "0"]).unwrap().scenario.phases[0].kind,
+            crate::scenario::PhaseKind::Idle
+        );
     }
 
     #[test]
     fn bad_input_is_explained() {
         for (args, needle) in [
-            (&["-c", "0"][..], "at least 1"),
-            (&["--size", "8"], "minimum is 24"),
-            (&["--size", "40", "--text"], "minimum is 48"),
-            (&["--size", "2MiB", "--max-frame", "1MiB"], "--max-frame"),
-            (&["--in-flight", "0"], "--in-flight"),
+            (
+                &["-c", "0"][..],
+                "--connections 0: connections: expected an integer of 1 or more",
+            ),
+            (&["--size", "8"], "at least 24 bytes"),
+            (&["--size", "40", "--text"], "at least 48 bytes"),
+            (&["--size", "2MiB", "--max-frame", "1MiB"], "max_frame"),
+            (&["--in-flight", "0"], "--in-flight 0"),
             (&["--cores", "999"], "--cores"),
             (&["--cores", "x"], "--cores"),
-            (&["--connect-rate", "0"], "never connect"),
+            (&["--connect-rate", "0"], "--connect-rate 0: ramp.rate"),
+            (&["--set", "conections=5"], "did you mean `connections`"),
             (&["ws://h/", "--server-core", "0"], "built-in"),
         ] {
             let e = plan(args).unwrap_err();

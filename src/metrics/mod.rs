@@ -123,6 +123,23 @@ pub struct Counters {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub errors: [u64; ErrorKind::COUNT],
+    /// Client-side faults injected, by `FaultKind` index.
+    pub faults: [u64; FAULT_KINDS],
+    /// Connections that ended because of an injected fault (their ends are not server errors).
+    pub ended_by_fault: u64,
+    /// Connections closed by the client at the end of their lifetime (churn).
+    pub churned: u64,
+    /// Connections closed by the ramp-down.
+    pub ramped_down: u64,
+    /// Drops followed by a reconnection, and how many of those within the recovery horizon.
+    pub recovered: u64,
+    pub recovered_in_time: u64,
+    /// Scheduled messages not sent because their connection was down or paused.
+    pub skipped: u64,
+    /// Connection-time, ns: up (established), wanted (since the first attempt), and down after drops.
+    pub up_ns: u64,
+    pub wanted_ns: u64,
+    pub down_ns: u64,
 }
 
 impl Counters {
@@ -145,10 +162,55 @@ impl Counters {
         for (a, b) in self.errors.iter_mut().zip(o.errors.iter()) {
             *a += b;
         }
+        for (a, b) in self.faults.iter_mut().zip(o.faults.iter()) {
+            *a += b;
+        }
+        self.ended_by_fault += o.ended_by_fault;
+        self.churned += o.churned;
+        self.ramped_down += o.ramped_down;
+        self.recovered += o.recovered;
+        self.recovered_in_time += o.recovered_in_time;
+        self.skipped += o.skipped;
+        self.up_ns += o.up_ns;
+        self.wanted_ns += o.wanted_ns;
+        self.down_ns += o.down_ns;
     }
 
     pub fn error_total(&self) -> u64 {
         self.errors.iter().sum()
+    }
+}
+
+/// Number of client-side fault kinds (`scenario::FaultKind::ALL`).
+pub const FAULT_KINDS: usize = crate::scenario::FaultKind::ALL.len();
+
+/// One injection of a scheduled fault on one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultEvent {
+    /// When it was injected, ns since the run epoch.
+    pub at_ns: u64,
+    /// Index into the scenario's faults.
+    pub fault: u16,
+    /// Connections it hit.
+    pub connections: u32,
+}
+
+/// Figures of one message type of the mix.
+#[derive(Debug, Clone)]
+pub struct TypeStats {
+    pub sent: u64,
+    pub received: u64,
+    /// Corrected latency, ns (a delta in snapshots, like the other histograms).
+    pub latency: Histogram<u64>,
+}
+
+impl Default for TypeStats {
+    fn default() -> Self {
+        TypeStats {
+            sent: 0,
+            received: 0,
+            latency: new_histogram(),
+        }
     }
 }
 
@@ -190,6 +252,18 @@ pub struct Recorder {
     pub uncorrected: Histogram<u64>,
     /// Open loop: how late each message left against its schedule, ns (the client's own lag).
     pub send_delay: Histogram<u64>,
+    /// TCP connect + upgrade, ns.
+    pub connect_time: Histogram<u64>,
+    /// From a drop to the connection's next successful upgrade, ns.
+    pub recovery: Histogram<u64>,
+    /// Per message type of the mix (index = type), counters cumulative, histograms deltas.
+    pub types: Vec<TypeStats>,
+    /// Injected faults, in time order (cumulative: a short list).
+    pub fault_log: Vec<FaultEvent>,
+    /// Longest outage seen so far (drop to reconnect, or to the end), ns.
+    pub longest_outage_ns: u64,
+    /// Connections down after a drop and not back by the end.
+    pub unrecovered: u64,
     pub upgrade_status: CodeCounts,
     pub close_codes: CodeCounts,
     /// First message seen per error kind (only the first, to stay bounded).
@@ -206,6 +280,12 @@ impl Default for Recorder {
             corrected: new_histogram(),
             uncorrected: new_histogram(),
             send_delay: new_histogram(),
+            connect_time: new_histogram(),
+            recovery: new_histogram(),
+            types: Vec::new(),
+            fault_log: Vec::new(),
+            longest_outage_ns: 0,
+            unrecovered: 0,
             upgrade_status: CodeCounts::default(),
             close_codes: CodeCounts::default(),
             first_errors: Vec::new(),
@@ -242,6 +322,11 @@ impl Recorder {
         self.corrected.reset();
         self.uncorrected.reset();
         self.send_delay.reset();
+        self.connect_time.reset();
+        self.recovery.reset();
+        for t in &mut self.types {
+            t.latency.reset();
+        }
         snap
     }
 
@@ -251,8 +336,23 @@ impl Recorder {
             (&mut self.corrected, &o.corrected),
             (&mut self.uncorrected, &o.uncorrected),
             (&mut self.send_delay, &o.send_delay),
+            (&mut self.connect_time, &o.connect_time),
+            (&mut self.recovery, &o.recovery),
         ] {
             mine.add(theirs).expect("histograms share their bounds");
+        }
+        self.grow_types(o.types.len());
+        for (mine, theirs) in self.types.iter_mut().zip(&o.types) {
+            mine.latency
+                .add(&theirs.latency)
+                .expect("histograms share their bounds");
+        }
+    }
+
+    /// Make room for `n` message types.
+    pub fn grow_types(&mut self, n: usize) {
+        if self.types.len() < n {
+            self.types.resize_with(n, TypeStats::default);
         }
     }
 
@@ -272,6 +372,15 @@ impl Recorder {
             (a, b) => a.or(b),
         };
         self.last_established_ns = self.last_established_ns.max(o.last_established_ns);
+        self.grow_types(o.types.len());
+        for (mine, theirs) in self.types.iter_mut().zip(&o.types) {
+            mine.sent += theirs.sent;
+            mine.received += theirs.received;
+        }
+        self.fault_log.extend_from_slice(&o.fault_log);
+        self.fault_log.sort_by_key(|e| (e.at_ns, e.fault));
+        self.longest_outage_ns = self.longest_outage_ns.max(o.longest_outage_ns);
+        self.unrecovered += o.unrecovered;
     }
 }
 

@@ -7,14 +7,24 @@ use tungstenite::handshake::derive_accept_key;
 /// Largest upgrade request or response we accept, in bytes.
 pub const MAX_HEAD: usize = 16 * 1024;
 
-/// Build the client's upgrade request. `host` is the Host header value, `path` includes the query.
-pub fn client_request(host: &str, path: &str, key: &str) -> Vec<u8> {
-    format!(
+/// Build the client's upgrade request. `host` is the Host header value, `path` includes the
+/// query; `extra` headers follow ours, and `protocols` are offered in Sec-WebSocket-Protocol.
+pub fn client_request(host: &str, path: &str, key: &str, extra: &[(String, String)], protocols: &[String]) -> Vec<u8> {
+    let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wsload/{}\r\n\r\n",
-        env!("CARGO_PKG_VERSION")
-    )
-    .into_bytes()
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+        req.push_str(&format!("User-Agent: wsload/{}\r\n", env!("CARGO_PKG_VERSION")));
+    }
+    if !protocols.is_empty() {
+        req.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.into_bytes()
 }
 
 /// A fresh random `Sec-WebSocket-Key`.
@@ -36,8 +46,9 @@ pub enum Response {
     Invalid(String),
 }
 
-/// Parse the server's answer to our upgrade request.
-pub fn parse_response(buf: &[u8], key: &str) -> Response {
+/// Parse the server's answer to our upgrade request. When subprotocols were `offered`, the
+/// server must have chosen one of them.
+pub fn parse_response(buf: &[u8], key: &str, offered: &[String]) -> Response {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
@@ -63,9 +74,26 @@ pub fn parse_response(buf: &[u8], key: &str) -> Response {
     }
     let expected = derive_accept_key(key.as_bytes());
     match header("sec-websocket-accept") {
-        Some(v) if v == expected.as_bytes() => Response::Accepted { head_len },
-        Some(_) => Response::Invalid("wrong Sec-WebSocket-Accept".into()),
-        None => Response::Invalid("101 response without Sec-WebSocket-Accept".into()),
+        Some(v) if v == expected.as_bytes() => {}
+        Some(_) => return Response::Invalid("wrong Sec-WebSocket-Accept".into()),
+        None => return Response::Invalid("101 response without Sec-WebSocket-Accept".into()),
+    }
+    let chosen = header("sec-websocket-protocol").map(|v| String::from_utf8_lossy(v).trim().to_string());
+    match chosen {
+        None if offered.is_empty() => Response::Accepted { head_len },
+        None => Response::Invalid(format!(
+            "the server accepted none of the offered subprotocols ({}); check `subprotocols`",
+            offered.join(", ")
+        )),
+        Some(p) if offered.contains(&p) => Response::Accepted { head_len },
+        Some(p) => Response::Invalid(format!(
+            "the server chose subprotocol {p:?}, which was not offered ({})",
+            if offered.is_empty() {
+                "none was".to_string()
+            } else {
+                offered.join(", ")
+            }
+        )),
     }
 }
 
@@ -149,7 +177,7 @@ mod tests {
     #[test]
     fn client_and_server_agree() {
         let key = new_key();
-        let req = client_request("127.0.0.1:9000", "/ws?x=1", &key);
+        let req = client_request("127.0.0.1:9000", "/ws?x=1", &key, &[], &[]);
         let Request::Upgrade { reply, head_len } = parse_request(&req) else {
             panic!("refused")
         };
@@ -157,20 +185,23 @@ mod tests {
         let mut with_frame = reply.clone();
         with_frame.extend_from_slice(&[0x82, 0x00]);
         assert_eq!(
-            parse_response(&with_frame, &key),
+            parse_response(&with_frame, &key, &[]),
             Response::Accepted { head_len: reply.len() }
         );
-        assert_eq!(parse_response(&reply[..reply.len() - 1], &key), Response::Partial);
-        assert!(matches!(parse_response(&reply, "other-key"), Response::Invalid(_)));
+        assert_eq!(parse_response(&reply[..reply.len() - 1], &key, &[]), Response::Partial);
+        assert!(matches!(parse_response(&reply, "other-key", &[]), Response::Invalid(_)));
     }
 
     #[test]
     fn refusals_carry_their_status() {
         assert_eq!(
-            parse_response(b"HTTP/1.1 403 Forbidden\r\n\r\n", "k"),
+            parse_response(b"HTTP/1.1 403 Forbidden\r\n\r\n", "k", &[]),
             Response::Rejected { status: 403 }
         );
-        assert!(matches!(parse_response(b"\x82\x05hello", "k"), Response::Invalid(_)));
+        assert!(matches!(
+            parse_response(b"\x82\x05hello", "k", &[]),
+            Response::Invalid(_)
+        ));
         let plain = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         let Request::Refuse { reply } = parse_request(plain) else {
             panic!("accepted a plain GET")

@@ -1,6 +1,7 @@
 //! Reports: the summary (JSON and text), each format a small writer.
 pub mod summary;
 pub mod text;
+pub mod verdict;
 
 use std::path::Path;
 

@@ -7,8 +7,10 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::aggregate::{TimelinePoint, Totals};
-use crate::config::{Load, RunPlan};
+use crate::config::RunPlan;
 use crate::metrics::ErrorKind;
+use crate::scenario::thresholds::Verdict;
+use crate::scenario::{FaultKind, PhaseKind, Reconnect, Scenario};
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -20,10 +22,26 @@ pub struct Summary {
     pub partial: bool,
     /// Length of the load phase actually run, in seconds.
     pub duration_s: f64,
-    pub config: ConfigEcho,
+    /// The effective scenario (file, flags and --set merged; secrets redacted).
+    pub scenario: Scenario,
+    pub run: RunEcho,
+    /// When the traffic started, seconds after the start of the run (time-line time).
+    pub traffic_start_s: Option<f64>,
+    /// The traffic phases on the time line's clock.
+    pub phases: Vec<PhaseWindow>,
     pub connections: ConnSection,
     pub messages: MsgSection,
     pub latency_us: LatencySection,
+    /// Per message type of the mix.
+    pub message_types: Vec<TypeSection>,
+    pub recovery: RecoverySection,
+    pub faults: FaultSection,
+    /// Every threshold with its measured value; empty when the scenario has none.
+    pub thresholds: Vec<Verdict>,
+    /// `None` without thresholds.
+    pub thresholds_passed: Option<bool>,
+    /// The threshold that stopped the run early (abort_on_fail), if one did.
+    pub aborted_by: Option<String>,
     pub errors: BTreeMap<&'static str, u64>,
     pub upgrade_status: BTreeMap<String, u64>,
     pub close_codes: BTreeMap<String, u64>,
@@ -33,20 +51,72 @@ pub struct Summary {
     pub timeline: Vec<TimelinePoint>,
 }
 
+/// How the run was executed (what is not part of the scenario).
 #[derive(Debug, Serialize)]
-pub struct ConfigEcho {
-    pub mode: &'static str,
-    pub rate_per_connection: Option<f64>,
-    pub in_flight: Option<u32>,
-    pub message_size: usize,
-    pub text: bool,
-    pub duration_s: f64,
-    pub drain_s: f64,
+pub struct RunEcho {
     pub client_cpus: Vec<usize>,
     pub server_cpu: Option<usize>,
-    pub connect_concurrency: u32,
-    pub connect_rate_per_s: Option<f64>,
-    pub source_ips: Vec<String>,
+    pub interval_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseWindow {
+    pub name: String,
+    pub kind: &'static str,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TypeSection {
+    pub name: String,
+    pub sent: u64,
+    pub received: u64,
+    pub latency_us: Percentiles,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecoverySection {
+    pub policy: &'static str,
+    /// Connections dropped after they were established (server, network or injected fault).
+    pub drops: u64,
+    pub reconnected: u64,
+    /// The horizon for `reconnected_within`, seconds.
+    pub within_s: f64,
+    pub reconnected_within: u64,
+    /// Dropped and still down at the end of the traffic.
+    pub unrecovered: u64,
+    /// From a drop to the connection's next successful upgrade.
+    pub time_to_reconnect_us: Percentiles,
+    pub longest_outage_s: f64,
+    /// Connection-seconds up over connection-seconds wanted, over the traffic.
+    pub availability: Option<f64>,
+    /// Up time per drop, and mean time to reconnect, per connection, seconds.
+    pub mtbf_s: Option<f64>,
+    pub mttr_s: Option<f64>,
+    /// Messages in flight when their connection dropped.
+    pub lost_by_drop: u64,
+    /// Connections closed at the end of their lifetime and reopened (churn).
+    pub churned: u64,
+    /// Scheduled messages not sent while paused by a fault.
+    pub skipped: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FaultSection {
+    /// Connections hit, by fault kind.
+    pub injected: BTreeMap<&'static str, u64>,
+    /// Connections that ended because of an injected fault (not counted as server errors).
+    pub ended_connections: u64,
+    /// Each injection (merged over cores), on the time line's clock.
+    pub events: Vec<FaultNote>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FaultNote {
+    pub t_s: f64,
+    pub kind: &'static str,
+    pub connections: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,7 +126,10 @@ pub struct ConnSection {
     pub failed: u64,
     pub not_attempted: u64,
     pub peak_open: u64,
+    /// Dropped by the server or the network (injected faults are under `faults`).
     pub dropped: u64,
+    /// Closed by the ramp-down.
+    pub ramped_down: u64,
     pub connect_rate_per_s: f64,
     pub time_to_all_s: f64,
 }
@@ -79,6 +152,8 @@ pub struct MsgSection {
 pub struct LatencySection {
     pub corrected: Percentiles,
     pub uncorrected: Percentiles,
+    /// TCP connect + WebSocket upgrade.
+    pub connect: Percentiles,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -86,6 +161,7 @@ pub struct Percentiles {
     pub count: u64,
     pub p50: u64,
     pub p90: u64,
+    pub p95: u64,
     pub p99: u64,
     pub p99_9: u64,
     pub max: u64,
@@ -127,6 +203,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
             count: 0,
             p50: 0,
             p90: 0,
+            p95: 0,
             p99: 0,
             p99_9: 0,
             max: 0,
@@ -138,6 +215,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
         count: h.len(),
         p50: us(0.5),
         p90: us(0.9),
+        p95: us(0.95),
         p99: us(0.99),
         p99_9: us(0.999),
         max: h.max() / 1000,
@@ -164,10 +242,8 @@ impl Summary {
             (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
             _ => 0.0,
         };
-        let (mode, rate, window) = match plan.load {
-            Load::Open { rate } => ("open-loop", Some(rate), None),
-            Load::Closed { window } => ("closed-loop", None, Some(window)),
-        };
+        let sc = &plan.scenario;
+        let rel = |ns: u64| round3(ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
         let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
         let cpu = load_cpu
             .filter(|_| c.received_in_load > 0)
@@ -194,34 +270,42 @@ impl Summary {
             .iter()
             .map(|k| (k.key(), c.errors[*k as usize]))
             .collect();
-        Summary {
+        let phases = match t.load_start_ns {
+            Some(ls) => sc
+                .phases
+                .iter()
+                .map(|p| PhaseWindow {
+                    name: p.name.clone(),
+                    kind: phase_kind(&p.kind),
+                    start_s: rel(ls + p.start.as_nanos() as u64),
+                    end_s: rel(ls + p.end().as_nanos() as u64),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut summary = Summary {
             schema: "wsload.summary.v1",
             wsload_version: env!("CARGO_PKG_VERSION"),
             target: target.to_string(),
-            builtin_server: plan.target.is_none(),
+            builtin_server: sc.target.is_none(),
             partial: t.interrupted || t.missing_cores > 0,
             duration_s: round3(load_s),
-            config: ConfigEcho {
-                mode,
-                rate_per_connection: rate,
-                in_flight: window,
-                message_size: plan.size,
-                text: plan.text,
-                duration_s: plan.duration.as_secs_f64(),
-                drain_s: plan.drain.as_secs_f64(),
+            scenario: sc.clone(),
+            run: RunEcho {
                 client_cpus: plan.client_cpus.clone(),
                 server_cpu: plan.server_cpu,
-                connect_concurrency: plan.connect_concurrency,
-                connect_rate_per_s: plan.connect_rate,
-                source_ips: plan.source_ips.iter().map(|i| i.to_string()).collect(),
+                interval_s: plan.interval.as_secs_f64(),
             },
+            traffic_start_s: t.load_start_ns.map(rel),
+            phases,
             connections: ConnSection {
-                target: plan.connections,
+                target: sc.connections,
                 established: c.established,
                 failed: c.connect_failed,
-                not_attempted: plan.connections.saturating_sub(c.connect_attempts),
+                not_attempted: sc.connections.saturating_sub(c.connect_attempts),
                 peak_open,
                 dropped: c.dropped,
+                ramped_down: c.ramped_down,
                 connect_rate_per_s: round3(if time_to_all > 0.0 {
                     c.established as f64 / time_to_all
                 } else {
@@ -244,7 +328,30 @@ impl Summary {
             latency_us: LatencySection {
                 corrected: percentiles(&t.rec.corrected),
                 uncorrected: percentiles(&t.rec.uncorrected),
+                connect: percentiles(&t.rec.connect_time),
             },
+            message_types: sc
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let st = t.rec.types.get(i);
+                    TypeSection {
+                        name: m.name.clone(),
+                        sent: st.map_or(0, |s| s.sent),
+                        received: st.map_or(0, |s| s.received),
+                        latency_us: st.map_or_else(
+                            || percentiles(&crate::metrics::new_histogram()),
+                            |s| percentiles(&s.latency),
+                        ),
+                    }
+                })
+                .collect(),
+            recovery: recovery_section(sc, t),
+            faults: fault_section(sc, t, &rel),
+            thresholds: Vec::new(),
+            thresholds_passed: None,
+            aborted_by: t.aborted_by.clone(),
             errors,
             upgrade_status: t
                 .rec
@@ -276,18 +383,96 @@ impl Summary {
                 warnings,
             },
             timeline: t.timeline.clone(),
+        };
+        if !sc.thresholds.is_empty() {
+            let v = super::verdict::evaluate(sc, &summary);
+            summary.thresholds_passed = Some(v.iter().all(|v| v.pass));
+            summary.thresholds = v;
         }
+        summary
     }
 
     /// Did every connection open and every message come back intact?
     pub fn clean(&self) -> bool {
         let m = &self.messages;
-        self.connections.established == self.connections.target
+        // With churn or reconnection more than `target` are established over the run.
+        self.connections.established >= self.connections.target
+            && self.connections.failed == 0
             && self.connections.dropped == 0
             && m.lost == 0
             && m.corrupted == 0
             && m.duplicated == 0
             && m.out_of_order == 0
+    }
+}
+
+fn phase_kind(k: &PhaseKind) -> &'static str {
+    match k {
+        PhaseKind::Sustained { .. } => "sustained",
+        PhaseKind::Burst { .. } => "burst",
+        PhaseKind::Ramp { .. } => "ramp",
+        PhaseKind::Idle => "idle",
+        PhaseKind::InFlight { .. } => "in-flight",
+    }
+}
+
+fn recovery_section(sc: &Scenario, t: &Totals) -> RecoverySection {
+    let c = &t.rec.counters;
+    let drops = c.dropped + c.ended_by_fault;
+    let secs = |ns: u64| round3(ns as f64 / 1e9);
+    RecoverySection {
+        policy: match sc.reconnect {
+            Reconnect::Off => "off",
+            Reconnect::Immediate => "immediate",
+            Reconnect::Backoff { .. } => "backoff",
+        },
+        drops,
+        reconnected: c.recovered,
+        within_s: sc.recovered_within.as_secs_f64(),
+        reconnected_within: c.recovered_in_time,
+        unrecovered: t.rec.unrecovered,
+        time_to_reconnect_us: percentiles(&t.rec.recovery),
+        longest_outage_s: secs(t.rec.longest_outage_ns),
+        availability: (c.wanted_ns > 0).then(|| (c.up_ns as f64 / c.wanted_ns as f64).min(1.0)),
+        mtbf_s: (drops > 0).then(|| secs(c.up_ns / drops)),
+        mttr_s: (c.recovered > 0).then(|| round3(t.rec.recovery.mean() / 1e9)),
+        lost_by_drop: c.lost_by_drop,
+        churned: c.churned,
+        skipped: c.skipped,
+    }
+}
+
+/// Injections of the same fault at the same moment on several cores are one event.
+fn fault_section(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> FaultSection {
+    let c = &t.rec.counters;
+    let mut events: Vec<FaultNote> = Vec::new();
+    // (fault index, first injection time) of each note, to merge the cores' injections.
+    let mut keys: Vec<(u16, u64)> = Vec::new();
+    for e in &t.rec.fault_log {
+        let same = keys
+            .iter()
+            .rposition(|&(f, at)| f == e.fault && e.at_ns.saturating_sub(at) < 50_000_000);
+        match same {
+            Some(i) => events[i].connections += e.connections as u64,
+            None => {
+                keys.push((e.fault, e.at_ns));
+                events.push(FaultNote {
+                    t_s: rel(e.at_ns),
+                    kind: sc.faults.get(e.fault as usize).map_or("?", |f| f.kind.key()),
+                    connections: e.connections as u64,
+                });
+            }
+        }
+    }
+    FaultSection {
+        injected: FaultKind::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| c.faults[*i] > 0)
+            .map(|(i, k)| (k.key(), c.faults[i]))
+            .collect(),
+        ended_connections: c.ended_by_fault,
+        events,
     }
 }
 
@@ -317,6 +502,8 @@ mod tests {
         };
         Totals {
             rec,
+            run_start_ns: 0,
+            aborted_by: None,
             load_start_ns: Some(1_000_000_000),
             load_end_ns: Some(3_000_000_000),
             end_ns: 4_000_000_000,

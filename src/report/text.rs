@@ -4,6 +4,41 @@ use std::fmt::Write;
 
 use super::summary::Summary;
 
+/// The traffic and the messages in a few words.
+fn describe_load(s: &Summary) -> String {
+    use crate::scenario::{MessageKind, PhaseKind, SizeDist};
+    let sc = &s.scenario;
+    let traffic = match sc.phases.as_slice() {
+        [p] => match &p.kind {
+            PhaseKind::Sustained { rate } => format!("open loop, {rate} msg/s per connection"),
+            PhaseKind::InFlight { window } => format!("closed loop, {window} in flight per connection"),
+            PhaseKind::Idle => "idle connections".to_string(),
+            PhaseKind::Burst { rate, burst_rate, .. } => format!("bursts of {burst_rate} msg/s over {rate} msg/s"),
+            PhaseKind::Ramp { from, to } => format!("rate ramp {from} → {to} msg/s per connection"),
+        },
+        ps => {
+            let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
+            format!("{} phases ({})", ps.len(), names.join(", "))
+        }
+    };
+    let messages = match sc.messages.as_slice() {
+        [m] => {
+            let size = match &m.size {
+                SizeDist::Fixed(n) => format!("{n} B"),
+                d => format!("{}..{} B", d.min(), d.max()),
+            };
+            let kind = match m.kind {
+                MessageKind::Binary => "binary messages",
+                MessageKind::Text => "text messages",
+                MessageKind::Ping => "pings",
+            };
+            format!("{size} {kind}")
+        }
+        ms => format!("a mix of {} message types", ms.len()),
+    };
+    format!("{traffic}, {messages}")
+}
+
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
     let c = &s.connections;
@@ -24,18 +59,7 @@ pub fn render(s: &Summary) -> String {
             ""
         }
     );
-    let load = match (s.config.rate_per_connection, s.config.in_flight) {
-        (Some(r), _) => format!("open loop, {r} msg/s per connection"),
-        (_, Some(w)) => format!("closed loop, {w} in flight per connection"),
-        _ => String::new(),
-    };
-    let _ = writeln!(
-        o,
-        "  load          {load}, {} B {} messages, {:.1} s",
-        s.config.message_size,
-        if s.config.text { "text" } else { "binary" },
-        s.duration_s
-    );
+    let _ = writeln!(o, "  load          {}, {:.1} s", describe_load(s), s.duration_s);
     let _ = writeln!(
         o,
         "  connections   {}/{} established, {} failed, {} dropped; all open in {:.3} s ({:.0}/s)",
@@ -91,6 +115,57 @@ pub fn render(s: &Summary) -> String {
     }
     for (code, n) in &s.close_codes {
         let _ = writeln!(o, "  closed        code {code}: {n} connections");
+    }
+    if s.message_types.len() > 1 {
+        for t in &s.message_types {
+            let _ = writeln!(
+                o,
+                "  type {:<8} {} sent, {} received; p50 {} us p99 {} us",
+                t.name, t.sent, t.received, t.latency_us.p50, t.latency_us.p99
+            );
+        }
+    }
+    let r = &s.recovery;
+    if r.drops > 0 || r.churned > 0 {
+        let avail = r
+            .availability
+            .map_or(String::new(), |a| format!(", availability {:.3}%", a * 100.0));
+        let _ = writeln!(
+            o,
+            "  recovery      {} drops ({} policy): {} reconnected ({} within {} s), {} still down; reconnect p50 {:.1} ms p99 {:.1} ms; longest outage {:.3} s{avail}; {} churned",
+            r.drops,
+            r.policy,
+            r.reconnected,
+            r.reconnected_within,
+            r.within_s,
+            r.unrecovered,
+            r.time_to_reconnect_us.p50 as f64 / 1e3,
+            r.time_to_reconnect_us.p99 as f64 / 1e3,
+            r.longest_outage_s,
+            r.churned
+        );
+    }
+    if !s.faults.injected.is_empty() {
+        let f: Vec<String> = s.faults.injected.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(
+            o,
+            "  faults        injected into connections: {}; {} connections ended by them",
+            f.join(", "),
+            s.faults.ended_connections
+        );
+    }
+    for v in &s.thresholds {
+        let _ = writeln!(
+            o,
+            "  threshold     {} {}  (measured {}, limit {})",
+            if v.pass { "PASS" } else { "FAIL" },
+            v.expr,
+            v.measured_text,
+            v.limit_text
+        );
+    }
+    if let Some(why) = &s.aborted_by {
+        let _ = writeln!(o, "  STOPPED EARLY {why}");
     }
     o
 }

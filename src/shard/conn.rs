@@ -12,13 +12,16 @@ use std::task::{Context, Poll};
 use futures_lite::AsyncRead;
 use glommio::net::TcpStream;
 
+use super::keeper;
+use super::mix::{SEQ_MASK, TYPE_SHIFT};
 use super::seq::{Arrival, SeqTracker};
-use super::{Phase, Shard};
-use crate::config::Load;
+use super::slots::Ending;
+use super::{Phase, Shard, Traffic};
 use crate::io::{Backlog, KEEP_CAPACITY};
 use crate::metrics::ErrorKind;
 use crate::proto::frame::{self, OpCode};
 use crate::proto::payload::{self, Stamp};
+use crate::scenario::FaultKind;
 
 type Failure = (ErrorKind, String);
 
@@ -50,7 +53,16 @@ pub struct Conn {
     close_received: bool,
     /// Messages sent (the next sequence number).
     sent: u64,
+    /// Open loop: the next message of the schedule (messages due while the connection was
+    /// down or paused are skipped, so this runs ahead of `sent`).
+    k: u64,
     seq: SeqTracker,
+    /// Why the client is ending this connection, if it is.
+    ending: Ending,
+    /// A pause or half-open in force (until the slot's `hold_until`).
+    hold: Option<FaultKind>,
+    /// Closed loop: the in-flight phase whose window has been sent (0: none yet).
+    window_phase: u16,
     /// Bytes the socket has not taken yet.
     out: Backlog,
     spill: Option<Box<Spill>>,
@@ -59,6 +71,9 @@ pub struct Conn {
 impl Conn {
     /// `leftover`: bytes that followed the upgrade response (already WebSocket frames).
     pub fn new(shard: Rc<Shard>, stream: TcpStream, local: u32, leftover: Vec<u8>) -> Conn {
+        // A connection opened during the traffic starts at the schedule's next message.
+        let now = shard.now_ns();
+        let k = shard.schedule(local as u64).due(now.min(shard.load_end_ns.get()));
         let spill = (!leftover.is_empty()).then(|| {
             Box::new(Spill {
                 partial: leftover,
@@ -74,7 +89,11 @@ impl Conn {
             close_sent: false,
             close_received: false,
             sent: 0,
+            k,
             seq: SeqTracker::default(),
+            ending: Ending::None,
+            hold: None,
+            window_phase: 0,
             out: Backlog::default(),
             spill,
         }
@@ -97,6 +116,57 @@ impl Conn {
         self.close_sent = true;
     }
 
+    /// Act on an injected fault. `true`: the connection ends now (an abrupt drop).
+    fn inject(&mut self, kind: FaultKind) -> bool {
+        let shard = &*self.shard;
+        let mask = shard.next_u32().to_le_bytes();
+        match kind {
+            FaultKind::Drop => {
+                // SO_LINGER 0: closing the socket sends a TCP reset, no close frame.
+                let linger = libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                // SAFETY: setsockopt on a socket this connection owns, with a correctly sized struct.
+                unsafe {
+                    libc::setsockopt(
+                        std::os::fd::AsRawFd::as_raw_fd(&self.stream),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        &linger as *const libc::linger as *const libc::c_void,
+                        std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                    );
+                }
+                self.ending = Ending::Fault;
+                return true;
+            }
+            FaultKind::Close => {
+                if !self.close_sent {
+                    self.queue_close(Some(1000));
+                }
+                self.ending = Ending::Fault;
+            }
+            FaultKind::Corrupt => {
+                // A data frame with reserved opcode 0x3: the server must fail the connection (1002).
+                let mut out = shard.wbuf.borrow_mut();
+                out.extend_from_slice(&[0x80 | 0x3, 0x80 | 4]);
+                out.extend_from_slice(&mask);
+                let start = out.len();
+                out.extend_from_slice(b"oops");
+                frame::apply_mask(&mut out[start..], mask, 0);
+                self.ending = Ending::Fault;
+            }
+            FaultKind::Oversized => {
+                // A binary frame header announcing 2^40 bytes, and nothing after it: the server
+                // should refuse it (1009) without waiting for or allocating the payload.
+                frame::write_header(&mut shard.wbuf.borrow_mut(), true, OpCode::Binary, 1 << 40, Some(mask));
+                self.ending = Ending::Fault;
+            }
+            FaultKind::HalfOpen | FaultKind::Pause => self.hold = Some(kind),
+        }
+        false
+    }
+
     /// Advance as far as possible. `Ok(true)`: the connection is finished.
     fn step(&mut self, cx: &mut Context<'_>) -> Result<bool, Failure> {
         let shard = self.shard.clone();
@@ -105,15 +175,35 @@ impl Conn {
         }
         let mut ended: Option<Failure> = None;
         shard.wbuf.borrow_mut().clear();
+        let now = shard.now_ns();
+
+        // 0. What the core asks of this connection: a fault, or a close (lifetime, ramp-down).
+        let (fault, close, hold_until) = {
+            let mut slots = shard.slots.borrow_mut();
+            let s = &mut slots[self.local as usize];
+            (s.fault.take(), s.close, s.hold_until)
+        };
+        if let Some(kind) = fault {
+            if self.inject(kind) {
+                return Ok(true);
+            }
+        }
+        if self.hold.is_some() && now >= hold_until {
+            self.hold = None;
+        }
+        if close != Ending::None && self.ending == Ending::None {
+            self.ending = close;
+        }
 
         // Frames that arrived with the upgrade response.
         if self.has_partial() && self.sent == 0 && self.seq.unique == 0 {
             ended = self.feed(&[], shard.now_ns()).err();
         }
 
-        // 1. Read and check everything the socket has.
+        // 1. Read and check everything the socket has (not while half-open).
         let mut reads = 0;
-        while ended.is_none() && !self.close_received {
+        let reading = self.hold != Some(FaultKind::HalfOpen);
+        while reading && ended.is_none() && !self.close_received {
             let mut rbuf = shard.rbuf.borrow_mut();
             match Pin::new(&mut self.stream).poll_read(cx, &mut rbuf[..]) {
                 Poll::Ready(Ok(0)) => {
@@ -151,12 +241,15 @@ impl Conn {
         // 2. New messages, or the close handshake once everything is back.
         if ended.is_none() && !self.close_received {
             let phase = shard.phase.get();
-            if phase == Phase::Load || phase == Phase::Drain {
+            if self.ending == Ending::None && (phase == Phase::Load || phase == Phase::Drain) {
                 // In the drain too: a message scheduled before the end still goes out if this
                 // connection is polled late; nothing scheduled after the end does.
                 self.generate(cx);
             }
-            if phase == Phase::Close && !self.close_sent {
+            // A lifetime or ramp-down close waits for the connection's echoes; the end of the run
+            // does not (the drain already waited).
+            let quiet = matches!(self.ending, Ending::Lifetime | Ending::RampDown) && self.unanswered() == 0;
+            if (phase == Phase::Close || quiet) && !self.close_sent {
                 self.queue_close(Some(1000));
             }
         }
@@ -172,7 +265,7 @@ impl Conn {
 
     /// Parse frames from `data`, completing a frame left over from an earlier read first.
     fn feed(&mut self, mut data: &[u8], now: u64) -> Result<(), Failure> {
-        let max = self.shard.plan.run.max_frame;
+        let max = self.shard.scenario().max_frame;
         if self.has_partial() {
             let mut partial = std::mem::take(&mut self.spill.as_mut().expect("has_partial").partial);
             let mut done = false;
@@ -204,7 +297,7 @@ impl Conn {
                 }
             }
             // Keep the buffer for the next split frame (up to one message) unless it is empty and larger.
-            let keep = KEEP_CAPACITY.max(self.shard.template.len() + frame::MAX_HEADER_LEN);
+            let keep = KEEP_CAPACITY.max(self.shard.mix.template.len() + frame::MAX_HEADER_LEN);
             if !partial.is_empty() || partial.capacity() <= keep {
                 self.spill.as_mut().expect("allocated").partial = partial;
             }
@@ -217,7 +310,7 @@ impl Conn {
 
     /// Parse whole frames from `data`; keep an incomplete last one for later.
     fn feed_fresh(&mut self, data: &[u8], now: u64) -> Result<(), Failure> {
-        let max = self.shard.plan.run.max_frame;
+        let max = self.shard.scenario().max_frame;
         let mut pos = 0;
         while !self.close_received {
             let Some(h) = frame::parse_header(&data[pos..], false, max).map_err(frame_failure)? else {
@@ -238,7 +331,7 @@ impl Conn {
     }
 
     fn on_frame(&mut self, h: frame::Header, payload: &[u8], now: u64) -> Result<(), Failure> {
-        let max = self.shard.plan.run.max_frame;
+        let max = self.shard.scenario().max_frame;
         match h.opcode {
             OpCode::Text | OpCode::Binary => {
                 if self.spill.as_ref().is_some_and(|s| s.frag.is_some()) {
@@ -277,6 +370,8 @@ impl Conn {
                     Some(mask),
                 );
             }
+            // Pongs answer our ping messages; unsolicited ones (heartbeats) are ignored.
+            OpCode::Pong if payload.len() >= payload::BINARY_STAMP_LEN => self.on_message(OpCode::Pong, payload, now),
             OpCode::Pong => {}
             OpCode::Close => {
                 self.close_received = true;
@@ -294,21 +389,22 @@ impl Conn {
         Ok(())
     }
 
-    /// Check one echoed message and record its latency.
+    /// Check one echoed message (or the pong of one of our pings) and record its latency.
     fn on_message(&mut self, opcode: OpCode, payload: &[u8], now: u64) {
-        let run = &self.shard.plan.run;
-        let want = if run.text { OpCode::Text } else { OpCode::Binary };
-        let stamp = if opcode == want && payload.len() == run.size {
-            payload::read(payload, run.text)
-        } else {
-            None
-        };
-        let mut rec = self.shard.rec.borrow_mut();
+        let shard = &*self.shard;
+        let mix = &shard.mix;
+        let text = opcode == OpCode::Text;
+        // The type travels in the stamp; the frame must be the one that type is sent as.
+        let stamp = payload::read(payload, text).filter(|st| {
+            let t = (st.seq >> TYPE_SHIFT) as usize;
+            t < mix.types.len() && mix.reply_opcode(t) == opcode
+        });
+        let mut rec = shard.rec.borrow_mut();
         rec.counters.bytes_received += payload.len() as u64;
-        let arrival = stamp.map(|st| (st, self.seq.arrive(st.seq, self.sent)));
+        let arrival = stamp.map(|st| (st, self.seq.arrive(st.seq & SEQ_MASK, self.sent)));
         match arrival {
             None | Some((_, Arrival::Unsent)) => {
-                self.shard.in_flight.set(self.shard.in_flight.get().saturating_sub(1));
+                shard.in_flight.set(shard.in_flight.get().saturating_sub(1));
                 rec.counters.corrupted += 1;
                 self.corrupted = self.corrupted.saturating_add(1);
                 self.credit = self.credit.saturating_add(1);
@@ -318,13 +414,17 @@ impl Conn {
                 if a == Arrival::OutOfOrder {
                     rec.counters.out_of_order += 1;
                 }
-                self.shard.in_flight.set(self.shard.in_flight.get().saturating_sub(1));
+                shard.in_flight.set(shard.in_flight.get().saturating_sub(1));
                 rec.counters.received += 1;
-                if self.shard.phase.get() == Phase::Load {
+                if shard.phase.get() == Phase::Load {
                     rec.counters.received_in_load += 1;
                 }
                 let sent_at = st.intended_ns + st.delay_ns as u64;
-                rec.latency(now.saturating_sub(st.intended_ns), now.saturating_sub(sent_at));
+                let corrected = now.saturating_sub(st.intended_ns);
+                rec.latency(corrected, now.saturating_sub(sent_at));
+                let ty = &mut rec.types[(st.seq >> TYPE_SHIFT) as usize];
+                ty.received += 1;
+                ty.latency.saturating_record(corrected.max(1));
                 self.credit = self.credit.saturating_add(1);
             }
         }
@@ -335,83 +435,98 @@ impl Conn {
         let shard = &*self.shard;
         let now = shard.now_ns();
         let end = shard.load_end_ns.get();
-        let (count, sched) = match shard.plan.run.load {
-            // Open loop: everything scheduled before the end goes out, even if late.
-            Load::Open { .. } => {
-                let s = shard.schedule(self.local as u64);
-                (s.due(now.min(end.saturating_sub(1))).saturating_sub(self.sent), Some(s))
-            }
-            Load::Closed { .. } if now >= end => return,
-            Load::Closed { window } => {
-                let n = if self.sent == 0 {
+        let sched = shard.schedule(self.local as u64);
+        // Open loop: everything scheduled before the end goes out, even if late.
+        let due = sched.due(now.min(end.saturating_sub(1)));
+        if self.hold == Some(FaultKind::Pause) {
+            // Paused: what falls due now is skipped, not sent late.
+            shard.rec.borrow_mut().counters.skipped += due.saturating_sub(self.k);
+            self.k = self.k.max(due);
+            return;
+        }
+        let (count, open) = match shard.traffic(now) {
+            Traffic::Closed { window, phase } => {
+                let n = if self.window_phase != phase {
+                    self.window_phase = phase;
                     window as u64
                 } else {
                     self.credit as u64
                 };
                 self.credit = 0;
-                (n, None)
+                (n, false)
             }
+            _ => (due.saturating_sub(self.k), true),
         };
         if count == 0 {
             return;
         }
         let n = count.min(SENDS_PER_POLL);
         if n < count {
-            if sched.is_none() {
+            if !open {
                 self.credit = (count - n) as u32;
             }
             cx.waker().wake_by_ref();
         }
-        let text = shard.plan.run.text;
-        let opcode = if text { OpCode::Text } else { OpCode::Binary };
-        let size = shard.template.len();
+        let mix = &shard.mix;
         let mut out = shard.wbuf.borrow_mut();
-        for _ in 0..n {
-            let k = self.sent;
-            let intended = sched.map_or(now, |s| s.intended_ns(k));
+        let mut rec = shard.rec.borrow_mut();
+        let mut bytes = 0u64;
+        for i in 0..n {
+            let t = mix.pick(shard.next_u32());
+            let size = mix.size(t, shard.next_u32());
+            let intended = if open { sched.intended_ns(self.k + i) } else { now };
             let mask = shard.next_u32().to_le_bytes();
-            frame::write_header(&mut out, true, opcode, size as u64, Some(mask));
+            frame::write_header(&mut out, true, mix.opcode(t), size as u64, Some(mask));
             let start = out.len();
-            out.extend_from_slice(&shard.template);
+            out.extend_from_slice(&mix.template[..size]);
             let delay = now.saturating_sub(intended).min(u32::MAX as u64) as u32;
             payload::write(
                 &mut out[start..],
                 Stamp {
-                    seq: k,
+                    seq: (t as u64) << TYPE_SHIFT | self.sent,
                     intended_ns: intended,
                     delay_ns: delay,
                 },
-                text,
+                mix.is_text(t),
             );
             frame::apply_mask(&mut out[start..], mask, 0);
             self.sent += 1;
+            bytes += size as u64;
+            rec.types[t].sent += 1;
         }
-        let mut rec = shard.rec.borrow_mut();
-        if let Some(s) = sched {
+        if open {
             // One sample per batch: the oldest message is the latest one.
             rec.send_delay
-                .saturating_record(now.saturating_sub(s.intended_ns(self.sent - n)).max(1));
+                .saturating_record(now.saturating_sub(sched.intended_ns(self.k)).max(1));
+            self.k += n;
         }
         shard.in_flight.set(shard.in_flight.get() + n);
         rec.counters.sent += n;
-        rec.counters.bytes_sent += n * size as u64;
+        rec.counters.bytes_sent += bytes;
     }
 
     fn finish(&mut self, failure: Option<Failure>) {
         let shard = &*self.shard;
         let outstanding = self.unanswered();
-        let mut rec = shard.rec.borrow_mut();
-        rec.counters.open -= 1;
-        rec.counters.lost += outstanding;
-        if let Some((kind, detail)) = failure {
-            rec.counters.dropped += 1;
-            rec.counters.lost_by_drop += outstanding;
-            let addr = shard.plan.addr;
-            rec.error(kind, || format!("{addr}: {detail}"));
+        {
+            let mut rec = shard.rec.borrow_mut();
+            rec.counters.open -= 1;
+            rec.counters.lost += outstanding;
+            if self.ending == Ending::Fault {
+                // The client broke this connection on purpose: not the server's error.
+                rec.counters.ended_by_fault += 1;
+                rec.counters.lost_by_drop += outstanding;
+            } else if let Some((kind, detail)) = &failure {
+                rec.counters.dropped += 1;
+                rec.counters.lost_by_drop += outstanding;
+                let addr = shard.plan.addr;
+                rec.error(*kind, || format!("{addr}: {detail}"));
+            }
         }
         shard.in_flight.set(shard.in_flight.get().saturating_sub(outstanding));
         shard.wakers.borrow_mut()[self.local as usize] = None;
         shard.live.set(shard.live.get() - 1);
+        keeper::on_conn_end(shard, self.local, self.ending, failure.is_some());
     }
 }
 

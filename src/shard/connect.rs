@@ -1,92 +1,82 @@
-//! Opening connections: bounded concurrency, an optional rate, TCP connect and
-//! the WebSocket upgrade. Each attempt is a short-lived task; on success it
-//! spawns the long-lived connection task, so the handshake's state never sizes
-//! the future that lives for the whole run.
+//! Opening one connection: TCP connect and the WebSocket upgrade, bounded by a
+//! timeout. Each attempt is a short-lived task started by the core's control
+//! loop (which bounds how many run at once); on success it spawns the
+//! long-lived connection task, so the handshake's state never sizes the future
+//! that lives for the whole run.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
-use glommio::sync::Semaphore;
 use glommio::timer::sleep;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::conn::Conn;
-use super::{Control, Shard};
+use super::keeper;
+use super::Shard;
 use crate::metrics::ErrorKind;
 use crate::proto::handshake::{self, Response};
 
 type Failure = (ErrorKind, String);
 
-/// Open this core's share of the connections; returns when every attempt has finished.
-pub async fn connect_all(shard: &Rc<Shard>, ctl: &Control) {
-    let run = &shard.plan.run;
-    let cores = run.client_cpus.len() as u64;
-    let concurrency = (run.connect_concurrency as u64 / cores).max(1) as usize;
-    let rate = run.connect_rate.map(|r| r / cores as f64);
-    let permits = Rc::new(Semaphore::new(concurrency as u64));
-    let t0 = shard.now_ns();
-    for local in 0..shard.local_count() {
-        if ctl.stop.load(Ordering::Relaxed) {
-            break;
+/// Start an attempt to open slot `local` as its own task.
+pub fn spawn_attempt(shard: &Rc<Shard>, local: u32) {
+    let first = keeper::on_attempt(shard, local);
+    shard.connecting.set(shard.connecting.get() + 1);
+    let shard = shard.clone();
+    glommio::spawn_local(async move {
+        attempt(&shard, local).await;
+        shard.connecting.set(shard.connecting.get() - 1);
+        if first {
+            shard.first_tries.set(shard.first_tries.get() + 1);
         }
-        if let Some(rate) = rate {
-            let at = t0 + (local as f64 * 1e9 / rate) as u64;
-            let now = shard.now_ns();
-            if at > now {
-                sleep(Duration::from_nanos(at - now)).await;
-            }
-        }
-        let Ok(permit) = permits.acquire_static_permit(1).await else {
-            break;
-        };
-        let shard = shard.clone();
-        glommio::spawn_local(async move {
-            attempt(shard, local as u32).await;
-            drop(permit);
-        })
-        .detach();
-    }
-    // Every permit back means every attempt has finished.
-    let _all = permits.acquire(concurrency as u64).await;
+    })
+    .detach();
 }
 
-async fn attempt(shard: Rc<Shard>, local: u32) {
+async fn attempt(shard: &Rc<Shard>, local: u32) {
     let id = shard.plan.ids.start + local as u64;
+    let started = shard.now_ns();
     {
         let mut rec = shard.rec.borrow_mut();
         rec.counters.connect_attempts += 1;
         if rec.first_connect_ns.is_none() {
-            rec.first_connect_ns = Some(shard.now_ns());
+            rec.first_connect_ns = Some(started);
         }
     }
-    let timeout = shard.plan.run.connect_timeout;
-    let result = futures_lite::future::or(establish(&shard, id), async {
+    let timeout = shard.scenario().connect_timeout;
+    let result = futures_lite::future::or(establish(shard, id), async {
         sleep(timeout).await;
         Err((
             ErrorKind::ConnectTimeout,
-            format!("no WebSocket connection within {timeout:?} (--connect-timeout)"),
+            format!("no WebSocket connection within {timeout:?} (connect_timeout)"),
         ))
     })
     .await;
-    let mut rec = shard.rec.borrow_mut();
     match result {
         Ok((stream, leftover)) => {
-            rec.counters.established += 1;
-            rec.counters.open += 1;
-            rec.last_established_ns = Some(shard.now_ns());
-            drop(rec);
+            let now = shard.now_ns();
+            {
+                let mut rec = shard.rec.borrow_mut();
+                rec.counters.established += 1;
+                rec.counters.open += 1;
+                rec.last_established_ns = Some(now);
+                rec.connect_time.saturating_record(now.saturating_sub(started).max(1));
+            }
+            keeper::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
             glommio::spawn_local(Conn::new(shard.clone(), stream, local, leftover)).detach();
         }
         Err((kind, detail)) => {
-            rec.counters.connect_failed += 1;
-            let addr = shard.plan.addr;
-            rec.error(kind, || format!("{addr}: {detail}"));
+            {
+                let mut rec = shard.rec.borrow_mut();
+                rec.counters.connect_failed += 1;
+                let addr = shard.plan.addr;
+                rec.error(kind, || format!("{addr}: {detail}"));
+            }
+            keeper::on_attempt_failed(shard, local);
         }
     }
 }
@@ -127,13 +117,14 @@ fn start_connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<S
 
 async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failure> {
     let plan = &shard.plan;
-    let sources = &plan.run.source_ips;
+    let sources = &plan.run.scenario.source_ips;
     let source = (!sources.is_empty()).then(|| sources[(id % sources.len() as u64) as usize]);
     let sock = start_connect(plan.addr, source)?;
     // SAFETY: the descriptor is a connecting TCP socket we own and hand over once.
     let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
     let key = handshake::new_key();
-    let req = handshake::client_request(&plan.host_header, &plan.path, &key);
+    let sc = &plan.run.scenario;
+    let req = handshake::client_request(&plan.host_header, &plan.path, &key, &sc.headers, &sc.subprotocols);
     // The first write waits for the TCP handshake; a refused connect surfaces here.
     stream.write_all(&req).await.map_err(|e| io_failure(e, true))?;
     // Upgrade responses are about 130 bytes; the buffer grows if one is longer.
@@ -151,7 +142,7 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failu
             ));
         }
         filled += n;
-        match handshake::parse_response(&buf[..filled], &key) {
+        match handshake::parse_response(&buf[..filled], &key, &sc.subprotocols) {
             Response::Partial => continue,
             Response::Accepted { head_len } => return Ok((stream, buf[head_len..filled].to_vec())),
             Response::Rejected { status } => {

@@ -1,15 +1,22 @@
 //! Code that runs on one pinned core: its share of the connections, the pacer,
 //! the shared buffers, and the control loop that walks the phases of a run.
 //!
-//! Phases: connect → (barrier: every core has finished connecting) → load →
-//! drain (no new messages; wait for outstanding echoes) → abort (whatever is
-//! still open is counted and dropped). A snapshot goes to the aggregator every
-//! interval and once more at the end.
+//! Phases: connect (the ramp) → load (the scenario's traffic phases; the ramp
+//! may still be running with `traffic = "with-ramp"`) → drain (no new
+//! messages; wait for outstanding echoes) → ramp-down (optional) → close →
+//! abort (whatever is still open is counted and dropped). Through connect and
+//! load the control loop keeps the slots filled: it opens what the ramp wants,
+//! reconnects dropped connections by the scenario's policy, ends connections
+//! whose lifetime is over, and injects the scheduled faults. A snapshot goes to
+//! the aggregator every interval and once more at the end.
 
 mod conn;
 mod connect;
+mod keeper;
+pub mod mix;
 pub mod pacer;
 pub mod seq;
+pub mod slots;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -20,12 +27,15 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use glommio::{timer::sleep, LocalExecutorBuilder, Placement};
+use glommio::{LocalExecutorBuilder, Placement};
 
-use crate::config::{Load, RunPlan};
+use crate::config::RunPlan;
 use crate::metrics::{Recorder, Snapshot};
-use crate::proto::payload;
+use crate::scenario::curve::RateCurve;
+use crate::scenario::{PhaseKind, Scenario};
+use mix::Mix;
 use pacer::{Roster, Schedule};
+use slots::{Agenda, Slot};
 
 /// Shared read buffer per core: one read never takes more than this.
 pub const READ_BUF: usize = 64 * 1024;
@@ -41,21 +51,21 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Cross-thread control of a run: a handful of atomics, touched a few times per second.
 #[derive(Debug)]
 pub struct Control {
-    /// Cores that have allocated their buffers and wait for `go`.
+    /// Cores that have allocated their buffers and wait for the start.
     pub ready: AtomicUsize,
-    /// The aggregator has taken its baseline sample: cores may start connecting.
-    pub go: AtomicBool,
-    /// Stop generating load (Ctrl-C): go to the drain phase.
+    /// Start of the run (the ramp's time 0), ns since the epoch; `u64::MAX` until the
+    /// aggregator has taken its baseline sample.
+    pub run_start_ns: AtomicU64,
+    /// Stop generating load (Ctrl-C, or a failed threshold with abort_on_fail): go to the drain.
     pub stop: AtomicBool,
     /// Stop now (second Ctrl-C): skip the drain.
     pub abort: AtomicBool,
-    /// Cores that have finished their connect phase.
+    /// Cores whose ramp is complete (every slot of their share attempted once).
     pub connected: AtomicUsize,
-    /// Connections open when their core finished connecting (summed over cores).
+    /// Connections open when their core completed its ramp (summed over cores).
     pub open_at_barrier: AtomicUsize,
     pub cores: usize,
-    /// Start of the load phase, ns since the epoch; `u64::MAX` until every core has
-    /// connected and the aggregator has set it.
+    /// Start of the traffic, ns since the epoch; `u64::MAX` until the aggregator has set it.
     pub load_start_ns: AtomicU64,
 }
 
@@ -63,7 +73,7 @@ impl Control {
     pub fn new(cores: usize) -> Control {
         Control {
             ready: AtomicUsize::new(0),
-            go: AtomicBool::new(false),
+            run_start_ns: AtomicU64::new(u64::MAX),
             stop: AtomicBool::new(false),
             abort: AtomicBool::new(false),
             connected: AtomicUsize::new(0),
@@ -81,6 +91,8 @@ pub enum Phase {
     /// No new messages; waiting for outstanding echoes (nothing else on the wire, so the
     /// last latencies are not delayed by the close handshakes of other connections).
     Drain,
+    /// Connections closed gradually (the scenario's `ramp.down`).
+    RampDown,
     /// Close handshakes.
     Close,
     Abort,
@@ -99,6 +111,18 @@ pub struct CorePlan {
     pub run: Arc<RunPlan>,
 }
 
+/// What a connection should send now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Traffic {
+    /// Before or after the traffic, in an idle phase or a gap: nothing (open-loop sends
+    /// already due still go out).
+    Quiet,
+    /// An open-loop phase: follow the schedule.
+    Open,
+    /// Closed loop: keep `window` in flight; `phase` tells phases apart.
+    Closed { window: u32, phase: u16 },
+}
+
 /// State shared by the connections of one core (single-threaded: `Rc`, `Cell`, `RefCell`).
 pub struct Shard {
     pub plan: CorePlan,
@@ -106,15 +130,24 @@ pub struct Shard {
     pub rec: RefCell<Recorder>,
     pub rbuf: RefCell<Box<[u8]>>,
     pub wbuf: RefCell<Vec<u8>>,
-    /// Message payload filler, copied into each message before its stamp is written.
-    pub template: Box<[u8]>,
+    pub mix: Mix,
+    /// Open-loop messages per connection over the traffic phases.
+    pub curve: RateCurve,
     pub phase: Cell<Phase>,
+    pub run_start_ns: Cell<u64>,
     pub load_start_ns: Cell<u64>,
     pub load_end_ns: Cell<u64>,
     /// One waker slot per local connection, for the pacer and phase changes.
     pub wakers: RefCell<Vec<Option<Waker>>>,
+    pub slots: RefCell<Vec<Slot>>,
+    /// Reconnects, lifetimes and fault ends, by time.
+    pub agenda: RefCell<Agenda>,
     /// Established connections whose task is still running.
     pub live: Cell<usize>,
+    /// Connection attempts in progress.
+    pub connecting: Cell<usize>,
+    /// Slots whose first attempt has finished (for the end of the ramp).
+    pub first_tries: Cell<u64>,
     /// Messages sent on this core and not answered yet (echoed or corrupted).
     pub in_flight: Cell<u64>,
     rng: Cell<u64>,
@@ -126,11 +159,15 @@ impl Shard {
         self.epoch.elapsed().as_nanos() as u64
     }
 
+    pub fn scenario(&self) -> &Scenario {
+        &self.plan.run.scenario
+    }
+
     pub fn local_count(&self) -> u64 {
         self.plan.ids.end - self.plan.ids.start
     }
 
-    /// Next pseudo-random 32 bits (xorshift64*), for mask keys.
+    /// Next pseudo-random 32 bits (xorshift64*), for mask keys and the message mix.
     #[inline]
     pub fn next_u32(&self) -> u32 {
         let mut x = self.rng.get();
@@ -141,16 +178,18 @@ impl Shard {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
     }
 
+    /// A uniform number in [0, 1).
+    pub fn next_unit(&self) -> f64 {
+        self.next_u32() as f64 / (u32::MAX as f64 + 1.0)
+    }
+
     /// Open-loop schedule of local connection `local`.
-    pub fn schedule(&self, local: u64) -> Schedule {
-        let rate = match self.plan.run.load {
-            Load::Open { rate } => rate,
-            Load::Closed { .. } => 0.0,
-        };
-        let n = self.local_count().max(1) as f64;
-        let mut s = Schedule::new(self.load_start_ns.get(), rate, 0, 1);
-        s.phase = (local as f64 + self.core_offset()) / n;
-        s
+    pub fn schedule(&self, local: u64) -> Schedule<'_> {
+        Schedule {
+            start_ns: self.load_start_ns.get(),
+            curve: &self.curve,
+            phase: pacer::phase_of(local, self.local_count(), self.core_offset()),
+        }
     }
 
     /// Fraction of a slot by which this core's sends are offset from other cores'.
@@ -158,12 +197,33 @@ impl Shard {
         self.plan.index as f64 / self.plan.run.client_cpus.len() as f64
     }
 
-    fn roster(&self) -> Roster {
-        let s = self.schedule(0);
+    fn roster(&self) -> Roster<'_> {
         Roster {
-            start_ns: s.intended_ns(0),
-            period_ns: s.period_ns,
+            start_ns: self.load_start_ns.get(),
+            curve: &self.curve,
             count: self.local_count(),
+            // Event s of the core is connection s % count's message s / count, at the
+            // per-connection position (s + offset) / count.
+            offset: self.core_offset(),
+        }
+    }
+
+    /// What connections should send at `now`.
+    pub fn traffic(&self, now: u64) -> Traffic {
+        let start = self.load_start_ns.get();
+        if now < start || now >= self.load_end_ns.get() {
+            return Traffic::Quiet;
+        }
+        let Some(i) = self.curve.phase_at(now - start) else {
+            return Traffic::Quiet;
+        };
+        match self.scenario().phases[i].kind {
+            PhaseKind::InFlight { window } => Traffic::Closed {
+                window,
+                phase: i as u16 + 1,
+            },
+            PhaseKind::Idle => Traffic::Quiet,
+            _ => Traffic::Open,
         }
     }
 
@@ -238,130 +298,66 @@ pub fn run_core(
 
 async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender<Snapshot>) {
     let run = plan.run.clone();
+    let sc = &run.scenario;
     let n = (plan.ids.end - plan.ids.start) as usize;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (plan.index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
     rng ^= std::process::id() as u64;
+    let mut rec = Recorder::default();
+    rec.grow_types(sc.messages.len());
     let shard = Rc::new(Shard {
         epoch,
-        rec: RefCell::new(Recorder::default()),
+        rec: RefCell::new(rec),
         rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
         wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
-        template: payload::template(run.size, run.text).into_boxed_slice(),
+        mix: Mix::new(&sc.messages),
+        curve: RateCurve::new(&sc.phases),
         phase: Cell::new(Phase::Connect),
+        run_start_ns: Cell::new(u64::MAX),
         load_start_ns: Cell::new(u64::MAX),
         load_end_ns: Cell::new(u64::MAX),
         wakers: RefCell::new(vec![None; n]),
+        slots: RefCell::new(vec![Slot::default(); n]),
+        agenda: RefCell::new(Agenda::default()),
         live: Cell::new(0),
+        connecting: Cell::new(0),
+        first_tries: Cell::new(0),
         in_flight: Cell::new(0),
         rng: Cell::new(rng),
         plan,
     });
-
-    // Snapshots every interval, independent of the phases.
-    let ticker = {
-        let shard = shard.clone();
-        let tx = tx.clone();
-        glommio::spawn_local(async move {
-            let interval = shard.plan.run.interval;
-            let mut next = interval;
-            loop {
-                let now = shard.epoch.elapsed();
-                if next > now {
-                    sleep(next - now).await;
-                }
-                next += interval;
-                shard.send_snapshot(&tx, false);
-            }
-        })
-    };
-
-    ctl.ready.fetch_add(1, Ordering::SeqCst);
-    while !ctl.go.load(Ordering::SeqCst) {
-        sleep(Duration::from_millis(1)).await;
-    }
-    connect::connect_all(&shard, &ctl).await;
-
-    // Barrier: the aggregator starts the load when every core has connected,
-    // at the same instant everywhere.
-    let open = shard.rec.borrow().counters.open as usize;
-    ctl.open_at_barrier.fetch_add(open, Ordering::SeqCst);
-    ctl.connected.fetch_add(1, Ordering::SeqCst);
-    let start = loop {
-        let s = ctl.load_start_ns.load(Ordering::SeqCst);
-        if s != u64::MAX {
-            break s;
-        }
-        sleep(Duration::from_millis(1)).await;
-    };
-    let end = start.saturating_add(run.duration.as_nanos() as u64);
-    shard.load_start_ns.set(start);
-    shard.load_end_ns.set(end);
-    shard.set_phase(Phase::Load);
-    run_load(&shard, &ctl, end).await;
-
-    let aborted = || ctl.abort.load(Ordering::Relaxed);
-    if !aborted() {
-        shard.set_phase(Phase::Drain);
-        let deadline = shard.now_ns().saturating_add(run.drain.as_nanos() as u64);
-        // Sleep first: every connection, woken by the phase change, gets polled once in the
-        // drain (sending anything still scheduled) before the in-flight count is trusted.
-        loop {
-            sleep(Duration::from_millis(1)).await;
-            if shard.in_flight.get() == 0 || shard.live.get() == 0 || shard.now_ns() >= deadline || aborted() {
-                break;
-            }
-        }
-    }
-    if !aborted() {
-        shard.set_phase(Phase::Close);
-        let deadline = shard.now_ns().saturating_add(CLOSE_TIMEOUT.as_nanos() as u64);
-        while shard.live.get() > 0 && shard.now_ns() < deadline && !aborted() {
-            sleep(Duration::from_millis(2)).await;
-        }
-    }
-    shard.set_phase(Phase::Abort);
-    while shard.live.get() > 0 {
-        sleep(Duration::from_millis(1)).await;
-    }
-    ticker.cancel().await;
-    shard.send_snapshot(&tx, true);
+    keeper::run(shard, ctl, tx).await;
 }
 
-/// The load phase: wake connections as their sends fall due (open loop), or just
-/// let them run (closed loop), until `end` or a stop.
-async fn run_load(shard: &Rc<Shard>, ctl: &Control, end: u64) {
+/// The open-loop pacer: wakes connections as their sends fall due, until the traffic ends
+/// (closed-loop phases are driven by the echoes themselves).
+async fn pace(shard: Rc<Shard>) {
     let roster = shard.roster();
     let n = roster.count;
+    if n == 0 {
+        return;
+    }
+    let check = Duration::from_millis(20).as_nanos() as u64;
     let mut cursor = 0u64;
-    let check = Duration::from_millis(20);
     loop {
         let now = shard.now_ns();
+        let end = shard.load_end_ns.get();
         if now >= end {
             return;
         }
-        if ctl.stop.load(Ordering::Relaxed) {
-            // Cut short: nothing scheduled from now on is sent.
-            shard.load_end_ns.set(now);
-            return;
+        let due = roster.due(now);
+        let from = if due.saturating_sub(cursor) > n {
+            due - n
+        } else {
+            cursor
+        };
+        for s in from..due {
+            shard.wake(s % n);
         }
-        let mut wake_at = now.saturating_add(check.as_nanos() as u64);
-        if roster.period_ns.is_finite() && n > 0 {
-            let due = roster.due(now);
-            let from = if due.saturating_sub(cursor) > n {
-                due - n
-            } else {
-                cursor
-            };
-            for s in from..due {
-                shard.wake(s % n);
-            }
-            cursor = due;
-            wake_at = wake_at.min(roster.at_ns(cursor));
-        }
-        let wake_at = wake_at.min(end);
+        cursor = cursor.max(due);
+        let wake_at = roster.at_ns(cursor).min(end).min(now + check);
         let now = shard.now_ns();
         if wake_at > now {
-            sleep(Duration::from_nanos(wake_at - now)).await;
+            glommio::timer::sleep(Duration::from_nanos(wake_at - now)).await;
         }
     }
 }

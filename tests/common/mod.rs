@@ -408,3 +408,29 @@ pub fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }
+
+/// Write a scenario file into a fresh directory; returns its path.
+pub fn scenario_file(text: &str) -> PathBuf {
+    let dir = fresh_dir();
+    std::fs::create_dir_all(&dir).expect("create scenario dir");
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// `wsload serve` on a given port (for tests that kill and restart it).
+pub fn spawn_wsload_server_on(port: u16) -> Peer {
+    let mut cmd = Command::new(WSLOAD);
+    cmd.args(["serve", "--port", &port.to_string(), "--cores", "1", "--for", "90s"]);
+    spawn_server(cmd, "wsload serve", |line| {
+        let addr: std::net::SocketAddr = line.trim().strip_prefix("listening on ")?.parse().ok()?;
+        Some(addr.port())
+    })
+}
+
+/// A float at `path` in a JSON value.
+pub fn f(v: &Value, path: &str) -> f64 {
+    v.pointer(path)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {path} in {v}"))
+}
