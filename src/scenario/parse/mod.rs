@@ -1,0 +1,237 @@
+//! Reads a scenario: a TOML file, then command-line overrides on top of it, into a validated
+//! [`Scenario`].
+//!
+//! The document is first turned into a small tree of [`Node`]s, each remembering where it came
+//! from (`FILE:LINE:COL`, or the override that set it). Overrides are applied to that tree, and a
+//! reader then builds the typed scenario, checking every key against the ones it knows so a typo
+//! is an error rather than a silently ignored setting. Only the first problem is reported, with
+//! its location, the field as written in the file, what was expected and what was found.
+
+mod connection;
+mod describe;
+mod read;
+#[cfg(test)]
+mod tests;
+mod traffic;
+mod tree;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use toml_edit::ImDocument;
+
+use super::model::*;
+use crate::config::target::Target;
+use connection::{read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols};
+pub use describe::describe;
+use read::*;
+use traffic::{read_faults, read_messages, read_phases, read_thresholds};
+use tree::{apply, position, Node, Src};
+
+/// A value set from the command line: `--set key=value`, or a run flag such as `--rate 5`
+/// translated into the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Dotted path; numeric parts index lists: `phases.0.rate`.
+    pub key: String,
+    /// Parsed as a TOML value when it is one (`5`, `true`, `[1, 2]`, `"x"`), else taken as a string.
+    pub value: String,
+    /// What the user typed, used as the location of errors: `--set rate=5`, `--rate 5`.
+    pub origin: String,
+}
+
+impl Override {
+    /// Parse `key=value` from `--set` (origin becomes `--set key=value`).
+    pub fn from_set(arg: &str) -> Result<Override, String> {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(format!(
+                "`--set {arg}`: expected key=value, e.g. --set connections=20000 or --set phases.0.rate=5/s"
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!(
+                "`--set {arg}`: the key before `=` is empty; expected key=value, e.g. --set connections=20000"
+            ));
+        }
+        Ok(Override {
+            key: key.to_string(),
+            value: value.to_string(),
+            origin: format!("--set {arg}"),
+        })
+    }
+}
+
+/// One problem with a scenario: where, which field, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// `FILE:LINE:COL` for values from the file, the override's origin for overridden values,
+    /// `FILE` (or its table's location) for things missing from the file.
+    pub location: String,
+    /// The field as spelled in the file, with 0-based indexes: `phases[1].rate`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.field, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+type Res<T> = Result<T, ScenarioError>;
+
+/// Parse a scenario document. `name` is the file name used in messages. Overrides are applied on
+/// top of the file, in order.
+pub fn parse(name: &str, text: &str, overrides: &[Override]) -> Res<Scenario> {
+    let doc = ImDocument::parse(text).map_err(|e| syntax_error(name, text, &e))?;
+    let src = Src {
+        name,
+        text,
+        fixed: false,
+    };
+    let mut root = src.table(doc.as_table(), name);
+    for ov in overrides {
+        apply(&mut root, ov)?;
+    }
+    read_scenario(&root)
+}
+
+/// Read and parse a file; `None` = an empty document (all defaults plus overrides, reported as
+/// `<command line>`).
+pub fn load(path: Option<&Path>, overrides: &[Override]) -> Res<Scenario> {
+    match path {
+        None => parse("<command line>", "", overrides),
+        Some(p) => {
+            let name = p.display().to_string();
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| error(&name, "file", format!("cannot read the scenario file: {e}")))?;
+            parse(&name, &text, overrides)
+        }
+    }
+}
+
+fn syntax_error(name: &str, text: &str, e: &toml_edit::TomlError) -> ScenarioError {
+    let location = match e.span() {
+        Some(span) => position(name, text, span.start),
+        None => name.to_string(),
+    };
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    error(&location, "TOML syntax", message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenario: the top-level keys, each section read by its own module.
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "connections",
+    "headers",
+    "subprotocols",
+    "source_ips",
+    "connect_timeout",
+    "connect_concurrency",
+    "max_frame",
+    "drain",
+    "rate",
+    "in_flight",
+    "duration",
+    "size",
+    "text",
+    "ramp",
+    "phases",
+    "messages",
+    "connection",
+    "reconnect",
+    "faults",
+    "thresholds",
+    "abort_on_fail",
+];
+
+fn read_scenario(root: &Node) -> Res<Scenario> {
+    let top = Tab::new(root, "", "a table")?;
+    top.known(TOP_KEYS)?;
+
+    let max_frame = match top.get("max_frame") {
+        Some(n) => {
+            let v = get_bytes(n, "max_frame")?;
+            if v == 0 {
+                return Err(out_of_range(n, "max_frame", "a size above 0 such as \"16MiB\""));
+            }
+            v
+        }
+        None => 16 << 20,
+    };
+    let scenario_name = top.opt("name", |n, f| get_str(n, f, "a name in quotes such as \"peak-10k\""))?;
+    let target = top.opt("url", |n, f| {
+        let url = get_str(n, f, "a URL such as \"ws://127.0.0.1:9000/\"")?;
+        Target::parse(&url).map_err(|m| error(&n.loc, f, m))
+    })?;
+    let connections = top
+        .opt("connections", |n, f| get_int(n, f, 1, i64::MAX))?
+        .unwrap_or(10_000) as u64;
+    let headers = top.opt("headers", read_headers)?.unwrap_or_default();
+    let subprotocols = top.opt("subprotocols", read_subprotocols)?.unwrap_or_default();
+    let source_ips = top.opt("source_ips", read_source_ips)?.unwrap_or_default();
+    let connect_timeout = top
+        .opt("connect_timeout", get_positive_duration)?
+        .unwrap_or(Duration::from_secs(10));
+    let connect_concurrency = top
+        .opt("connect_concurrency", |n, f| get_int(n, f, 1, u32::MAX as i64))?
+        .unwrap_or(256) as u32;
+    let drain = top.opt("drain", get_duration)?.unwrap_or(Duration::from_secs(5));
+
+    let (ramp, ramp_down, traffic_start) = match top.get("ramp") {
+        Some(n) => read_ramp(n, connections)?,
+        None => (Ramp::Burst, None, TrafficStart::AfterRamp),
+    };
+    let phases = read_phases(&top)?;
+    let messages = read_messages(&top, max_frame)?;
+
+    let lifetime = top.opt("connection", read_connection)?.flatten();
+    let (reconnect, recovered_within) = match top.get("reconnect") {
+        Some(n) => read_reconnect(n)?,
+        None => (Reconnect::Off, Duration::from_secs(5)),
+    };
+    let traffic_end = phases.last().map_or(Duration::ZERO, Phase::end);
+    let faults = match top.get("faults") {
+        Some(n) => read_faults(n, traffic_end)?,
+        None => Vec::new(),
+    };
+    let thresholds = top.opt("thresholds", read_thresholds)?.unwrap_or_default();
+    let abort_on_fail = top.opt("abort_on_fail", get_bool)?.unwrap_or(false);
+
+    Ok(Scenario {
+        name: scenario_name,
+        target,
+        headers,
+        subprotocols,
+        source_ips,
+        connect_timeout,
+        connect_concurrency,
+        max_frame,
+        connections,
+        ramp,
+        ramp_down,
+        traffic_start,
+        phases,
+        messages,
+        lifetime,
+        reconnect,
+        recovered_within,
+        faults,
+        thresholds,
+        abort_on_fail,
+        drain,
+    })
+}
