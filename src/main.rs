@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Serve(a)) => serve(&a),
         Some(Command::Run(a)) => run(&a),
+        Some(Command::Doctor(a)) => wsload::sys::doctor::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)
