@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+use wsload::sys::thousands;
 
 const WSLOAD: &str = env!("CARGO_BIN_EXE_wsload");
 
@@ -30,18 +31,6 @@ fn row<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with("  "))
         .unwrap_or_else(|| panic!("no row {name:?} in:\n{out}"));
     line.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect()
-}
-
-fn thousands(n: u64) -> String {
-    let d = n.to_string();
-    let mut out = String::new();
-    for (i, c) in d.chars().enumerate() {
-        if i > 0 && (d.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn proc_sys(key: &str) -> String {
@@ -76,7 +65,7 @@ fn doctor_reports_this_machines_limits() {
     assert!(r[2].starts_with("10,0"), "needed is N + overhead: {out}");
 
     let memlock = getrlimit(Resource::RLIMIT_MEMLOCK).unwrap().0;
-    if memlock != RLIM_INFINITY && memlock % (1 << 20) == 0 {
+    if memlock != RLIM_INFINITY && memlock.is_multiple_of(1 << 20) {
         let r = row(&out, "locked memory");
         assert!(r[1].starts_with(&format!("{} MiB", memlock >> 20)), "{out}");
     }
