@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(a)) => serve(&a),
         Some(Command::Run(a)) => run(&a),
         Some(Command::Validate(a)) => validate(&a),
+        Some(Command::Doctor(a)) => wsload::sys::doctor::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)

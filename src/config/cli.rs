@@ -49,6 +49,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a scenario file (and any --set overrides) without running it.
     Validate(ValidateArgs),
+    /// Check whether this machine can generate a load, and say what to change.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,4 +188,49 @@ pub struct ServeArgs {
     /// Stop by itself after this long (default: run until killed).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
     pub run_for: Option<Duration>,
+}
+
+/// `wsload doctor`: a read-only preflight. Changes nothing.
+#[derive(Debug, Clone, Args)]
+#[command(
+    long_about = "Check whether this machine can generate a load of N connections, and say exactly \
+what to change. Reads the open-files limits (soft and hard), locked memory for io_uring, the \
+ephemeral port range against connections per source address, somaxconn and tcp_max_syn_backlog \
+(for the built-in server), fs.file-max, fs.nr_open, nf_conntrack_max (when conntrack is loaded), \
+tcp_tw_reuse and the CPUs. Each line shows the current value, the needed value as a formula in N \
+(E = client cores) and the command that fixes it. Nothing is changed: the fixes are for you to \
+run (tuning/apply.sh writes the kernel settings; wsload run raises its soft open-files limit \
+itself).\n\n\
+`wsload run` makes the same checks before it starts and refuses a run they say will fail.",
+    after_help = "Examples:\n  \
+wsload doctor                              the default test: 10,000 connections, built-in server\n  \
+wsload doctor -c 50000 --source-ip 127.0.0.1,127.0.0.2\n  \
+wsload doctor -c 100000 --rate 2 --cores 0-3 --external-server\n\n\
+Exit status: 0 the load fits (warnings allowed); 1 something fails (see the FAIL lines); \
+2 bad arguments."
+)]
+pub struct DoctorArgs {
+    /// N: the connections the run would open to one target.
+    #[arg(short = 'c', long, default_value_t = 10_000)]
+    pub connections: u64,
+
+    /// Messages per second per connection (as in `wsload run --rate`); checks that the client
+    /// cores can send N·R messages/s. Accepts `2`, `2/s`, `120/m`.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Client cores the run would use, a CPU list (`0`, `0-3`). Default: as `wsload run`,
+    /// every available CPU but the built-in server's.
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<String>,
+
+    /// Source addresses the run would bind (as in `wsload run --source-ip`); each gives one
+    /// more ephemeral port range towards the target.
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    pub source_ip: Vec<IpAddr>,
+
+    /// The server runs on another host: skip its settings here (somaxconn, its open files)
+    /// and check this host as a pure client. Run tuning/check.sh on the server host.
+    #[arg(long)]
+    pub external_server: bool,
 }

@@ -31,11 +31,11 @@ pub const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
 
 /// Ports per source address after `sysctl -w net.ipv4.ip_local_port_range="1024 65535"`,
 /// the widest range that leaves the well-known ports alone.
-const WIDE_PORTS: u64 = 65535 - 1024 + 1;
+pub const WIDE_PORTS: u64 = 65535 - 1024 + 1;
 
 const PORT_RANGE_PATH: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 const RESERVED_PORTS_PATH: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
-const NR_OPEN_PATH: &str = "/proc/sys/fs/nr_open";
+pub(crate) const NR_OPEN_PATH: &str = "/proc/sys/fs/nr_open";
 
 /// A limit that stops a run before it starts. Each message names the figures
 /// and the command that fixes them.
@@ -181,10 +181,7 @@ pub fn raise_nofile(needed: u64) -> Result<FdLimit, LimitError> {
     let (soft_before, hard) =
         getrlimit(Resource::RLIMIT_NOFILE).map_err(|source| LimitError::GetLimit { resource: RES, source })?;
     let nr_open = read_u64(NR_OPEN_PATH);
-    let target = match (hard, nr_open) {
-        (RLIM_INFINITY, Some(n)) => n,
-        _ => hard,
-    };
+    let target = nofile_reachable(hard, nr_open);
     let soft = if target > soft_before {
         setrlimit(Resource::RLIMIT_NOFILE, target, hard).map_err(|source| LimitError::SetLimit {
             resource: RES,
@@ -202,6 +199,15 @@ pub fn raise_nofile(needed: u64) -> Result<FdLimit, LimitError> {
         soft,
         hard,
     })
+}
+
+/// The soft `RLIMIT_NOFILE` a process may raise itself to: its hard limit,
+/// or `fs.nr_open` (when known) if the hard limit is unlimited. Pure.
+pub fn nofile_reachable(hard: u64, nr_open: Option<u64>) -> u64 {
+    match (hard, nr_open) {
+        (RLIM_INFINITY, Some(n)) => n,
+        _ => hard,
+    }
 }
 
 /// Whether `needed` open files fit under `soft`; if not, which error explains
@@ -270,14 +276,23 @@ pub fn check_memlock(executors: usize, per_executor: u64) -> Result<(), LimitErr
     memlock_verdict(executors, per_executor, as_opt(hard))
 }
 
+/// Locked bytes `executors` io_uring executors need: `executors × per_executor`,
+/// and at least [`GLOMMIO_MIN_MEMLOCK`] when there is any executor (0 for none).
+/// Saturates. Pass `per_executor = 0` for a process with `CAP_IPC_LOCK`.
+pub fn memlock_needed(executors: usize, per_executor: u64) -> u64 {
+    let needed = per_executor.saturating_mul(executors as u64);
+    if executors > 0 {
+        needed.max(GLOMMIO_MIN_MEMLOCK)
+    } else {
+        needed
+    }
+}
+
 /// Whether `executors × per_executor` bytes, and at least
 /// [`GLOMMIO_MIN_MEMLOCK`] when `executors > 0`, fit under `limit` bytes
 /// (`None` is unlimited). Pure: no syscalls. The product saturates.
 pub fn memlock_verdict(executors: usize, per_executor: u64, limit: Option<u64>) -> Result<(), LimitError> {
-    let mut needed = per_executor.saturating_mul(executors as u64);
-    if executors > 0 {
-        needed = needed.max(GLOMMIO_MIN_MEMLOCK);
-    }
+    let needed = memlock_needed(executors, per_executor);
     match limit {
         Some(limit) if needed > limit => Err(LimitError::MemlockTooLow {
             executors,
@@ -372,11 +387,30 @@ pub fn check_ephemeral_ports(connections: u64, source_addresses: usize) -> Resul
     if connections == 0 {
         return Ok(());
     }
-    let (low, high) = ephemeral_port_range().map_err(|source| LimitError::PortRange { source })?;
+    let (range, reserved) = port_facts().map_err(|source| LimitError::PortRange { source })?;
+    ports_verdict(connections, source_addresses, range, reserved)
+}
+
+/// The ephemeral port range and how many of its ports are reserved
+/// (`ip_local_reserved_ports`; 0 if that file cannot be read): the figures
+/// [`ports_verdict`] takes, read from `/proc/sys`.
+///
+/// # Errors
+/// As [`ephemeral_port_range`].
+pub fn port_facts() -> io::Result<((u16, u16), u64)> {
+    let (low, high) = ephemeral_port_range()?;
     let reserved = std::fs::read_to_string(RESERVED_PORTS_PATH)
         .map(|list| reserved_in_range(&list, low, high))
         .unwrap_or(0);
-    ports_verdict(connections, source_addresses, (low, high), reserved)
+    Ok(((low, high), reserved))
+}
+
+/// Usable ephemeral ports per source address: `high - low + 1 - reserved`
+/// (0 if the reserved ports cover the range).
+pub fn ports_per_address(range: (u16, u16), reserved: u64) -> u64 {
+    (u64::from(range.1) + 1)
+        .saturating_sub(u64::from(range.0))
+        .saturating_sub(reserved)
 }
 
 /// Whether `connections` fit in the ports `range` (inclusive) less `reserved`
@@ -388,9 +422,7 @@ pub fn ports_verdict(
     reserved: u64,
 ) -> Result<(), LimitError> {
     let (low, high) = range;
-    let ports_per_address = (u64::from(high) + 1)
-        .saturating_sub(u64::from(low))
-        .saturating_sub(reserved);
+    let ports_per_address = ports_per_address(range, reserved);
     let needed_addresses = addresses_for(connections, ports_per_address);
     if needed_addresses <= source_addresses.max(1) as u64 {
         return Ok(());
@@ -406,8 +438,9 @@ pub fn ports_verdict(
     })
 }
 
-/// ⌈connections / ports⌉; `u64::MAX` when there are no ports at all.
-fn addresses_for(connections: u64, ports: u64) -> u64 {
+/// Source addresses `connections` to one destination need with `ports` per
+/// address: ⌈connections / ports⌉; `u64::MAX` when there are no ports at all.
+pub fn addresses_for(connections: u64, ports: u64) -> u64 {
     match (connections, ports) {
         (0, _) => 0,
         (_, 0) => u64::MAX,
@@ -416,11 +449,11 @@ fn addresses_for(connections: u64, ports: u64) -> u64 {
 }
 
 /// Reads a single decimal number from a /proc file; `None` if anything fails.
-fn read_u64(path: &str) -> Option<u64> {
+pub(crate) fn read_u64(path: &str) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-fn limit_text(v: u64) -> String {
+pub(crate) fn limit_text(v: u64) -> String {
     if v == RLIM_INFINITY {
         "unlimited".to_string()
     } else {
@@ -429,7 +462,7 @@ fn limit_text(v: u64) -> String {
 }
 
 /// A round figure for `ulimit -n`: `needed` rounded up to the next 1,000.
-fn suggest_files(needed: u64) -> u64 {
+pub(crate) fn suggest_files(needed: u64) -> u64 {
     needed.div_ceil(1000).saturating_mul(1000)
 }
 
@@ -438,7 +471,7 @@ fn kib_up(bytes: u64) -> u64 {
 }
 
 /// A round figure for `ulimit -l` (KiB): `needed` rounded up to a whole MiB.
-fn suggest_kib(needed: u64) -> u64 {
+pub(crate) fn suggest_kib(needed: u64) -> u64 {
     needed.div_ceil(1024 * 1024).saturating_mul(1024)
 }
 
@@ -530,7 +563,7 @@ fn too_few_ports(e: &LimitError) -> String {
 
 /// "127.0.0.1,127.0.0.2,127.0.0.3" for n = 3; "127.0.0.1,127.0.0.2,...,127.0.0.10"
 /// for longer lists. Counts on through 127.0.1.0 and beyond past 254.
-fn loopback_list(n: u64) -> String {
+pub(crate) fn loopback_list(n: u64) -> String {
     let addr = |i: u64| {
         let ip = std::net::Ipv4Addr::from(0x7f00_0001u32.wrapping_add(i as u32));
         ip.to_string()

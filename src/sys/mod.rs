@@ -8,6 +8,8 @@
 //! - [`limits`]: open files (`RLIMIT_NOFILE`, raised where we may), locked
 //!   memory for io_uring (`RLIMIT_MEMLOCK`) and ephemeral ports.
 //! - [`cores`]: CPU lists, the CPUs we may run on and the client/server split.
+//! - [`doctor`]: `wsload doctor`, every check above and the kernel settings,
+//!   as a table of current value, needed value (a formula in N) and fix.
 //! - [`procstat`]: CPU time, memory and open files of a process, read from
 //!   `/proc` while a run goes on.
 //!
@@ -15,6 +17,7 @@
 //! of connections N) is in `tuning/`.
 
 pub mod cores;
+pub mod doctor;
 pub mod limits;
 pub mod procstat;
 
