@@ -266,7 +266,7 @@ fn every_injected_fault_is_counted_and_attributed() {
     let o = run_scenario(
         "connections = 100\n[reconnect]\npolicy = \"immediate\"\n\
          [[phases]]\nkind = \"sustained\"\nrate = 5\nduration = \"4s\"\n\
-         [[faults]]\nkind = \"drop\"\nat = \"500ms\"\nfraction = 0.1\n\
+         [[faults]]\nkind = \"drop\"\nat = \"500ms\"\nevery = \"2s\"\nfraction = 0.1\n\
          [[faults]]\nkind = \"close\"\nat = \"1s\"\nfraction = 0.1\n\
          [[faults]]\nkind = \"corrupt\"\nat = \"1500ms\"\nfraction = 0.1\n\
          [[faults]]\nkind = \"oversized\"\nat = \"2s\"\nfraction = 0.1\n\
@@ -276,12 +276,14 @@ fn every_injected_fault_is_counted_and_attributed() {
     );
     let ctx = o.pretty();
     let s = o.summary();
-    for kind in ["drop", "close", "corrupt", "oversized", "half-open", "pause"] {
+    // The drop repeats every 2 s (at 0.5 and 2.5 s); each other fault is injected once.
+    assert_eq!(o.num("/faults/injected/drop"), 20, "{ctx}");
+    for kind in ["close", "corrupt", "oversized", "half-open", "pause"] {
         assert_eq!(o.num(&format!("/faults/injected/{kind}")), 10, "{kind}\n{ctx}");
     }
     // Drop, close, corrupt and oversized end their connections; the client reconnects them.
-    assert_eq!(o.num("/faults/ended_connections"), 40, "{ctx}");
-    assert_eq!(o.num("/recovery/reconnected"), 40, "{ctx}");
+    assert_eq!(o.num("/faults/ended_connections"), 50, "{ctx}");
+    assert_eq!(o.num("/recovery/reconnected"), 50, "{ctx}");
     assert_eq!(o.num("/connections/dropped"), 0, "no drop is the server's doing\n{ctx}");
     // The server answered the corrupt frames with 1002 and the oversized ones with 1009.
     assert_eq!(o.num("/close_codes/1002"), 10, "{ctx}");
@@ -293,8 +295,8 @@ fn every_injected_fault_is_counted_and_attributed() {
     // Each injection is on the time line at its scheduled time.
     let start = f(s, "/traffic_start_s");
     let events = s["faults"]["events"].as_array().unwrap();
-    assert_eq!(events.len(), 6, "{ctx}");
-    for (e, at) in events.iter().zip([0.5, 1.0, 1.5, 2.0, 2.5, 3.0]) {
+    assert_eq!(events.len(), 7, "{ctx}");
+    for (e, at) in events.iter().zip([0.5, 1.0, 1.5, 2.0, 2.5, 2.5, 3.0]) {
         let t = f(e, "/t_s") - start;
         assert!((t - at).abs() < 0.1, "event {e} at {t}, scheduled {at}\n{ctx}");
         assert_eq!(e["connections"].as_u64(), Some(10), "{ctx}");
@@ -310,7 +312,7 @@ fn every_injected_fault_is_counted_and_attributed() {
                 .collect::<Vec<_>>()
         })
         .sum();
-    assert_eq!(faults_in_timeline, 60, "{ctx}");
+    assert_eq!(faults_in_timeline, 70, "{ctx}");
     assert_eq!(
         o.num("/messages/lost"),
         o.num("/messages/lost_by_drop"),
@@ -467,4 +469,68 @@ fn smoke_scenario_runs_end_to_end() {
     let o = run_wsload(&["run", "--scenario", path.to_str().unwrap(), "-q"]);
     o.assert_exit(0);
     assert_eq!(o.summary()["thresholds_passed"], Value::Bool(true), "{}", o.pretty());
+}
+
+#[test]
+fn rate_ramp_phase_climbs_from_zero_to_its_end_rate() {
+    let o = run_scenario(
+        "connections = 50\n[[phases]]\nkind = \"ramp\"\nfrom = 0\nto = 20\nduration = \"2s\"\n",
+        &["--interval", "250ms"],
+    );
+    o.assert_clean();
+    let ctx = o.pretty();
+    // The integral of a rate going from 0 to 20/s over 2 s is 20 messages per connection.
+    let sent = o.num("/messages/sent");
+    assert!((950..=1050).contains(&sent), "sent {sent}, expected about 1,000\n{ctx}");
+    let (b, e) = (f(o.summary(), "/phases/0/start_s"), f(o.summary(), "/phases/0/end_s"));
+    let rates: Vec<f64> = points(&o)
+        .iter()
+        .filter(|p| f(p, "/t_s") - 0.25 >= b && f(p, "/t_s") <= e)
+        .map(|p| f(p, "/sent_per_s"))
+        .collect();
+    assert!(rates.len() >= 5, "{rates:?}\n{ctx}");
+    assert!(
+        rates.first().unwrap() * 3.0 < *rates.last().unwrap(),
+        "the rate did not climb: {rates:?}\n{ctx}"
+    );
+}
+
+#[test]
+fn subprotocol_is_negotiated_with_a_server_that_supports_it() {
+    let peer = spawn_peer("py_echo_server.py", &["--subprotocols", "chat"]);
+    let o = run_scenario(
+        "connections = 5\nsubprotocols = [\"chat.v2\", \"chat\"]\n[[phases]]\nkind = \"sustained\"\nrate = 5\nduration = \"500ms\"\n",
+        &[&peer.url()],
+    );
+    o.assert_clean();
+}
+
+#[test]
+fn subprotocol_mismatch_is_a_clear_error() {
+    let server = spawn_wsload_server();
+    let o = run_scenario(
+        "connections = 5\nsubprotocols = [\"chat\"]\n[[phases]]\nkind = \"sustained\"\nrate = 5\nduration = \"500ms\"\n",
+        &[&server.url(), "--cores", "0"],
+    );
+    o.assert_exit(2);
+    assert_eq!(o.num("/errors/handshake_invalid"), 5, "{}", o.pretty());
+    let first = serde_json::to_string(&o.summary()["first_errors"]).unwrap();
+    assert!(
+        first.contains("accepted none of the offered subprotocols (chat)"),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_bad_scenario_file_starts_nothing_and_exits_2() {
+    let path = scenario_file("connections = 10\n[ramp]\nkind = \"lineer\"\n");
+    let o = run_wsload(&["run", "--scenario", path.to_str().unwrap(), "-q"]);
+    o.assert_exit(2);
+    assert!(
+        o.stderr
+            .contains("scenario.toml:3:8: ramp.kind: unknown ramp kind `lineer`"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.summary.is_none(), "a run that did not start wrote a summary");
 }

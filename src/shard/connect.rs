@@ -32,6 +32,7 @@ pub fn spawn_attempt(shard: &Rc<Shard>, local: u32) {
         if first {
             shard.first_tries.set(shard.first_tries.get() + 1);
         }
+        shard.poke();
     })
     .detach();
 }

@@ -22,8 +22,11 @@ use crate::scenario::FaultKind;
 
 /// Longest sleep of the control loop (it also looks at the stop flags this often).
 const TICK: Duration = Duration::from_millis(20);
-/// While connects wait for a free attempt, look again this often.
+/// How often the drain, ramp-down and close phases look at their counts.
 const BUSY_TICK: Duration = Duration::from_millis(1);
+/// While connects wait for a free attempt, look again at least this often (a finished
+/// attempt wakes the loop at once).
+const WAIT_TICK: Duration = Duration::from_millis(5);
 /// Retries after a failed attempt never come faster than this, even with `immediate`.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 
@@ -121,7 +124,7 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
                         pacer = Some(glommio::spawn_local(super::pace(shard.clone())));
                     }
                 }
-                w.min(now + BUSY_TICK.as_nanos() as u64)
+                w.min(now + WAIT_TICK.as_nanos() as u64)
             }
             Phase::Load => {
                 let mut w = k.keep_open(now);
@@ -177,8 +180,12 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
         };
         let now = shard.now_ns();
         let wake_at = wake_at.min(now + TICK.as_nanos() as u64);
-        if wake_at > now {
-            sleep(Duration::from_nanos(wake_at - now)).await;
+        if shard.connecting.get() >= k.per_core_concurrency() {
+            // Every attempt slot is busy: the next finished attempt wakes the loop (no timer).
+            Poke::new(&shard).await;
+        } else if wake_at > now {
+            // A finished connection attempt wakes the loop early: the next one can start.
+            futures_lite::future::or(sleep(Duration::from_nanos(wake_at - now)), Poke::new(&shard)).await;
         }
     }
     if let Some(p) = pacer {
@@ -187,6 +194,32 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
     k.final_accounting();
     ticker.cancel().await;
     shard.send_snapshot(&tx, true);
+}
+
+/// Resolves once `Shard::poke` is called after the first poll.
+struct Poke<'a> {
+    shard: &'a Shard,
+    armed: bool,
+}
+
+impl<'a> Poke<'a> {
+    fn new(shard: &'a Shard) -> Poke<'a> {
+        Poke { shard, armed: false }
+    }
+}
+
+impl std::future::Future for Poke<'_> {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.armed && self.shard.poked.get() {
+            return std::task::Poll::Ready(());
+        }
+        self.armed = true;
+        self.shard.poked.set(false);
+        *self.shard.keeper.borrow_mut() = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }
 }
 
 impl Keeper {
@@ -219,7 +252,7 @@ impl Keeper {
         }
         let mut next = shard.agenda.borrow().next_at().unwrap_or(u64::MAX);
         if self.cursor < wanted || !self.pending.is_empty() {
-            next = next.min(now + BUSY_TICK.as_nanos() as u64);
+            next = next.min(now + WAIT_TICK.as_nanos() as u64);
         } else if let Some(c) = sc.ramp.next_change(t, sc.connections) {
             next = next.min(shard.run_start_ns.get().saturating_add(c.as_nanos() as u64));
         }

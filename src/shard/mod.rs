@@ -148,6 +148,9 @@ pub struct Shard {
     pub connecting: Cell<usize>,
     /// Slots whose first attempt has finished (for the end of the ramp).
     pub first_tries: Cell<u64>,
+    /// The control loop's waker while it sleeps, and whether it was poked since.
+    pub keeper: RefCell<Option<Waker>>,
+    pub poked: Cell<bool>,
     /// Messages sent on this core and not answered yet (echoed or corrupted).
     pub in_flight: Cell<u64>,
     rng: Cell<u64>,
@@ -250,6 +253,15 @@ impl Shard {
         }
     }
 
+    /// Wake the control loop early (an attempt finished: a connect slot is free).
+    pub fn poke(&self) {
+        self.poked.set(true);
+        let w = self.keeper.borrow_mut().take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+
     fn set_phase(&self, p: Phase) {
         self.phase.set(p);
         self.wake_all();
@@ -321,6 +333,8 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         live: Cell::new(0),
         connecting: Cell::new(0),
         first_tries: Cell::new(0),
+        keeper: RefCell::new(None),
+        poked: Cell::new(false),
         in_flight: Cell::new(0),
         rng: Cell::new(rng),
         plan,

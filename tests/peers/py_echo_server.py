@@ -47,6 +47,7 @@ async def main(args):
         HOST,
         args.port,
         compression=None,  # no permessage-deflate
+        subprotocols=args.subprotocols or None,
         max_size=args.max_size,
         max_queue=64,
         ping_interval=args.ping_interval,  # server-initiated keepalive off by default
@@ -74,6 +75,8 @@ def parse_args():
                    help="largest accepted message in bytes (default 16 MiB)")
     p.add_argument("--ping-interval", type=float, default=None,
                    help="send keepalive pings every N s (default: never)")
+    p.add_argument("--subprotocols", nargs="*", default=[],
+                   help="subprotocols the server supports (it picks the first the client offers)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
     return p.parse_args()
 
