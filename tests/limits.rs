@@ -132,7 +132,8 @@ fn connect_rate_spreads_the_ramp() {
     o.assert_exit(0);
     assert_eq!(o.num("/connections/established"), 20);
     let t = o.summary()["connections"]["time_to_all_s"].as_f64().unwrap();
-    // The ramp wants the 20th connection 19/40 s after the first; the first attempt itself may
-    // start a tick (1 ms) after the ramp's time 0, hence the small slack.
-    assert!(t >= 19.0 / 40.0 - 0.005, "20 connections at 40/s all open after {t} s");
+    // The ramp wants the 20th connection 19/40 s after its time 0; the first attempt itself may
+    // start a few ms after that time 0 (time_to_all counts from it), hence 90% of the ramp.
+    // All at once would take a few ms.
+    assert!(t >= 0.9 * 19.0 / 40.0, "20 connections at 40/s all open after {t} s");
 }
