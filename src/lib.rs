@@ -17,6 +17,7 @@
 //! histograms and counters and ships a compact snapshot once per interval.
 
 pub mod aggregate;
+pub mod analysis;
 pub mod config;
 pub mod io;
 pub mod metrics;

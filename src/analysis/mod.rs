@@ -1,0 +1,3 @@
+//! Analysis over the gathered figures: pure functions, unit-tested with
+//! synthetic data (fits, projections, findings).
+pub mod fit;
