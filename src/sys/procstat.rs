@@ -3,6 +3,11 @@
 //! Cheap enough to sample once a second during a run (three small reads), so
 //! reports can show cost per message (CPU seconds) and cost per connection
 //! (RSS). No external crates: the files are parsed by hand.
+//!
+//! A server under test is often more than one process (a supervisor and its
+//! workers), so [`sample_tree`] sums a process and all its descendants, and
+//! [`kernel_sample`] reads the system-wide socket and slab memory that the
+//! per-process figures do not show.
 
 use std::io;
 
@@ -68,6 +73,250 @@ pub fn open_fds(pid: i32) -> io::Result<u64> {
         count = count.saturating_sub(1);
     }
     Ok(count)
+}
+
+/// A process and all its descendants (found through `/proc/*/stat` ppid), summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct TreeSample {
+    /// User-mode CPU seconds of every process in the tree (see [`ProcSample::cpu_user_s`]).
+    pub cpu_user_s: f64,
+    /// Kernel-mode CPU seconds of every process in the tree.
+    pub cpu_sys_s: f64,
+    /// Sum of the resident memory (`VmRSS`) of the processes. Pages shared between them
+    /// (libraries, memory shared after fork) are counted once per process.
+    pub rss_bytes: u64,
+    /// Open file descriptors of all processes (0 for those we may not list).
+    pub fds: u64,
+    /// Threads of all processes.
+    pub threads: u64,
+    /// Processes in the tree, `pid` itself included.
+    pub processes: u64,
+}
+
+impl TreeSample {
+    /// User plus system CPU time, in seconds.
+    pub fn cpu_total_s(&self) -> f64 {
+        self.cpu_user_s + self.cpu_sys_s
+    }
+
+    fn add(&mut self, p: &ProcSample, fds: u64) {
+        self.cpu_user_s += p.cpu_user_s;
+        self.cpu_sys_s += p.cpu_sys_s;
+        self.rss_bytes = self.rss_bytes.saturating_add(p.rss_bytes);
+        self.fds += fds;
+        self.threads += p.threads;
+        self.processes += 1;
+    }
+}
+
+/// [`sample`] of `pid` and of each of its descendants, summed, with their open
+/// file descriptors.
+///
+/// Descendants that exit while being read are skipped, and fds that cannot be
+/// listed (another user's process) count as 0 for that process. Costs one pass
+/// over `/proc` plus three small reads per process in the tree.
+///
+/// # Errors
+/// As [`sample`] for `pid` itself (`NotFound` if it is gone); never for a descendant.
+pub fn sample_tree(pid: i32) -> io::Result<TreeSample> {
+    let mut tree = TreeSample::default();
+    let root = sample(pid)?;
+    tree.add(&root, open_fds(pid).unwrap_or(0));
+    for child in descendants(pid) {
+        // A descendant may exit between the /proc scan and these reads.
+        if let Ok(s) = sample(child) {
+            tree.add(&s, open_fds(child).unwrap_or(0));
+        }
+    }
+    Ok(tree)
+}
+
+/// The descendants of `pid` (children, grandchildren, ...), from one pass over
+/// the numeric entries of `/proc`. Empty if `pid` has none or does not exist.
+///
+/// Each is listed once, parents before their children. A process that forks
+/// or exits during the pass may be missed or still listed.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut links: Vec<(i32, i32)> = Vec::new(); // (ppid, pid)
+    for entry in dir.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if child <= 0 || child == pid {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = parse_ppid(&stat) {
+            links.push((ppid, child));
+        }
+    }
+    descendants_in(pid, &mut links)
+}
+
+/// Walk `(ppid, pid)` links breadth first from `root`. Sorts `links` by ppid.
+fn descendants_in(root: i32, links: &mut [(i32, i32)]) -> Vec<i32> {
+    links.sort_unstable();
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut parent = root;
+    loop {
+        let start = links.partition_point(|&(pp, _)| pp < parent);
+        for &(pp, child) in &links[start..] {
+            if pp != parent {
+                break;
+            }
+            // PIDs are unique at any instant, but a racy snapshot could in
+            // principle show a cycle; never list a process twice.
+            if child != root && !out.contains(&child) {
+                out.push(child);
+            }
+        }
+        let Some(&p) = out.get(next) else {
+            return out;
+        };
+        parent = p;
+        next += 1;
+    }
+}
+
+/// Field 4 (ppid) of a `/proc/PID/stat` line, counted after the last `)` since
+/// the command name may contain spaces and parentheses.
+pub fn parse_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // rest starts with field 3 (state), then field 4 (ppid).
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The process name (`/proc/PID/comm`, without its trailing newline; at most
+/// 15 bytes, truncated by the kernel).
+///
+/// # Errors
+/// `NotFound` if the process does not exist.
+pub fn name(pid: i32) -> io::Result<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))?;
+    Ok(comm.trim_end_matches('\n').to_string())
+}
+
+/// System-wide kernel memory that grows with sockets (in the caller's network
+/// namespace for the TCP figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct KernelSample {
+    /// TCP sockets in use (not closed).
+    pub tcp_inuse: u64,
+    /// TCP sockets closed by their process but not yet done (orphans).
+    pub tcp_orphan: u64,
+    /// TCP sockets in TIME_WAIT.
+    pub tcp_tw: u64,
+    /// TCP sockets allocated (in use, orphans and some in TIME_WAIT).
+    pub tcp_alloc: u64,
+    /// TCP socket buffer memory (sockstat "mem", pages × page size).
+    pub tcp_mem_bytes: u64,
+    /// Slab from /proc/meminfo (socket structs, dentries, ...).
+    pub slab_bytes: u64,
+    /// `MemTotal` from /proc/meminfo.
+    pub mem_total_bytes: u64,
+    /// `MemAvailable` from /proc/meminfo (0 on kernels before 3.14).
+    pub mem_available_bytes: u64,
+}
+
+/// Read `/proc/net/sockstat` and `/proc/meminfo`.
+///
+/// # Errors
+/// Those of reading the files, and `InvalidData` if they do not have the
+/// expected layout (see [`parse_sockstat`], [`parse_meminfo`]).
+pub fn kernel_sample() -> io::Result<KernelSample> {
+    let sockstat = std::fs::read_to_string("/proc/net/sockstat")?;
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    let tcp = parse_sockstat(&sockstat, page_size())?;
+    let mem = parse_meminfo(&meminfo)?;
+    Ok(KernelSample {
+        slab_bytes: mem.slab_bytes,
+        mem_total_bytes: mem.mem_total_bytes,
+        mem_available_bytes: mem.mem_available_bytes,
+        ..tcp
+    })
+}
+
+/// The TCP figures of `/proc/net/sockstat` (the `TCP:` line), with "mem"
+/// converted from pages to bytes. The memory fields of the result are 0.
+/// Pure: the tests feed it fixed text.
+///
+/// # Errors
+/// `InvalidData` if there is no `TCP:` line or a value is not a number. Keys
+/// the kernel does not write read as 0.
+pub fn parse_sockstat(text: &str, page_size: u64) -> io::Result<KernelSample> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("TCP:"))
+        .ok_or_else(|| invalid(format!("no TCP: line in /proc/net/sockstat: {text:?}")))?;
+    let mut k = KernelSample::default();
+    let mut words = line.split_whitespace();
+    while let (Some(key), Some(value)) = (words.next(), words.next()) {
+        let n: u64 = value
+            .parse()
+            .map_err(|_| invalid(format!("/proc/net/sockstat TCP {key} is {value:?}, not a number")))?;
+        match key {
+            "inuse" => k.tcp_inuse = n,
+            "orphan" => k.tcp_orphan = n,
+            "tw" => k.tcp_tw = n,
+            "alloc" => k.tcp_alloc = n,
+            "mem" => k.tcp_mem_bytes = n.saturating_mul(page_size),
+            _ => {}
+        }
+    }
+    Ok(k)
+}
+
+/// `MemTotal`, `MemAvailable` and `Slab` of `/proc/meminfo`, in bytes. The TCP
+/// fields of the result are 0. Pure: the tests feed it fixed text.
+///
+/// # Errors
+/// `InvalidData` if there is no `MemTotal` or one of the three is not a number.
+/// A missing `MemAvailable` (kernels before 3.14) or `Slab` reads as 0.
+pub fn parse_meminfo(text: &str) -> io::Result<KernelSample> {
+    let mut k = KernelSample::default();
+    let mut total = None;
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "MemTotal" => total.insert(0),
+            "MemAvailable" => &mut k.mem_available_bytes,
+            "Slab" => &mut k.slab_bytes,
+            _ => continue,
+        };
+        let mut words = value.split_whitespace();
+        let n: u64 = words
+            .next()
+            .and_then(|w| w.parse().ok())
+            .ok_or_else(|| invalid(format!("/proc/meminfo {key} is {value:?}, not a number")))?;
+        // The kernel writes these in kB (KiB).
+        let unit = if words.next() == Some("kB") { 1024 } else { 1 };
+        *slot = n.saturating_mul(unit);
+    }
+    k.mem_total_bytes = total.ok_or_else(|| invalid(format!("no MemTotal in /proc/meminfo: {text:?}")))?;
+    Ok(k)
+}
+
+fn invalid(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// Bytes per memory page (`sysconf(_SC_PAGESIZE)`; 4096 if that fails).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a constant; it has no memory-safety preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
 }
 
 /// Clock ticks per second for `/proc/PID/stat` times (`sysconf(_SC_CLK_TCK)`,
@@ -264,5 +513,163 @@ mod tests {
     #[test]
     fn clock_ticks_is_positive() {
         assert!(clock_ticks_per_second() > 0);
+    }
+
+    #[test]
+    fn parse_ppid_table() {
+        let table: &[(&str, Option<i32>)] = &[
+            ("1234 (wsload) S 1 1234 1234 0", Some(1)),
+            ("77 (a b) (c)) R 42 77 77", Some(42)),
+            ("77 ()) S 9 77", Some(9)),
+            ("2 (kthreadd) S 0 0 0", Some(0)),
+            ("", None),
+            ("77 (x) S", None),
+            ("77 (x) S y", None),
+        ];
+        for &(stat, want) in table {
+            assert_eq!(parse_ppid(stat), want, "{stat:?}");
+        }
+    }
+
+    #[test]
+    fn descendants_walk() {
+        // (ppid, pid): 10 -> 11 -> 13 -> 14, 10 -> 12, 20 -> 21 unrelated.
+        let mut links = vec![(13, 14), (10, 12), (1, 10), (20, 21), (11, 13), (10, 11), (1, 20)];
+        assert_eq!(descendants_in(10, &mut links), vec![11, 12, 13, 14]);
+        assert_eq!(descendants_in(13, &mut links), vec![14]);
+        assert_eq!(descendants_in(14, &mut links), Vec::<i32>::new());
+        assert_eq!(descendants_in(99, &mut links), Vec::<i32>::new());
+        // A cycle in a racy snapshot ends, without listing the root.
+        let mut cycle = vec![(5, 6), (6, 5)];
+        assert_eq!(descendants_in(5, &mut cycle), vec![6]);
+    }
+
+    const SOCKSTAT: &str = "sockets: used 290\nTCP: inuse 5 orphan 1 tw 7 alloc 9 mem 310\n\
+                            UDP: inuse 3 mem 2\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n";
+    const MEMINFO: &str = "MemTotal:       24684096 kB\nMemFree:        20000000 kB\n\
+                           MemAvailable:   24124028 kB\nBuffers:  100 kB\nSlab:             134528 kB\n\
+                           HugePages_Total:       0\n";
+
+    #[test]
+    fn parse_sockstat_table() {
+        let tcp = KernelSample {
+            tcp_inuse: 5,
+            tcp_orphan: 1,
+            tcp_tw: 7,
+            tcp_alloc: 9,
+            tcp_mem_bytes: 310 * 4096,
+            ..KernelSample::default()
+        };
+        assert_eq!(parse_sockstat(SOCKSTAT, 4096).unwrap(), tcp);
+        let big_pages = parse_sockstat(SOCKSTAT, 65536).unwrap();
+        assert_eq!(big_pages.tcp_mem_bytes, 310 * 65536);
+        // Unknown keys are ignored, missing ones read as 0.
+        let odd = parse_sockstat("TCP: inuse 2 future 8\n", 4096).unwrap();
+        assert_eq!(
+            odd,
+            KernelSample {
+                tcp_inuse: 2,
+                ..KernelSample::default()
+            }
+        );
+
+        let sad: &[(&str, &str)] = &[
+            ("", "no TCP: line"),
+            ("UDP: inuse 3 mem 2\n", "no TCP: line"),
+            ("TCP: inuse x\n", "TCP inuse is \"x\", not a number"),
+            ("TCP: inuse 1 mem -3\n", "TCP mem is \"-3\""),
+        ];
+        for (text, want) in sad {
+            let e = parse_sockstat(text, 4096).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn parse_meminfo_table() {
+        let want = KernelSample {
+            slab_bytes: 134528 * 1024,
+            mem_total_bytes: 24684096 * 1024,
+            mem_available_bytes: 24124028 * 1024,
+            ..KernelSample::default()
+        };
+        assert_eq!(parse_meminfo(MEMINFO).unwrap(), want);
+        // Old kernels: no MemAvailable.
+        let old = parse_meminfo("MemTotal: 1000 kB\nSlab: 10 kB\n").unwrap();
+        assert_eq!(
+            (old.mem_total_bytes, old.mem_available_bytes, old.slab_bytes),
+            (1024000, 0, 10240)
+        );
+
+        let sad: &[(&str, &str)] = &[
+            ("", "no MemTotal"),
+            ("Slab: 10 kB\n", "no MemTotal"),
+            ("MemTotal: lots kB\n", "MemTotal is"),
+            ("MemTotal: 1 kB\nSlab:\n", "Slab is"),
+        ];
+        for (text, want) in sad {
+            let e = parse_meminfo(text).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            assert!(e.to_string().contains(want), "{e} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn kernel_sample_is_sane() {
+        let k = kernel_sample().unwrap();
+        assert!(k.mem_total_bytes > 0, "{k:?}");
+        assert!(k.mem_available_bytes <= k.mem_total_bytes, "{k:?}");
+        assert!(k.slab_bytes > 0 && k.slab_bytes < k.mem_total_bytes, "{k:?}");
+        assert!(page_size() >= 4096);
+    }
+
+    #[test]
+    fn name_of_own_process() {
+        let me = name(std::process::id() as i32).unwrap();
+        assert!(!me.is_empty() && !me.contains('\n') && me.len() <= 15, "{me:?}");
+        assert_eq!(name(i32::MAX).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn tree_of_own_process() {
+        let t = sample_tree(std::process::id() as i32).unwrap();
+        assert!(
+            t.processes >= 1 && t.fds > 0 && t.threads >= 1 && t.rss_bytes > 0,
+            "{t:?}"
+        );
+        assert!(t.cpu_total_s() >= 0.0, "{t:?}");
+        assert_eq!(sample_tree(i32::MAX).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn tree_of_a_shell_with_two_children() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & sleep 5"])
+            .spawn()
+            .expect("spawn sh");
+        let pid = sh.id() as i32;
+        // The shell forks its two sleeps shortly after it starts.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        let (tree, kids) = loop {
+            let tree = sample_tree(pid).unwrap();
+            let kids = descendants(pid);
+            if tree.processes == 3 || std::time::Instant::now() > deadline {
+                break (tree, kids);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let names: Vec<String> = kids.iter().map(|&k| name(k).unwrap_or_default()).collect();
+        // Stop the sleeps (by PID) before the shell, so none is left behind.
+        for &k in &kids {
+            // SAFETY: kill has no memory-safety preconditions; these PIDs are our own grandchildren.
+            unsafe { libc::kill(k, libc::SIGKILL) };
+        }
+        sh.kill().ok();
+        sh.wait().ok();
+        assert_eq!(tree.processes, 3, "{tree:?}");
+        assert_eq!(kids.len(), 2, "{kids:?}");
+        assert_eq!(names, ["sleep", "sleep"]);
+        assert!(tree.threads >= 3 && tree.rss_bytes > 0 && tree.fds >= 3, "{tree:?}");
     }
 }
