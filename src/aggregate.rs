@@ -11,10 +11,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use std::collections::BTreeMap;
 
+use crate::config::RunPlan;
 use crate::metrics::{new_histogram, Counters, ErrorKind, Recorder, Snapshot};
-use crate::scenario::{FaultKind, Scenario, TrafficStart};
+use crate::scenario::{FaultKind, TrafficStart};
 use crate::shard::Control;
-use crate::sys::procstat::{self, ProcSample};
+use crate::sys::procstat::{self, KernelSample, ProcSample, TreeSample};
 
 /// How far ahead of "now" the load start is set, so every core sees it before it is due.
 pub const LOAD_START_LEAD: Duration = Duration::from_millis(10);
@@ -47,12 +48,76 @@ pub struct TimelinePoint {
     pub errors_new: BTreeMap<&'static str, u64>,
     /// Faults injected in the interval (connections hit), by kind.
     pub faults_new: BTreeMap<&'static str, u64>,
+    /// The server under test at `t_s` (with `--server-pid` or the built-in server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerPoint>,
+    /// System-wide kernel memory that grows with sockets, at `t_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelPoint>,
     /// Latency of the echoes received in the interval, from the intended send time.
     pub p50_us: f64,
     pub p90_us: f64,
     pub p99_us: f64,
     pub p99_9_us: f64,
     pub max_us: f64,
+}
+
+/// One sample of the server under test's process tree.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ServerPoint {
+    /// User + system CPU seconds since the server started.
+    pub cpu_s: f64,
+    pub rss_bytes: u64,
+    pub fds: u64,
+    pub threads: u64,
+}
+
+impl From<TreeSample> for ServerPoint {
+    fn from(t: TreeSample) -> Self {
+        ServerPoint {
+            cpu_s: (t.cpu_total_s() * 1e3).round() / 1e3,
+            rss_bytes: t.rss_bytes,
+            fds: t.fds,
+            threads: t.threads,
+        }
+    }
+}
+
+/// Kernel memory that grows with sockets (system-wide: both ends when the server is local).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct KernelPoint {
+    /// TCP socket buffers (/proc/net/sockstat `mem`, in bytes).
+    pub tcp_mem_bytes: u64,
+    /// Slab (/proc/meminfo): socket structures among others.
+    pub slab_bytes: u64,
+    pub tcp_inuse: u64,
+}
+
+impl From<KernelSample> for KernelPoint {
+    fn from(k: KernelSample) -> Self {
+        KernelPoint {
+            tcp_mem_bytes: k.tcp_mem_bytes,
+            slab_bytes: k.slab_bytes,
+            tcp_inuse: k.tcp_inuse,
+        }
+    }
+}
+
+/// The server under test, sampled around the run (the time line has the samples between).
+#[derive(Debug, Clone, Default)]
+pub struct ServerWatch {
+    pub pid: i32,
+    /// Its process name (`comm`).
+    pub name: String,
+    /// Before any connection (baseline), at the start of the traffic and at its end.
+    pub before: Option<TreeSample>,
+    pub load: Option<TreeSample>,
+    pub load_end: Option<TreeSample>,
+    pub kernel_before: Option<KernelSample>,
+    /// Its soft open-files limit.
+    pub fd_limit: Option<u64>,
+    /// After every connection closed (set by the run once the cores are done).
+    pub after: Option<crate::postrun::AfterRun>,
 }
 
 /// Everything the run gathered, merged over cores.
@@ -78,6 +143,7 @@ pub struct Totals {
     pub interrupted: bool,
     /// Why the run was stopped early by a threshold (abort_on_fail), if it was.
     pub aborted_by: Option<String>,
+    pub server: Option<ServerWatch>,
 }
 
 struct PerCore {
@@ -92,12 +158,17 @@ pub fn aggregate(
     rx: Receiver<Snapshot>,
     ctl: Arc<Control>,
     epoch: Instant,
-    interval: Duration,
-    scenario: &Scenario,
-    quiet: bool,
+    plan: &RunPlan,
+    server_pid: Option<i32>,
     early_stop: &dyn Fn(&Counters) -> Option<String>,
 ) -> Totals {
+    let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
     let duration = scenario.traffic_duration();
+    let sample_server = || server_pid.and_then(|p| procstat::sample_tree(p).ok());
+    let mut server = server_pid.map(|pid| ServerWatch {
+        pid,
+        ..ServerWatch::default()
+    });
     let n = ctl.cores;
     let mut cores: Vec<PerCore> = (0..n)
         .map(|_| PerCore {
@@ -118,6 +189,12 @@ pub fn aggregate(
         std::thread::sleep(Duration::from_millis(1));
     }
     let proc_before = procstat::sample_self().unwrap_or_default();
+    if let Some(w) = &mut server {
+        w.before = sample_server();
+        w.kernel_before = procstat::kernel_sample().ok();
+        w.fd_limit = crate::sys::limits::process_nofile(w.pid);
+        w.name = procstat::name(w.pid).unwrap_or_default();
+    }
     let mut proc_load = None;
     let mut open_at_load = 0;
     let mut load_start_ns = None;
@@ -129,6 +206,9 @@ pub fn aggregate(
         ctl.load_start_ns.store(run_start, Ordering::SeqCst);
         load_start_ns = Some(run_start);
         proc_load = Some(procstat::sample_self().unwrap_or_default());
+        if let Some(w) = &mut server {
+            w.load = sample_server();
+        }
     }
     ctl.run_start_ns.store(run_start, Ordering::SeqCst);
 
@@ -169,6 +249,9 @@ pub fn aggregate(
             load_start_ns = Some(start);
             proc_load = Some(p);
             open_at_load = ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
+            if let Some(w) = &mut server {
+                w.load = sample_server();
+            }
         }
         // Note the end of the load phase (planned, or cut short by Ctrl-C) for per-second figures.
         if let (Some(start), None) = (load_start_ns, load_end) {
@@ -177,6 +260,9 @@ pub fn aggregate(
                 || (ctl.stop.load(Ordering::SeqCst) && now > start)
             {
                 load_end = Some((now, procstat::sample_self().unwrap_or_default()));
+                if let Some(w) = &mut server {
+                    w.load_end = sample_server();
+                }
             }
         }
 
@@ -216,6 +302,10 @@ pub fn aggregate(
                     .map(|(i, k)| (k.key(), total.faults[i] - prev.faults[i]))
                     .filter(|(_, n)| *n > 0)
                     .collect(),
+                server: sample_server().map(ServerPoint::from),
+                kernel: server_pid
+                    .and_then(|_| procstat::kernel_sample().ok())
+                    .map(KernelPoint::from),
                 p50_us: q(0.5),
                 p90_us: q(0.9),
                 p99_us: q(0.99),
@@ -243,6 +333,9 @@ pub fn aggregate(
     let proc_end = procstat::sample_self().unwrap_or_default();
     if load_start_ns.is_some() && load_end.is_none() {
         load_end = Some((end_ns, proc_end));
+        if let Some(w) = &mut server {
+            w.load_end = sample_server();
+        }
     }
     let mut rec = hists;
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
@@ -263,6 +356,7 @@ pub fn aggregate(
         missing_cores: cores.iter().filter(|c| !c.done).count(),
         interrupted: interrupts_seen > 0,
         aborted_by,
+        server,
     }
 }
 

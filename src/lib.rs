@@ -21,6 +21,7 @@ pub mod analysis;
 pub mod config;
 pub mod io;
 pub mod metrics;
+pub mod postrun;
 pub mod proto;
 pub mod report;
 pub mod run;

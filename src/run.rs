@@ -247,9 +247,15 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         .collect();
     drop(tx);
     let early = crate::report::verdict::early_stop(&plan.scenario);
-    let totals = aggregate::aggregate(rx, ctl, epoch, plan.interval, &plan.scenario, plan.quiet, &*early);
+    let server_pid = plan.server_pid.or(server.as_ref().map(|s| s.child.id() as i32));
+    let mut totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early);
     for t in threads {
         let _ = t.join();
+    }
+    // Every connection has closed: does the server still accept one, and did it give back
+    // its descriptors? (Not after Ctrl-C: the user wants out.)
+    if let Some(w) = totals.server.as_mut().filter(|_| !totals.interrupted) {
+        w.after = crate::postrun::check(w.pid, addr, &target.host_header, &target.path, w.before.as_ref());
     }
     if let Some(s) = server {
         s.stop();

@@ -149,6 +149,12 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_frame: Option<u64>,
 
+    /// The server under test's process ID: its process tree's CPU, memory, open files and
+    /// threads are sampled every interval, and the summary reports its cost per connection and
+    /// per message. Automatic for the built-in server. E.g. `--server-pid $(pgrep -n myserver)`.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<i32>,
+
     /// Directory for summary.json (default: ./wsload-results/<UTC timestamp>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

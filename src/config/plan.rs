@@ -21,6 +21,8 @@ pub struct RunPlan {
     pub json: bool,
     pub quiet: bool,
     pub interval: Duration,
+    /// The server under test to sample (`--server-pid`); the built-in server's is added at start.
+    pub server_pid: Option<i32>,
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, String> {
@@ -140,6 +142,13 @@ impl RunPlan {
         if client_cpus.is_empty() {
             return err("--cores: no client core left");
         }
+        if let Some(pid) = a.server_pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return err(format!(
+                    "--server-pid {pid}: no such process; give the PID of the server under test (e.g. $(pgrep -n myserver))"
+                ));
+            }
+        }
         let out_dir = a.out.clone().unwrap_or_else(default_out_dir);
         Ok(RunPlan {
             scenario,
@@ -149,6 +158,7 @@ impl RunPlan {
             json: a.json,
             quiet: a.quiet,
             interval,
+            server_pid: a.server_pid,
         })
     }
 

@@ -1,4 +1,5 @@
 //! Reports: the summary (JSON and text), each format a small writer.
+pub mod server;
 pub mod summary;
 pub mod text;
 pub mod verdict;

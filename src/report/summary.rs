@@ -48,6 +48,8 @@ pub struct Summary {
     /// First message of each error kind, with what to do about it.
     pub first_errors: Vec<ErrorNote>,
     pub client: ClientSection,
+    /// The server under test (with `--server-pid`, or the built-in server).
+    pub server: Option<super::server::ServerSection>,
     pub timeline: Vec<TimelinePoint>,
 }
 
@@ -382,6 +384,7 @@ impl Summary {
                 send_delay_us: send_delay,
                 warnings,
             },
+            server: super::server::build(sc, t),
             timeline: t.timeline.clone(),
         };
         if !sc.thresholds.is_empty() {
@@ -515,6 +518,7 @@ mod tests {
             open_at_load: 10,
             missing_cores: 0,
             interrupted: false,
+            server: None,
         }
     }
 

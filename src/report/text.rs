@@ -100,6 +100,47 @@ pub fn render(s: &Summary) -> String {
         s.client.peak_rss_bytes as f64 / (1 << 20) as f64,
         s.client.rss_per_connection_bytes
     );
+    if let Some(sv) = &s.server {
+        let fit = |f: &Option<super::server::CostFit>| match f {
+            Some(f) => match f.r2 {
+                Some(r2) => format!("{:.0} B (R² {r2:.2}, {} points)", f.bytes_per_connection, f.points),
+                None => format!("{:.0} B (2 points)", f.bytes_per_connection),
+            },
+            None => "n/a".to_string(),
+        };
+        let cpu = sv
+            .cpu_s_per_million_msgs
+            .map_or("n/a".to_string(), |c| format!("{c:.2} s per million messages"));
+        let busy = sv
+            .cpu_busy
+            .map_or(String::new(), |b| format!(", {b:.2} cores under load"));
+        let _ = writeln!(
+            o,
+            "  server        pid {} ({}): per connection {} user space, {} kernel; CPU {cpu}{busy}; peak RSS {:.1} MiB, peak {} open files",
+            sv.pid,
+            sv.name,
+            fit(&sv.memory_per_connection),
+            fit(&sv.kernel_memory_per_connection),
+            sv.peak_rss_bytes as f64 / (1 << 20) as f64,
+            sv.peak_fds
+        );
+        if let Some(a) = &sv.after {
+            let _ = writeln!(
+                o,
+                "                after the run: {} open files, RSS {:.1} MiB, {}",
+                a.fds,
+                a.rss_bytes as f64 / (1 << 20) as f64,
+                if a.accepts {
+                    "still accepts connections"
+                } else {
+                    "NO LONGER ACCEPTS CONNECTIONS"
+                }
+            );
+        }
+        for f in &sv.findings {
+            let _ = writeln!(o, "  FINDING       {f}");
+        }
+    }
     for w in &s.client.warnings {
         let _ = writeln!(o, "  WARNING       {w}");
     }

@@ -890,3 +890,33 @@ mod tests {
         );
     }
 }
+
+/// The soft open-files limit of another process (`Max open files` in /proc/PID/limits);
+/// `None` when unreadable or unlimited.
+pub fn process_nofile(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    parse_limits_nofile(&text)
+}
+
+/// The soft limit from the `Max open files` line of a /proc/PID/limits text.
+pub fn parse_limits_nofile(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod process_limit_tests {
+    #[test]
+    fn max_open_files_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max cpu time              unlimited            unlimited            seconds   \n\
+                    Max open files            1024                 20000                files     \n";
+        assert_eq!(super::parse_limits_nofile(text), Some(1024));
+        assert_eq!(
+            super::parse_limits_nofile("Max open files unlimited unlimited files"),
+            None
+        );
+        assert_eq!(super::parse_limits_nofile(""), None);
+        assert!(super::process_nofile(std::process::id() as i32).is_some());
+    }
+}

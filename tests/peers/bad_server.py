@@ -33,6 +33,7 @@ a client close frame is answered with a close frame echoing its status code.
 
 import argparse
 import asyncio
+import os
 import base64
 import hashlib
 import signal
@@ -41,8 +42,11 @@ import sys
 
 HOST = "127.0.0.1"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent", "greet")
-ECHO_MODES = ("echo", "drop", "corrupt", "duplicate", "greet")
+MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent", "greet", "leak")
+ECHO_MODES = ("echo", "drop", "corrupt", "duplicate", "greet", "leak")
+# leak: echoes correctly, but keeps a duplicate of every connection's socket open after it
+# ends, so its open files never come back down (a descriptor leak).
+LEAKED = []
 # greet: two pings travel in the same write as the 101 response; the pongs must match.
 GREET_PINGS = (b"a", b"bc")
 
@@ -297,6 +301,11 @@ async def handle(reader, writer):
     except Exception as e:  # keep serving other connections
         log(f"handler error: {e!r}")
     finally:
+        if ARGS.mode == "leak":
+            try:
+                LEAKED.append(os.dup(writer.get_extra_info("socket").fileno()))
+            except Exception:
+                pass
         try:
             writer.close()
         except Exception:

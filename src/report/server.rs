@@ -1,0 +1,225 @@
+//! The `server` section of the summary: what the server under test paid for
+//! the load. Memory per connection is the slope of a least-squares fit of its
+//! memory against open connections (baseline, the ramp's samples and the start
+//! of the traffic), with R² and the number of points; CPU per message is its
+//! CPU time over the traffic divided by the echoes in it. Then what the run
+//! left behind, and projections when the slope would hit a limit first.
+
+use serde::Serialize;
+
+use crate::aggregate::{ServerWatch, Totals};
+use crate::analysis::fit::{self, Fit};
+use crate::postrun::{AfterRun, FD_SLACK};
+use crate::scenario::{PhaseKind, Scenario};
+
+#[derive(Debug, Serialize)]
+pub struct ServerSection {
+    pub pid: i32,
+    pub name: String,
+    /// Processes in its tree (itself and descendants) at the start.
+    pub processes: u64,
+    /// Before any connection was opened.
+    pub baseline_rss_bytes: u64,
+    pub baseline_fds: u64,
+    pub peak_rss_bytes: u64,
+    pub peak_fds: u64,
+    pub peak_threads: u64,
+    /// User-space memory (RSS of the process tree) per open connection.
+    pub memory_per_connection: Option<CostFit>,
+    /// Kernel memory per open connection (TCP buffers + slab, system-wide: when the server
+    /// runs on this machine it includes the client's end of each connection too).
+    pub kernel_memory_per_connection: Option<CostFit>,
+    /// CPU (user + system) over the traffic per million echoed messages, seconds.
+    pub cpu_s_per_million_msgs: Option<f64>,
+    /// CPU over the traffic, in cores (1.0 = one core fully busy).
+    pub cpu_busy: Option<f64>,
+    /// CPU per connection-second during idle phases, microseconds.
+    pub cpu_us_per_connection_second_idle: Option<f64>,
+    /// After every connection had closed.
+    pub after: Option<AfterRun>,
+    /// Leaks and projections, in plain words.
+    pub findings: Vec<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct CostFit {
+    pub bytes_per_connection: f64,
+    /// How well a straight line explains the samples (1.0: exactly).
+    pub r2: Option<f64>,
+    pub points: usize,
+}
+
+impl CostFit {
+    fn from_fit(f: &Fit) -> CostFit {
+        CostFit {
+            bytes_per_connection: f.slope.round(),
+            r2: Some((f.r2 * 1e3).round() / 1e3),
+            points: f.points,
+        }
+    }
+}
+
+/// (open connections, value) pairs: the baseline at 0 first, then every time-line point up to
+/// the start of the traffic, and the traffic start itself. The fit uses the points with
+/// connections open (the first connections also pay for buffers that are allocated once, which
+/// would steepen the line); with fewer than three of those it falls back to all points, and
+/// with only two (a burst ramp inside one interval) the slope between them, without R².
+fn cost(points: &[(f64, f64)]) -> Option<CostFit> {
+    let open: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 > 0.0).collect();
+    let fitted = fit::linear(&open).or_else(|| fit::linear(points));
+    match fitted {
+        Some(f) => Some(CostFit::from_fit(&f)),
+        None => {
+            let (a, b) = (points.first()?, points.last()?);
+            (b.0 > a.0).then(|| CostFit {
+                bytes_per_connection: ((b.1 - a.1) / (b.0 - a.0)).round(),
+                r2: None,
+                points: 2,
+            })
+        }
+    }
+}
+
+pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
+    let w: &ServerWatch = t.server.as_ref()?;
+    let before = w.before?;
+    let traffic_start_s = t.load_start_ns.map(|ns| ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
+    let on_ramp = |p: &&crate::aggregate::TimelinePoint| traffic_start_s.is_none_or(|ts| p.t_s <= ts + 1e-3);
+    let mut mem = vec![(0.0, before.rss_bytes as f64)];
+    let mut kern = Vec::new();
+    if let Some(k) = w.kernel_before {
+        kern.push((0.0, (k.tcp_mem_bytes + k.slab_bytes) as f64));
+    }
+    for p in t.timeline.iter().filter(on_ramp) {
+        if let Some(s) = p.server {
+            mem.push((p.open as f64, s.rss_bytes as f64));
+        }
+        if let Some(k) = p.kernel {
+            kern.push((p.open as f64, (k.tcp_mem_bytes + k.slab_bytes) as f64));
+        }
+    }
+    if let (Some(l), true) = (w.load, t.open_at_load > 0) {
+        mem.push((t.open_at_load as f64, l.rss_bytes as f64));
+    }
+    let load_s = match (t.load_start_ns, t.load_end_ns) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
+        _ => None,
+    };
+    let load_cpu = match (w.load, w.load_end) {
+        (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
+        _ => None,
+    };
+    let echoed = t.rec.counters.received_in_load;
+    let peak = |f: &dyn Fn(&crate::aggregate::ServerPoint) -> u64, init: u64| {
+        t.timeline
+            .iter()
+            .filter_map(|p| p.server.as_ref())
+            .map(f)
+            .max()
+            .unwrap_or(0)
+            .max(init)
+    };
+    let peak_rss = peak(
+        &|s| s.rss_bytes,
+        before.rss_bytes.max(w.load_end.map_or(0, |s| s.rss_bytes)),
+    );
+    let peak_fds = peak(&|s| s.fds, before.fds);
+    let memory = cost(&mem);
+    let mut findings = Vec::new();
+    if let Some(a) = &w.after {
+        if !a.accepts {
+            findings.push(format!(
+                "after the run the server no longer accepted a WebSocket connection: {}",
+                a.accept_error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        if a.fds > before.fds + FD_SLACK {
+            findings.push(format!(
+                "possible descriptor leak: the server still had {} open files {:.1} s after every connection closed (baseline {}, peak {})",
+                a.fds, a.settled_after_s, before.fds, peak_fds
+            ));
+        }
+        let grown = peak_rss.saturating_sub(before.rss_bytes);
+        if grown > 0 && a.rss_bytes > before.rss_bytes + grown / 2 && grown > 1 << 20 {
+            findings.push(format!(
+                "memory did not come back: RSS {} MiB after the run, baseline {} MiB, peak {} MiB (allocators often keep freed memory, so this is a hint, not proof of a leak)",
+                a.rss_bytes >> 20,
+                before.rss_bytes >> 20,
+                peak_rss >> 20
+            ));
+        }
+    }
+    if let (Some(f), Some(k)) = (fit::linear(&mem[1..]).or_else(|| fit::linear(&mem)), w.kernel_before) {
+        if let Some(n) = f.x_at(before.rss_bytes as f64 + k.mem_available_bytes as f64) {
+            if n < sc.connections as f64 {
+                findings.push(format!(
+                    "at this slope ({:.0} B per connection, R² {:.2}), the machine's available memory runs out near {:.0} connections",
+                    f.slope, f.r2, n
+                ));
+            }
+        }
+    }
+    let fds: Vec<(f64, f64)> = std::iter::once((0.0, before.fds as f64))
+        .chain(
+            t.timeline
+                .iter()
+                .filter(on_ramp)
+                .filter_map(|p| p.server.map(|s| (p.open as f64, s.fds as f64))),
+        )
+        .collect();
+    if let (Some(f), Some(limit)) = (fit::linear(&fds), w.fd_limit) {
+        if let Some(n) = f.x_at(limit as f64) {
+            if n < sc.connections as f64 {
+                findings.push(format!(
+                    "at this slope ({:.2} files per connection), the server's open-files limit ({limit}) is reached near {:.0} connections",
+                    f.slope, n
+                ));
+            }
+        }
+    }
+    Some(ServerSection {
+        pid: w.pid,
+        name: w.name.clone(),
+        processes: before.processes,
+        baseline_rss_bytes: before.rss_bytes,
+        baseline_fds: before.fds,
+        peak_rss_bytes: peak_rss,
+        peak_fds,
+        peak_threads: peak(&|s| s.threads, before.threads),
+        memory_per_connection: memory,
+        kernel_memory_per_connection: cost(&kern),
+        cpu_s_per_million_msgs: load_cpu
+            .filter(|_| echoed > 0)
+            .map(|c| round3(c / (echoed as f64 / 1e6))),
+        cpu_busy: load_cpu.zip(load_s).map(|(c, s)| round3(c / s)),
+        cpu_us_per_connection_second_idle: idle_cpu(sc, t),
+        after: w.after.clone(),
+        findings,
+    })
+}
+
+/// CPU per connection-second over the idle phases, from the time-line samples inside them.
+fn idle_cpu(sc: &Scenario, t: &Totals) -> Option<f64> {
+    let start = t.load_start_ns? as f64 / 1e9 - t.run_start_ns as f64 / 1e9;
+    let (mut cpu, mut conn_s) = (0.0, 0.0);
+    for p in sc.phases.iter().filter(|p| p.kind == PhaseKind::Idle) {
+        let (b, e) = (start + p.start.as_secs_f64(), start + p.end().as_secs_f64());
+        let inside: Vec<_> = t
+            .timeline
+            .iter()
+            .filter(|x| x.t_s >= b && x.t_s <= e && x.server.is_some())
+            .collect();
+        if let (Some(first), Some(last)) = (inside.first(), inside.last()) {
+            let dt = last.t_s - first.t_s;
+            if dt > 0.0 {
+                cpu += last.server?.cpu_s - first.server?.cpu_s;
+                conn_s += dt * (first.open + last.open) as f64 / 2.0;
+            }
+        }
+    }
+    (conn_s > 0.0).then(|| round3(cpu / conn_s * 1e6))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
