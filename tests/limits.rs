@@ -59,7 +59,7 @@ fn too_many_connections_for_the_port_range_name_the_fix() {
     );
 }
 
-/// Connections take the given source addresses in turn (each gives its own port range).
+/// Connections take the given source addresses (here a range) in turn (each gives its own port range).
 #[test]
 fn source_addresses_are_used_in_turn() {
     let server = spawn_wsload_server();
@@ -78,7 +78,7 @@ fn source_addresses_are_used_in_turn() {
         "--cores",
         "0",
         "--source-ip",
-        "127.0.0.2,127.0.0.3",
+        "127.0.0.2-3",
     ]);
     // Wait for the progress line that shows all 20 open, then look at the sockets.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{parse_bytes, parse_duration, parse_rate};
+use super::units::{parse_bytes, parse_duration, parse_ip_list, parse_rate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -139,10 +139,12 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
 
-    /// Source addresses to bind, comma separated (e.g. 127.0.0.1,127.0.0.2): each gives about
-    /// 28,000 more ephemeral ports towards one target. Connections use them in turn.
-    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
-    pub source_ip: Vec<IpAddr>,
+    /// Source addresses to bind, comma separated or repeated; IPv4 ranges count every address
+    /// (127.0.0.1,127.0.0.2 or 127.0.0.1-127.0.0.8 or 127.0.0.1-8, at most 1,024 per range): each
+    /// gives about 28,000 more ephemeral ports towards one target. Connections use them in turn.
+    // One list per occurrence; read them with `source_ips()`.
+    #[arg(long, value_parser = parse_ip_list, value_name = "IP,...")]
+    pub source_ip: Vec<IpList>,
 
     /// Largest frame accepted from the server; larger ones are refused before any allocation
     /// [default: 16MiB].
@@ -230,13 +232,85 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "LIST")]
     pub cores: Option<String>,
 
-    /// Source addresses the run would bind (as in `wsload run --source-ip`); each gives one
-    /// more ephemeral port range towards the target.
-    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
-    pub source_ip: Vec<IpAddr>,
+    /// Source addresses the run would bind (as in `wsload run --source-ip`: 127.0.0.1,127.0.0.2
+    /// or 127.0.0.1-127.0.0.8, repeatable); each gives one more ephemeral port range towards the
+    /// target.
+    // One list per occurrence; read them with `source_ips()`.
+    #[arg(long, value_parser = parse_ip_list, value_name = "IP,...")]
+    pub source_ip: Vec<IpList>,
 
     /// The server runs on another host: skip its settings here (somaxconn, its open files)
     /// and check this host as a pure client. Run tuning/check.sh on the server host.
     #[arg(long)]
     pub external_server: bool,
+}
+
+/// The addresses of one `--source-ip` (a list, ranges expanded). A plain name, not `Vec<..>`, so
+/// clap's derive takes it as one value per occurrence instead of one per list item.
+pub type IpList = Vec<IpAddr>;
+
+impl RunArgs {
+    /// Every `--source-ip` address, in the order given.
+    pub fn source_ips(&self) -> Vec<IpAddr> {
+        self.source_ip.concat()
+    }
+}
+
+impl DoctorArgs {
+    /// Every `--source-ip` address, in the order given.
+    pub fn source_ips(&self) -> Vec<IpAddr> {
+        self.source_ip.concat()
+    }
+}
+
+#[cfg(test)]
+mod source_ip_tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ips(list: &str) -> Vec<IpAddr> {
+        list.split(' ').map(|a| a.parse().unwrap()).collect()
+    }
+
+    /// `--source-ip` as a list, a range, repeated, for `run`, the bare form and `doctor`.
+    #[test]
+    fn source_ip_forms() {
+        let table: &[(&[&str], &str)] = &[
+            (&["--source-ip", "127.0.0.1,127.0.0.2"], "127.0.0.1 127.0.0.2"),
+            (&["--source-ip", "127.0.0.1-127.0.0.3"], "127.0.0.1 127.0.0.2 127.0.0.3"),
+            (
+                &["--source-ip", "127.0.0.1-2", "--source-ip", "::1"],
+                "127.0.0.1 127.0.0.2 ::1",
+            ),
+            (
+                &["--source-ip=127.0.0.5", "--source-ip", "127.0.0.1,127.0.0.9-10"],
+                "127.0.0.5 127.0.0.1 127.0.0.9 127.0.0.10",
+            ),
+        ];
+        for (args, want) in table {
+            for sub in [&["wsload", "run"][..], &["wsload"], &["wsload", "doctor"]] {
+                let argv: Vec<&str> = sub.iter().chain(args.iter()).copied().collect();
+                let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+                let got = match cli.command {
+                    Some(Command::Run(r)) => r.source_ips(),
+                    Some(Command::Doctor(d)) => d.source_ips(),
+                    None => cli.run.source_ips(),
+                    _ => unreachable!(),
+                };
+                assert_eq!(got, ips(want), "{argv:?}");
+            }
+        }
+        let none = Cli::try_parse_from(["wsload", "run"]).unwrap();
+        let Some(Command::Run(r)) = none.command else {
+            unreachable!()
+        };
+        assert!(r.source_ips().is_empty());
+
+        let e = Cli::try_parse_from(["wsload", "run", "--source-ip", "127.0.0.8-1"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`127.0.0.8-1`: the range ends at 127.0.0.1 before it starts at 127.0.0.8"),
+            "{e}"
+        );
+    }
 }

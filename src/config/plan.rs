@@ -79,8 +79,9 @@ pub fn flag_overrides(a: &RunArgs) -> Vec<Override> {
     if let Some(d) = a.connect_timeout {
         add("connect_timeout", secs(d), format!("--connect-timeout {d:?}"));
     }
-    if !a.source_ip.is_empty() {
-        let list: Vec<String> = a.source_ip.iter().map(|ip| toml_string(&ip.to_string())).collect();
+    let source_ips = a.source_ips();
+    if !source_ips.is_empty() {
+        let list: Vec<String> = source_ips.iter().map(|ip| toml_string(&ip.to_string())).collect();
         add("source_ips", format!("[{}]", list.join(", ")), "--source-ip".into());
     }
     if let Some(n) = a.max_frame {

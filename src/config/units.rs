@@ -1,6 +1,9 @@
-//! Parsing of human units on the command line: durations, byte sizes, rates.
+//! Parsing of human units on the command line: durations, byte sizes, rates, address lists.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
+
+use crate::sys::thousands;
 
 /// Split `"250ms"` into `(250.0, "ms")`: the number, then the unit (the rest from the first letter).
 fn number_and_unit<'a>(s: &'a str, what: &str, examples: &str) -> Result<(f64, &'a str), String> {
@@ -80,6 +83,68 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(r)
 }
 
+/// Most addresses one range may give: far more than any host binds, small enough that a typo
+/// (`10.0.0.1-10.1.0.1`) is an error rather than a list of 65,537 addresses.
+pub const MAX_IP_RANGE: u64 = 1024;
+
+/// A comma-separated list of IP addresses and inclusive IPv4 ranges:
+/// `"127.0.0.1,::1"`, `"127.0.0.1-127.0.0.8"`, `"127.0.0.1-8"`, `"10.0.0.250-1.5"` (the end may
+/// give only the last octets; the rest come from the start). Ranges give at most
+/// [`MAX_IP_RANGE`] addresses. The order is kept, ranges expanded in place.
+pub fn parse_ip_list(s: &str) -> Result<Vec<IpAddr>, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(format!("`{s}`: empty entry (separate addresses with one comma)"));
+        }
+        match item.split_once('-') {
+            None => out.push(item.parse::<IpAddr>().map_err(|_| {
+                format!("`{item}` is not an IP address (examples: 127.0.0.2, ::1, 127.0.0.1-127.0.0.8)")
+            })?),
+            Some((start, end)) => out.extend(parse_ipv4_range(item, start.trim(), end.trim())?.map(IpAddr::V4)),
+        }
+    }
+    Ok(out)
+}
+
+/// `start-end` of [`parse_ip_list`]; `item` is the whole range, for messages.
+fn parse_ipv4_range(item: &str, start: &str, end: &str) -> Result<impl Iterator<Item = Ipv4Addr>, String> {
+    let first: Ipv4Addr = start
+        .parse()
+        .map_err(|_| format!("`{item}`: the range start `{start}` is not an IPv4 address (ranges are IPv4 only)"))?;
+    let bad_end =
+        || format!("`{item}`: the range end `{end}` is not an IPv4 address or its last octets (as in 127.0.0.1-8)");
+    let octets: Vec<u8> = end
+        .split('.')
+        .map(|o| {
+            let digits = (1..=3).contains(&o.len()) && o.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| o.parse().ok()).flatten()
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(bad_end)?;
+    if octets.len() > 4 {
+        return Err(bad_end());
+    }
+    let mut last = first.octets();
+    last[4 - octets.len()..].copy_from_slice(&octets);
+    let (a, b) = (u32::from(first), u32::from_be_bytes(last));
+    if b < a {
+        return Err(format!(
+            "`{item}`: the range ends at {} before it starts at {first}",
+            Ipv4Addr::from(b)
+        ));
+    }
+    let count = u64::from(b - a) + 1;
+    if count > MAX_IP_RANGE {
+        return Err(format!(
+            "`{item}`: {} addresses; a range may give at most {}",
+            thousands(count),
+            thousands(MAX_IP_RANGE)
+        ));
+    }
+    Ok((a..=b).map(Ipv4Addr::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +200,103 @@ mod tests {
         }
         for bad in ["", "-1", "5/day", "x/s", "inf"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ip_lists() {
+        let ips = |list: &str| -> Vec<IpAddr> { list.split(' ').map(|a| a.parse().unwrap()).collect() };
+        let ok: &[(&str, &str)] = &[
+            ("127.0.0.1", "127.0.0.1"),
+            ("::1", "::1"),
+            ("127.0.0.1,127.0.0.2", "127.0.0.1 127.0.0.2"),
+            (" 127.0.0.1 , ::1 ", "127.0.0.1 ::1"),
+            ("127.0.0.1-127.0.0.3", "127.0.0.1 127.0.0.2 127.0.0.3"),
+            ("127.0.0.1-3", "127.0.0.1 127.0.0.2 127.0.0.3"),
+            ("127.0.0.5-5", "127.0.0.5"),
+            ("127.0.0.1-0.2", "127.0.0.1 127.0.0.2"),
+            ("10.0.0.254-1.1", "10.0.0.254 10.0.0.255 10.0.1.0 10.0.1.1"),
+            ("10.0.0.255-10.0.1.0", "10.0.0.255 10.0.1.0"),
+            ("127.0.0.1 - 2,::1,127.0.0.9", "127.0.0.1 127.0.0.2 ::1 127.0.0.9"),
+            ("127.0.0.1-2,127.0.0.2", "127.0.0.1 127.0.0.2 127.0.0.2"),
+            ("255.255.255.255-255", "255.255.255.255"),
+        ];
+        for (s, want) in ok {
+            assert_eq!(parse_ip_list(s).unwrap(), ips(want), "{s}");
+        }
+        let full = parse_ip_list("10.0.0.0-10.0.3.255").unwrap();
+        assert_eq!((full.len(), full[1023]), (1024, "10.0.3.255".parse().unwrap()));
+
+        let bad: &[(&str, &str)] = &[
+            ("", "``: empty entry (separate addresses with one comma)"),
+            (
+                "127.0.0.1,,::1",
+                "`127.0.0.1,,::1`: empty entry (separate addresses with one comma)",
+            ),
+            (
+                "127.0.0.1,",
+                "`127.0.0.1,`: empty entry (separate addresses with one comma)",
+            ),
+            (
+                "localhost",
+                "`localhost` is not an IP address (examples: 127.0.0.2, ::1, 127.0.0.1-127.0.0.8)",
+            ),
+            (
+                "10.0.0.300",
+                "`10.0.0.300` is not an IP address (examples: 127.0.0.2, ::1, 127.0.0.1-127.0.0.8)",
+            ),
+            (
+                "::1-::5",
+                "`::1-::5`: the range start `::1` is not an IPv4 address (ranges are IPv4 only)",
+            ),
+            (
+                "-127.0.0.2",
+                "`-127.0.0.2`: the range start `` is not an IPv4 address (ranges are IPv4 only)",
+            ),
+            (
+                "127.0.0.1-",
+                "`127.0.0.1-`: the range end `` is not an IPv4 address or its last octets (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.1-256",
+                "`127.0.0.1-256`: the range end `256` is not an IPv4 address or its last octets (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.1-1.2.3.4.5",
+                "`127.0.0.1-1.2.3.4.5`: the range end `1.2.3.4.5` is not an IPv4 address or its last octets \
+                 (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.1-2-3",
+                "`127.0.0.1-2-3`: the range end `2-3` is not an IPv4 address or its last octets (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.1-+5",
+                "`127.0.0.1-+5`: the range end `+5` is not an IPv4 address or its last octets (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.1-::5",
+                "`127.0.0.1-::5`: the range end `::5` is not an IPv4 address or its last octets (as in 127.0.0.1-8)",
+            ),
+            (
+                "127.0.0.8-127.0.0.1",
+                "`127.0.0.8-127.0.0.1`: the range ends at 127.0.0.1 before it starts at 127.0.0.8",
+            ),
+            (
+                "127.0.0.8-1",
+                "`127.0.0.8-1`: the range ends at 127.0.0.1 before it starts at 127.0.0.8",
+            ),
+            (
+                "10.0.0.0-10.0.4.0",
+                "`10.0.0.0-10.0.4.0`: 1,025 addresses; a range may give at most 1,024",
+            ),
+            (
+                "0.0.0.0-255.255.255.255",
+                "`0.0.0.0-255.255.255.255`: 4,294,967,296 addresses; a range may give at most 1,024",
+            ),
+        ];
+        for (s, want) in bad {
+            assert_eq!(parse_ip_list(s).unwrap_err(), *want, "{s}");
         }
     }
 }

@@ -705,7 +705,7 @@ pub fn request(args: &DoctorArgs) -> Result<Request, String> {
         connections: args.connections,
         rate: args.rate,
         cores,
-        source_addresses: args.source_ip.len(),
+        source_addresses: args.source_ips().len(),
         local_server: !args.external_server,
     })
 }
