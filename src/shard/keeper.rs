@@ -343,8 +343,7 @@ impl Keeper {
     fn inject_faults(&mut self, now: u64) -> u64 {
         let shard = self.shard.clone();
         let end = shard.load_end_ns.get();
-        let faults = shard.scenario().faults.clone();
-        for (i, f) in faults.iter().enumerate() {
+        for (i, f) in shard.scenario().faults.iter().enumerate() {
             while self.fault_next[i] <= now {
                 let at = self.fault_next[i];
                 self.fault_next[i] = match f.every {
