@@ -223,3 +223,131 @@ fn idle_cpu(sc: &Scenario, t: &Totals) -> Option<f64> {
 fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{ServerPoint, TimelinePoint};
+    use crate::metrics::Recorder;
+    use crate::sys::procstat::{KernelSample, ProcSample, TreeSample};
+
+    fn point(t_s: f64, open: u64, rss: u64, fds: u64) -> TimelinePoint {
+        TimelinePoint {
+            t_s,
+            open,
+            established: open,
+            connects_per_s: 0.0,
+            sent_per_s: 0.0,
+            received_per_s: 0.0,
+            dropped: 0,
+            errors: 0,
+            errors_new: Default::default(),
+            faults_new: Default::default(),
+            server: Some(ServerPoint {
+                cpu_s: t_s,
+                rss_bytes: rss,
+                fds,
+                threads: 1,
+            }),
+            kernel: None,
+            p50_us: 0.0,
+            p90_us: 0.0,
+            p99_us: 0.0,
+            p99_9_us: 0.0,
+            max_us: 0.0,
+        }
+    }
+
+    /// A ramp of 4 points to 400 connections at `per_conn` bytes and `fds_per_conn` files each,
+    /// then 1 s of traffic.
+    fn totals(per_conn: u64, fds_per_conn: u64, available: u64, fd_limit: u64) -> Totals {
+        let tree = |rss: u64, fds: u64, cpu: f64| TreeSample {
+            cpu_user_s: cpu,
+            rss_bytes: rss,
+            fds,
+            threads: 1,
+            processes: 1,
+            ..TreeSample::default()
+        };
+        let base = 10 << 20;
+        let timeline: Vec<TimelinePoint> = (1..=4)
+            .map(|i| {
+                point(
+                    i as f64 * 0.5,
+                    i * 100,
+                    base + i * 100 * per_conn,
+                    10 + i * 100 * fds_per_conn,
+                )
+            })
+            .collect();
+        Totals {
+            rec: Recorder::default(),
+            run_start_ns: 0,
+            load_start_ns: Some(2_000_000_000),
+            load_end_ns: Some(3_000_000_000),
+            end_ns: 4_000_000_000,
+            timeline,
+            proc_before: ProcSample::default(),
+            proc_load: None,
+            proc_load_end: None,
+            proc_end: ProcSample::default(),
+            open_at_load: 400,
+            missing_cores: 0,
+            interrupted: false,
+            aborted_by: None,
+            server: Some(ServerWatch {
+                pid: 1,
+                name: "srv".into(),
+                before: Some(tree(base, 10, 0.0)),
+                load: Some(tree(base + 400 * per_conn, 10 + 400 * fds_per_conn, 1.0)),
+                load_end: Some(tree(base + 400 * per_conn, 10 + 400 * fds_per_conn, 1.5)),
+                kernel_before: Some(KernelSample {
+                    mem_available_bytes: available,
+                    ..KernelSample::default()
+                }),
+                fd_limit: Some(fd_limit),
+                after: None,
+            }),
+        }
+    }
+
+    fn scenario(connections: u64) -> Scenario {
+        let mut s = crate::scenario::parse::parse("t.toml", "", &[]).unwrap();
+        s.connections = connections;
+        s
+    }
+
+    #[test]
+    fn memory_per_connection_is_the_slope_over_the_ramp() {
+        let s = build(&scenario(400), &totals(2_000, 1, 1 << 40, 1 << 20)).unwrap();
+        let m = s.memory_per_connection.unwrap();
+        assert_eq!((m.bytes_per_connection, m.r2, m.points), (2_000.0, Some(1.0), 5));
+        assert!(s.findings.is_empty(), "{:?}", s.findings);
+        assert_eq!(s.cpu_busy, Some(0.5), "0.5 s of CPU over 1 s of traffic");
+    }
+
+    #[test]
+    fn projections_name_the_limit_reached_before_the_target() {
+        // 1 MiB per connection and 1 GiB available: memory runs out near 1,024 connections.
+        let s = build(&scenario(10_000), &totals(1 << 20, 1, 1 << 30, 1 << 20)).unwrap();
+        assert_eq!(s.findings.len(), 1, "{:?}", s.findings);
+        assert!(
+            s.findings[0].contains("runs out near 1024 connections"),
+            "{:?}",
+            s.findings
+        );
+        // 2 files per connection and a limit of 1,000: reached near 495 connections.
+        let s = build(&scenario(10_000), &totals(100, 2, 1 << 40, 1_000)).unwrap();
+        assert_eq!(s.findings.len(), 1, "{:?}", s.findings);
+        assert!(
+            s.findings[0].contains("reached near 495 connections"),
+            "{:?}",
+            s.findings
+        );
+        // Both limits lie beyond the target: nothing to say.
+        assert!(build(&scenario(400), &totals(1 << 20, 2, 1 << 30, 1_000))
+            .unwrap()
+            .findings
+            .is_empty());
+    }
+}
