@@ -32,7 +32,11 @@ pub fn linear(points: &[(f64, f64)]) -> Option<Fit> {
     let slope = sxy / sxx;
     let intercept = my - slope * mx;
     // All y equal: the line is exact.
-    let r2 = if syy <= 0.0 { 1.0 } else { (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0) };
+    let r2 = if syy <= 0.0 {
+        1.0
+    } else {
+        (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0)
+    };
     Some(Fit {
         slope,
         intercept,
@@ -54,7 +58,9 @@ mod tests {
 
     #[test]
     fn exact_and_noisy_lines() {
-        let pts: Vec<(f64, f64)> = (0..10).map(|i| (i as f64 * 100.0, 5_000.0 + 900.0 * i as f64 * 100.0)).collect();
+        let pts: Vec<(f64, f64)> = (0..10)
+            .map(|i| (i as f64 * 100.0, 5_000.0 + 900.0 * i as f64 * 100.0))
+            .collect();
         let f = linear(&pts).unwrap();
         assert!((f.slope - 900.0).abs() < 1e-9 && (f.intercept - 5_000.0).abs() < 1e-6);
         assert!((f.r2 - 1.0).abs() < 1e-12);
