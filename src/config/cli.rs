@@ -51,6 +51,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Check whether this machine can generate a load, and say what to change.
     Doctor(DoctorArgs),
+    /// Search for the load at which the server stops meeting an SLO (steps, then bisection).
+    Capacity(crate::capacity::CapacityArgs),
 }
 
 #[derive(Debug, Clone, Args)]
