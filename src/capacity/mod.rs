@@ -373,8 +373,7 @@ fn table_row(r: &StepRecord) -> String {
         thousands(r.offered_rate_per_s.round() as u64),
         time(r.p50_us),
         time(r.p99_us),
-        r.errors_rate
-            .map_or_else(na, |e| thresholds::format_value(e, Unit::Fraction)),
+        r.errors_rate.map_or_else(na, |e| format!("{:.2}%", e * 100.0)),
         r.server_cpu_busy.map_or_else(na, |c| format!("{c:.2}")),
         r.server_peak_rss_bytes
             .map_or_else(na, |b| format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)),
@@ -412,10 +411,15 @@ pub fn result_line(o: &search::Outcome, rate: f64) -> String {
             why(v)
         ),
         (_, Some(best), Some((n, v))) => format!(
-            "highest load that met the SLO: {}; next step ({}) failed: {}",
+            "highest load that met the SLO: {}; next step ({}) failed: {}{}",
             load(best),
             thousands(*n),
-            why(v)
+            why(v),
+            if *n > best + 1 {
+                format!(" (the limit is between {} and {})", thousands(best), thousands(n - 1))
+            } else {
+                String::new()
+            }
         ),
         _ => "no result".into(),
     }
