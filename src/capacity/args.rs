@@ -9,6 +9,7 @@ use crate::config::units::{parse_duration, parse_rate};
 
 #[derive(Debug, Clone, Args)]
 #[command(
+    about = "Search for the load at which the server stops meeting an SLO (steps, then bisection)",
     long_about = "Search for the load at which the server stops meeting an SLO. Each step is one \
 ordinary run: N connections opened at once, then --rate messages/s on each for --hold, then a \
 short drain. Steps start at --start connections and grow by --factor (or by --step) up to \
@@ -16,8 +17,9 @@ short drain. Steps start at --start connections and grow by --factor (or by --st
 and the first bad step narrow the limit down.\n\n\
 A step passes when every connection was established and every SLO clause holds. A failing \
 step is explained, in this order: a client-side limit (the client ran out of file descriptors \
-or ports, fell behind its send schedule, or its cores were 90% busy; the search stops, as the \
-figures beyond it would be the client's, not the server's), connection failures (with the \
+or ports or its cores were 90% busy, or it fell behind its send schedule and a latency or \
+error clause failed; the search stops, as the figures beyond it would be the client's, not the \
+server's), connection failures (with the \
 dominant error, e.g. connect_refused or connect_timeout), errors, latency.\n\n\
 A table is printed as the steps complete; each step's summary.json is in its own directory \
 (DIR/step-XX-N/) and DIR/capacity.json has every step and the result.",
@@ -29,8 +31,8 @@ SLO clauses (comma separated) use the threshold syntax of scenarios (`latency.p9
 short names: p50, p90, p95, p99, p99.9, max (latency), errors (errors.rate), lost \
 (messages.loss_rate), connect (connections.success_rate); any other threshold metric by its \
 full name. A bare time is milliseconds.\n\n\
-Exit status: 0 a limit was found (or every step up to --max-connections passed); 1 even the \
-first step failed the SLO; 2 bad arguments or a setup problem; 130 interrupted (Ctrl-C: the \
+Exit status: 0 a limit was found (or every step up to --max-connections passed, or the search \
+stopped at a client-side limit after a passing step); 1 even the first step failed the SLO; 2 bad arguments or a setup problem; 130 interrupted (Ctrl-C: the \
 search stops after the current step; capacity.json is written, marked partial)."
 )]
 pub struct CapacityArgs {

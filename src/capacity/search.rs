@@ -126,7 +126,10 @@ fn failure_word(kind: &str) -> &'static str {
 }
 
 /// Judge one step: the SLO's verdicts, and the step's verdict with the first reason in this
-/// order: a client-side limit, connection failures, errors, latency, another clause.
+/// order: a client-side limit, connection failures, errors, latency, another clause. A step
+/// that meets the SLO passes, even if the client lagged (its lag only adds to the latency). The
+/// client's lag behind its schedule is the reason for failed errors and latency clauses, not
+/// for connection failures; running out of descriptors or ports or CPU is the reason for any.
 pub fn judge(f: &Figures, slo: &[Threshold]) -> (StepVerdict, Vec<thresholds::Verdict>) {
     let verdicts = thresholds::evaluate(slo, f.lookup);
     let count = |k: &str| f.errors.iter().find(|(n, _)| *n == k).map_or(0, |(_, c)| *c);
@@ -150,10 +153,6 @@ pub fn judge(f: &Figures, slo: &[Threshold]) -> (StepVerdict, Vec<thresholds::Ve
             return fail(Reason::new(CLIENT, format!("{what}: {} errors ({kind})", thousands(n))));
         }
     }
-    if let Some(w) = f.client_warnings.first() {
-        let short = w.split(':').next().unwrap_or(w);
-        return fail(Reason::new(CLIENT, short));
-    }
     if let Some(b) = f.client_cpu_busy.filter(|b| *b >= CLIENT_BUSY_LIMIT) {
         return fail(Reason::new(
             CLIENT,
@@ -163,6 +162,9 @@ pub fn judge(f: &Figures, slo: &[Threshold]) -> (StepVerdict, Vec<thresholds::Ve
             ),
         ));
     }
+    // Falling behind the send schedule inflates latency (measured from the intended send time)
+    // and may explain errors, but not connections refused, reset or timed out after seconds.
+    let lag = f.client_warnings.first().map(|w| w.split(':').next().unwrap_or(w));
     let failed_clause = |prefix: &str| verdicts.iter().find(|v| !v.pass && v.metric.starts_with(prefix));
     if f.established < f.target || failed_clause("connections.").is_some() {
         let missing = f.target.saturating_sub(f.established);
@@ -180,6 +182,9 @@ pub fn judge(f: &Figures, slo: &[Threshold]) -> (StepVerdict, Vec<thresholds::Ve
             }
         };
         return fail(Reason::new("connection failures", detail));
+    }
+    if let (Some(lag), Some(_)) = (lag, verdicts.iter().find(|v| !v.pass)) {
+        return fail(Reason::new(CLIENT, lag));
     }
     if let Some(v) = failed_clause("errors.") {
         let kind = dominant.map_or(String::new(), |(k, c)| format!(", mostly {k} ({})", thousands(c)));
@@ -576,14 +581,28 @@ mod tests {
             reason.text
         );
 
-        let (v, _) = judge(&figures(1_400, &[], &[], Some(0.95), &slow), &slo);
-        assert!(matches!(v, StepVerdict::Fail { reason } if reason.is_client()));
-
         let fine = |m: &str| match m {
             "latency.p99" => Some(0.001),
             "errors.rate" => Some(0.0),
             _ => None,
         };
+        assert_eq!(
+            judge(&figures(1_400, &[], &lag, None, &fine), &slo).0,
+            StepVerdict::Pass
+        );
+        let timeouts = [("connect_timeout", 110u64)];
+        let (v, _) = judge(&figures(1_290, &timeouts, &lag, None, &erroring), &slo);
+        let StepVerdict::Fail { reason } = v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(
+            reason.text,
+            "connection failures: 110 of 1,400 timed out (connect_timeout)"
+        );
+
+        let (v, _) = judge(&figures(1_400, &[], &[], Some(0.95), &slow), &slo);
+        assert!(matches!(v, StepVerdict::Fail { reason } if reason.is_client()));
+
         assert_eq!(
             judge(&figures(1_400, &[], &[], Some(0.2), &fine), &slo).0,
             StepVerdict::Pass

@@ -51,7 +51,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Check whether this machine can generate a load, and say what to change.
     Doctor(DoctorArgs),
-    /// Search for the load at which the server stops meeting an SLO (steps, then bisection).
+    // `wsload capacity`: its help (about and long_about) is on CapacityArgs; a doc comment here
+    // would replace the long help.
     Capacity(crate::capacity::CapacityArgs),
 }
 
