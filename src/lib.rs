@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod analysis;
+pub mod capacity;
 pub mod config;
 pub mod io;
 pub mod metrics;

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => run(&a),
         Some(Command::Validate(a)) => validate(&a),
         Some(Command::Doctor(a)) => wsload::sys::doctor::main(&a),
+        Some(Command::Capacity(a)) => wsload::capacity::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)

@@ -51,6 +51,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Check whether this machine can generate a load, and say what to change.
     Doctor(DoctorArgs),
+    // `wsload capacity`: its help (about and long_about) is on CapacityArgs; a doc comment here
+    // would replace the long help.
+    Capacity(crate::capacity::CapacityArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -181,6 +181,20 @@ pub fn spawn_wsload_server_with(extra: &[&str]) -> Peer {
     })
 }
 
+/// `wsload serve --port 0 --cores 1 --for 90s` started through `prefix`, a command that sets
+/// something up and then execs the server in its own process (`prlimit --nofile=300:300`), so
+/// the peer's pid is the server's.
+pub fn spawn_wsload_server_via(prefix: &[&str]) -> Peer {
+    let mut cmd = Command::new(prefix[0]);
+    cmd.args(&prefix[1..])
+        .arg(WSLOAD)
+        .args(["serve", "--port", "0", "--cores", "1", "--for", "90s"]);
+    spawn_server(cmd, "wsload serve", |line| {
+        let addr: std::net::SocketAddr = line.trim().strip_prefix("listening on ")?.parse().ok()?;
+        Some(addr.port())
+    })
+}
+
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh, empty results directory, unique per run, named after the test.
