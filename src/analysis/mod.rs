@@ -4,6 +4,7 @@ pub mod bursts;
 pub mod failures;
 pub mod fit;
 pub mod hints;
+pub mod hints_server;
 pub mod input;
 pub mod knee;
 pub mod readiness;

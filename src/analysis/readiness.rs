@@ -107,6 +107,9 @@ fn num_pct(x: f64) -> String {
         num(x)
     } else {
         format!("{x:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
     }
 }
 
