@@ -23,6 +23,9 @@ Modes:
   silent     upgrade, then never send anything (no echo, no pong, no close)
   greet      upgrade with two pings in the same write as the 101 response, then echo;
              closes with 1002 if the pongs do not carry the pings' payloads
+  limit      echo for the first --limit connections accepted; every later connection
+             is accepted and reset at once (SO_LINGER 0 close: an RST, no handshake),
+             like a server that hit its connection or open-files limit
 
 "K-th" counts complete data messages (after reassembly of fragments), per
 connection, starting at 1: with K=10 messages 10, 20, 30, ... are affected.
@@ -37,16 +40,19 @@ import os
 import base64
 import hashlib
 import signal
+import socket
 import struct
 import sys
 
 HOST = "127.0.0.1"
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent", "greet", "leak")
-ECHO_MODES = ("echo", "drop", "corrupt", "duplicate", "greet", "leak")
+MODES = ("echo", "drop", "corrupt", "duplicate", "refuse", "garbage", "huge", "silent", "greet", "leak", "limit")
+ECHO_MODES = ("echo", "drop", "corrupt", "duplicate", "greet", "leak", "limit")
 # leak: echoes correctly, but keeps a duplicate of every connection's socket open after it
 # ends, so its open files never come back down (a descriptor leak).
 LEAKED = []
+# limit: connections accepted so far (the first --limit are served, later ones reset).
+ACCEPTED = 0
 # greet: two pings travel in the same write as the 101 response; the pongs must match.
 GREET_PINGS = (b"a", b"bc")
 
@@ -273,7 +279,23 @@ async def echo_loop(reader, writer):
         await writer.drain()
 
 
+def reset_now(writer):
+    """Close with SO_LINGER 0: the kernel sends an RST instead of a FIN."""
+    try:
+        writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    writer.transport.abort()
+
+
 async def handle(reader, writer):
+    global ACCEPTED
+    ACCEPTED += 1
+    if ARGS.mode == "limit" and ACCEPTED > ARGS.limit:
+        log(f"connection #{ACCEPTED} over the limit of {ARGS.limit}: reset")
+        reset_now(writer)
+        return
     try:
         if not await handshake(reader, writer):
             return
@@ -346,10 +368,14 @@ def parse_args():
                         "unless the client closes it first (default 60)")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024,
                    help="largest accepted message in echo modes (default 64 MiB)")
+    p.add_argument("--limit", type=int, default=100,
+                   help="limit: connections served before every later one is reset (default 100)")
     p.add_argument("--verbose", action="store_true", help="log misbehaviour to stderr")
     a = p.parse_args()
     if a.every < 1:
         p.error("--every must be >= 1")
+    if a.limit < 0:
+        p.error("--limit must be >= 0")
     return a
 
 
