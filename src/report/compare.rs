@@ -73,7 +73,7 @@ const METRICS: &[Metric] = &[
         s,
         "connections.dropped"
     )),
-    m!("rate", "throughput", "messages/s", Higher, 0, |s| get::num(
+    m!("rate", "throughput", "messages/s", Higher, 1, |s| get::num(
         s,
         "messages.rate_per_s"
     )),

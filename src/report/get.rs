@@ -75,7 +75,7 @@ mod tests {
         assert_eq!(num(&v, "a.x.y"), None);
         assert_eq!(count(&v, "n"), 0);
         assert_eq!(fmt_num(3.0, 2), "3");
-        assert_eq!(fmt_num(3.14159, 2), "3.14");
+        assert_eq!(fmt_num(1.23456, 2), "1.23");
         assert_eq!(fmt_num(0.1, 3), "0.1");
         assert_eq!(fmt_num(-0.0001, 2), "0");
     }

@@ -30,6 +30,10 @@ fn opt(x: Option<f64>, digits: usize, unit: &str) -> String {
     x.map_or("n/a".into(), |x| format!("{}{unit}", fmt_num(x, digits)))
 }
 
+fn connections(n: u64) -> String {
+    format!("{n} connection{}", if n == 1 { "" } else { "s" })
+}
+
 fn mib(bytes: f64) -> String {
     format!("{} MiB", fmt_num(bytes / (1u64 << 20) as f64, 1))
 }
@@ -270,15 +274,15 @@ fn errors(o: &mut String, s: &Value) {
         }
     }
     for f in firsts {
-        let _ = writeln!(o, "- first `{}`: {}", get::text(f, "kind"), get::text(f, "first"));
+        let _ = writeln!(o, "- first `{}`: {}", get::text(f, "kind"), cell(get::text(f, "first")));
     }
     let statuses = get::counts(s, "upgrade_status");
     for (code, n) in &statuses {
-        let _ = writeln!(o, "- upgrade answered HTTP {code}: {n} connections");
+        let _ = writeln!(o, "- upgrade answered HTTP {code}: {}", connections(*n));
     }
     let closes = get::counts(s, "close_codes");
     for (code, n) in &closes {
-        let _ = writeln!(o, "- closed by the server with code {code}: {n} connections");
+        let _ = writeln!(o, "- closed by the server with code {code}: {}", connections(*n));
     }
     if !firsts.is_empty() || !statuses.is_empty() || !closes.is_empty() {
         o.push('\n');
@@ -374,8 +378,8 @@ fn faults(o: &mut String, s: &Value) {
     table(o, &["At (s)", "Fault", "Connections"], &rows);
     let _ = writeln!(
         o,
-        "{} connections ended by injected faults (not counted as server errors).\n",
-        get::count(s, "faults.ended_connections")
+        "{} ended by injected faults (not counted as server errors).\n",
+        connections(get::count(s, "faults.ended_connections"))
     );
 }
 
