@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
 
 use std::collections::BTreeMap;
 
@@ -120,17 +122,50 @@ pub struct ServerWatch {
     pub after: Option<crate::postrun::AfterRun>,
 }
 
+/// The corrected-latency histogram (nanoseconds) of one time-line interval, serialized with
+/// HdrHistogram's V2 deflate encoding (a few hundred bytes to a few KiB each), for latency.hlog.
+/// Intervals follow the time line; a last one covers the echoes after the last point (the
+/// drain), so that together they hold every corrected latency of the run.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Start, seconds since the start of the run (the time line's clock).
+    pub start_s: f64,
+    pub length_s: f64,
+    pub bytes: Vec<u8>,
+}
+
+impl Interval {
+    fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
+        let mut bytes = Vec::new();
+        match V2DeflateSerializer::new().serialize(h, &mut bytes) {
+            Ok(_) => Some(Interval {
+                start_s: start_s.max(0.0),
+                length_s: (end_s - start_s.max(0.0)).max(0.0),
+                bytes,
+            }),
+            Err(e) => {
+                eprintln!("wsload: cannot encode an interval's latency histogram: {e:?}");
+                None
+            }
+        }
+    }
+}
+
 /// Everything the run gathered, merged over cores.
 pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
     pub rec: Recorder,
     /// Start of the run (the ramp's time 0), ns since the epoch.
     pub run_start_ns: u64,
+    /// The same moment on the wall clock, seconds since the Unix epoch.
+    pub run_start_unix_s: f64,
     pub load_start_ns: Option<u64>,
     /// When the load phase ended (planned end or Ctrl-C), before the drain.
     pub load_end_ns: Option<u64>,
     pub end_ns: u64,
     pub timeline: Vec<TimelinePoint>,
+    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]).
+    pub intervals: Vec<Interval>,
     /// Client process before connecting, at the start of the load, and at the end.
     pub proc_before: ProcSample,
     pub proc_load: Option<ProcSample>,
@@ -180,6 +215,7 @@ pub fn aggregate(
     let mut hists = Recorder::default();
     let mut window = new_histogram();
     let mut timeline = Vec::new();
+    let mut intervals = Vec::new();
     let mut prev = Counters::default();
     let mut prev_t = 0.0f64;
     let mut next_print = interval;
@@ -202,6 +238,9 @@ pub fn aggregate(
     let mut interrupts_seen = 0;
     let mut aborted_by = None;
     let run_start = epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64;
+    let run_start_unix_s = (std::time::SystemTime::now() + RUN_START_LEAD)
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     if scenario.traffic_start == TrafficStart::WithRamp {
         ctl.load_start_ns.store(run_start, Ordering::SeqCst);
         load_start_ns = Some(run_start);
@@ -323,6 +362,7 @@ pub fn aggregate(
                 progress_line(&point);
             }
             timeline.push(point);
+            intervals.extend(Interval::encode(prev_t, t, &window));
             window.reset();
             prev = total;
             prev_t = t;
@@ -330,6 +370,10 @@ pub fn aggregate(
     }
 
     let end_ns = epoch.elapsed().as_nanos() as u64;
+    if !window.is_empty() {
+        let end_s = (end_ns as f64 - run_start as f64) / 1e9;
+        intervals.extend(Interval::encode(prev_t, end_s.max(prev_t), &window));
+    }
     let proc_end = procstat::sample_self().unwrap_or_default();
     if load_start_ns.is_some() && load_end.is_none() {
         load_end = Some((end_ns, proc_end));
@@ -344,10 +388,12 @@ pub fn aggregate(
     Totals {
         rec,
         run_start_ns: run_start,
+        run_start_unix_s,
         load_start_ns,
         load_end_ns: load_end.map(|(t, _)| t),
         end_ns,
         timeline,
+        intervals,
         proc_before,
         proc_load,
         proc_load_end: load_end.map(|(_, p)| p),

@@ -12,6 +12,8 @@ fn main() -> ExitCode {
         Some(Command::Validate(a)) => validate(&a),
         Some(Command::Doctor(a)) => wsload::sys::doctor::main(&a),
         Some(Command::Capacity(a)) => wsload::capacity::main(&a),
+        Some(Command::Report(a)) => report(&a),
+        Some(Command::Compare(a)) => compare(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)
@@ -80,4 +82,58 @@ fn run(a: &RunArgs) -> u8 {
         eprintln!("wsload: no connection could be established: see the errors above");
     }
     out.exit_code()
+}
+
+/// `wsload report DIR [--format LIST]`: re-render result files from a saved summary.json.
+fn report(a: &wsload::config::cli::ReportArgs) -> u8 {
+    use wsload::report::Format;
+    let formats = match &a.format {
+        Some(l) => match Format::parse_list(l) {
+            Ok(f) => f,
+            Err(e) => return setup_error(format!("--format: {e}")),
+        },
+        None => vec![Format::Csv, Format::Md, Format::Html, Format::Prom],
+    };
+    if formats.contains(&Format::Hlog) {
+        return setup_error(
+            "latency.hlog cannot be re-rendered: it needs the run's per-interval histograms, which \
+             summary.json does not hold (the run writes it)",
+        );
+    }
+    let (file, summary) = match wsload::report::compare::load(&a.dir) {
+        Ok(x) => x,
+        Err(e) => return setup_error(e),
+    };
+    let dir = file.parent().unwrap_or(std::path::Path::new("."));
+    match wsload::report::write_all(dir, &summary, &[], &formats) {
+        Ok(paths) if paths.len() == formats.len() => {
+            for p in paths {
+                println!("{}", p.display());
+            }
+            0
+        }
+        Ok(paths) => {
+            for p in paths {
+                println!("{}", p.display());
+            }
+            2
+        }
+        Err(e) => setup_error(format!("cannot write into {}: {e}", dir.display())),
+    }
+}
+
+/// `wsload compare BASE NEW`: 0 no regression, 1 a regression, 2 unreadable input.
+fn compare(a: &wsload::config::cli::CompareArgs) -> u8 {
+    use wsload::report::compare::{self, Tolerances};
+    let mut tol = Tolerances::default();
+    match compare::parse_percent(&a.tolerance) {
+        Ok(t) => tol.default = t,
+        Err(e) => return setup_error(format!("--tolerance: {e}")),
+    }
+    for l in &a.metric_tolerance {
+        if let Err(e) = tol.add_list(l) {
+            return setup_error(format!("--metric-tolerance: {e}"));
+        }
+    }
+    compare::main(&a.base, &a.new, &tol)
 }

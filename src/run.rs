@@ -261,12 +261,36 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         s.stop();
     }
     let summary = Summary::build(&plan, &target.redacted, &totals);
-    let summary_path = match report::write_summary(&plan.out_dir, &summary) {
+    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals);
+    Ok(Outcome { summary, summary_path })
+}
+
+/// Every result file (summary.json, timeline.csv, report.md, report.html, metrics.prom,
+/// latency.hlog) into `dir`; a file that cannot be written is warned about and the others are
+/// still written. Returns summary.json's path when it was written.
+fn write_results(
+    dir: &std::path::Path,
+    summary: &Summary,
+    intervals: &[aggregate::Interval],
+) -> Option<std::path::PathBuf> {
+    // summary.json from the struct itself, to keep its fields in their documented order.
+    let path = match report::write_summary(dir, summary) {
         Ok(p) => Some(p),
         Err(e) => {
-            eprintln!("wsload: cannot write summary.json into {}: {e}", plan.out_dir.display());
+            eprintln!("wsload: warning: cannot write summary.json into {}: {e}", dir.display());
             None
         }
     };
-    Ok(Outcome { summary, summary_path })
+    let others: Vec<report::Format> = report::Format::ALL
+        .into_iter()
+        .filter(|f| *f != report::Format::Json)
+        .collect();
+    match serde_json::to_value(summary) {
+        Ok(v) => {
+            // write_all warns about each file it cannot write.
+            let _ = report::write_all(dir, &v, intervals, &others);
+        }
+        Err(e) => eprintln!("wsload: warning: cannot write the reports: {e}"),
+    }
+    path
 }

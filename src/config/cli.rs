@@ -54,6 +54,50 @@ pub enum Command {
     // `wsload capacity`: its help (about and long_about) is on CapacityArgs; a doc comment here
     // would replace the long help.
     Capacity(crate::capacity::CapacityArgs),
+    /// Re-render report files from a saved results directory.
+    Report(ReportArgs),
+    /// Compare two runs' key figures and flag regressions.
+    Compare(CompareArgs),
+}
+
+/// `wsload report DIR`: re-render result files from DIR/summary.json.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload report results/peak                 rewrite every format that a summary can give\n  \
+wsload report results/peak --format html,md\n\n\
+latency.hlog needs the per-interval histograms of the run itself: it cannot be re-rendered from \
+summary.json. Exit status: 0 written; 2 the directory has no readable summary.json or a file could \
+not be written.")]
+pub struct ReportArgs {
+    /// A results directory (with summary.json), or a summary.json file.
+    pub dir: PathBuf,
+    /// Formats to write, comma separated: json, csv, md, html, prom, or all
+    /// [default: csv,md,html,prom].
+    #[arg(long, value_name = "LIST")]
+    pub format: Option<String>,
+}
+
+/// `wsload compare BASE NEW`: key figures side by side, regressions flagged.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload compare results/before results/after\n  \
+wsload compare base/summary.json new/summary.json --tolerance 5% --metric-tolerance latency=20%,rate=2%\n\n\
+Metrics and groups for --metric-tolerance: established, failed, dropped (connections); rate \
+(throughput); lost, corrupted (messages); errors; p50, p90, p99, p99.9, max (latency); connect_p99 \
+(connect); client_cpu, server_cpu (cpu); server_memory (memory); recovery_p95, availability \
+(recovery; availability is compared on the share of time down).\n\n\
+Exit status: 0 nothing regressed beyond its tolerance; 1 something did; 2 an input could not be read.")]
+pub struct CompareArgs {
+    /// The reference run: a results directory or its summary.json.
+    pub base: PathBuf,
+    /// The run to judge against it.
+    pub new: PathBuf,
+    /// How much worse a figure may get before it counts as a regression, relative to the base.
+    #[arg(long, default_value = "10%", value_name = "PERCENT")]
+    pub tolerance: String,
+    /// Per metric or group: `latency=20%,rate=5%` (repeatable).
+    #[arg(long, value_name = "METRIC=PERCENT,...")]
+    pub metric_tolerance: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,12 @@
-//! Reports: the summary (JSON and text), each format a small writer.
+//! Reports: the summary (JSON and text), and the result files, each format a
+//! small writer over the summary as JSON (so a saved summary.json re-renders).
+pub mod compare;
+pub mod csv;
+pub mod files;
+pub mod get;
+pub mod hlog;
+pub mod markdown;
+pub mod prom;
 pub mod server;
 pub mod summary;
 pub mod text;
@@ -6,6 +14,7 @@ pub mod verdict;
 
 use std::path::Path;
 
+pub use files::{write_all, Format};
 pub use summary::Summary;
 
 /// Write `summary.json` into `dir` (created if needed). Returns the file's path.

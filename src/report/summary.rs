@@ -20,6 +20,8 @@ pub struct Summary {
     pub builtin_server: bool,
     /// The run was interrupted (Ctrl-C) or a core did not finish: figures cover what was gathered.
     pub partial: bool,
+    /// When the run started (the time line's 0), seconds since the Unix epoch.
+    pub started_at_unix_s: f64,
     /// Length of the load phase actually run, in seconds.
     pub duration_s: f64,
     /// The effective scenario (file, flags and --set merged; secrets redacted).
@@ -291,6 +293,7 @@ impl Summary {
             target: target.to_string(),
             builtin_server: sc.target.is_none(),
             partial: t.interrupted || t.missing_cores > 0,
+            started_at_unix_s: round3(t.run_start_unix_s),
             duration_s: round3(load_s),
             scenario: sc.clone(),
             run: RunEcho {
@@ -506,11 +509,13 @@ mod tests {
         Totals {
             rec,
             run_start_ns: 0,
+            run_start_unix_s: 0.0,
             aborted_by: None,
             load_start_ns: Some(1_000_000_000),
             load_end_ns: Some(3_000_000_000),
             end_ns: 4_000_000_000,
             timeline: Vec::new(),
+            intervals: Vec::new(),
             proc_before: ProcSample::default(),
             proc_load: Some(cpu(1.0)),
             proc_load_end: Some(cpu(2.0)),

@@ -1,0 +1,343 @@
+//! `wsload compare BASE NEW`: key figures of two runs side by side, with the
+//! difference, and REGRESSED where the new run is worse than the base by more than
+//! the tolerance (direction-aware: more latency is worse, more messages/s is better).
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::get::{self, fmt_num};
+
+/// Which way is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Better {
+    Lower,
+    Higher,
+    /// A share of time up (availability): compared on the share down (1 - value), lower better,
+    /// so that 99.9% → 99% reads as ten times the downtime rather than a 0.9% change.
+    Up,
+}
+
+/// One key figure: its name for --metric-tolerance, its group (also usable there), a label,
+/// how to read it from a summary, and which way is better.
+struct Metric {
+    key: &'static str,
+    group: &'static str,
+    label: &'static str,
+    read: fn(&Value) -> Option<f64>,
+    better: Better,
+    digits: usize,
+}
+
+fn errors_total(s: &Value) -> Option<f64> {
+    get::at(s, "errors")
+        .is_object()
+        .then(|| get::counts(s, "errors").iter().map(|(_, n)| *n as f64).sum())
+}
+
+/// A percentile that exists only when something was measured.
+fn measured(s: &Value, table: &str, key: &str) -> Option<f64> {
+    (get::count(s, &format!("{table}.count")) > 0)
+        .then(|| get::num(s, &format!("{table}.{key}")))
+        .flatten()
+}
+
+macro_rules! m {
+    ($key:literal, $group:literal, $label:literal, $better:ident, $digits:literal, $read:expr) => {
+        Metric {
+            key: $key,
+            group: $group,
+            label: $label,
+            read: $read,
+            better: Better::$better,
+            digits: $digits,
+        }
+    };
+}
+
+const METRICS: &[Metric] = &[
+    m!(
+        "established",
+        "connections",
+        "connections established",
+        Higher,
+        0,
+        |s| get::num(s, "connections.established")
+    ),
+    m!("failed", "connections", "connections failed", Lower, 0, |s| get::num(
+        s,
+        "connections.failed"
+    )),
+    m!("dropped", "connections", "connections dropped", Lower, 0, |s| get::num(
+        s,
+        "connections.dropped"
+    )),
+    m!("rate", "throughput", "messages/s", Higher, 1, |s| get::num(
+        s,
+        "messages.rate_per_s"
+    )),
+    m!("lost", "messages", "messages lost", Lower, 0, |s| get::num(
+        s,
+        "messages.lost"
+    )),
+    m!("corrupted", "messages", "messages corrupted", Lower, 0, |s| get::num(
+        s,
+        "messages.corrupted"
+    )),
+    m!("errors", "errors", "errors", Lower, 0, errors_total),
+    m!("p50", "latency", "latency p50 (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.corrected",
+        "p50"
+    )),
+    m!("p90", "latency", "latency p90 (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.corrected",
+        "p90"
+    )),
+    m!("p99", "latency", "latency p99 (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.corrected",
+        "p99"
+    )),
+    m!("p99.9", "latency", "latency p99.9 (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.corrected",
+        "p99_9"
+    )),
+    m!("max", "latency", "latency max (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.corrected",
+        "max"
+    )),
+    m!("connect_p99", "connect", "connect p99 (µs)", Lower, 0, |s| measured(
+        s,
+        "latency_us.connect",
+        "p99"
+    )),
+    m!("client_cpu", "cpu", "client CPU s per M msgs", Lower, 2, |s| get::num(
+        s,
+        "client.cpu_s_per_million_msgs"
+    )),
+    m!("server_memory", "memory", "server B per connection", Lower, 0, |s| {
+        get::num(s, "server.memory_per_connection.bytes_per_connection")
+    }),
+    m!("server_cpu", "cpu", "server CPU s per M msgs", Lower, 2, |s| get::num(
+        s,
+        "server.cpu_s_per_million_msgs"
+    )),
+    m!("recovery_p95", "recovery", "reconnect p95 (µs)", Lower, 0, |s| {
+        measured(s, "recovery.time_to_reconnect_us", "p95")
+    }),
+    m!("availability", "recovery", "availability (%)", Up, 3, |s| get::num(
+        s,
+        "recovery.availability"
+    )
+    .map(|a| a * 100.0)),
+];
+
+/// How much worse a figure may get, as a fraction of the base: a default, and per metric key
+/// or group (`latency=20%`; a metric's own key wins over its group).
+#[derive(Debug, Clone)]
+pub struct Tolerances {
+    pub default: f64,
+    pub by_name: Vec<(String, f64)>,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            default: 0.10,
+            by_name: Vec::new(),
+        }
+    }
+}
+
+/// `10%` or `10` (percent), as a fraction.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let n = t.strip_suffix('%').unwrap_or(t).trim();
+    match n.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x / 100.0),
+        _ => Err(format!("`{s}` is not a tolerance: expected a percentage such as 10%")),
+    }
+}
+
+impl Tolerances {
+    /// Add `latency=20%,rate=5%` (metric keys or groups).
+    pub fn add_list(&mut self, list: &str) -> Result<(), String> {
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (name, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("`{item}`: expected METRIC=PERCENT, e.g. latency=20%"))?;
+            let name = name.trim();
+            if !METRICS.iter().any(|m| m.key == name || m.group == name) {
+                let mut names: Vec<&str> = METRICS.iter().flat_map(|m| [m.key, m.group]).collect();
+                names.sort_unstable();
+                names.dedup();
+                return Err(format!("unknown metric `{name}`: one of {}", names.join(", ")));
+            }
+            self.by_name.push((name.to_string(), parse_percent(v)?));
+        }
+        Ok(())
+    }
+
+    fn of(&self, m: &Metric) -> f64 {
+        let find = |n: &str| self.by_name.iter().rev().find(|(k, _)| k == n).map(|(_, v)| *v);
+        find(m.key).or_else(|| find(m.group)).unwrap_or(self.default)
+    }
+}
+
+/// How much worse `new` is than `base`, as a fraction of the base (negative: better).
+/// From a base of 0 any worsening is infinitely worse.
+fn worsening(better: Better, base: f64, new: f64) -> f64 {
+    let (b, n) = match better {
+        Better::Lower => (base, new),
+        Better::Higher => (-base, -new),
+        Better::Up => (100.0 - base, 100.0 - new),
+    };
+    if n == b {
+        0.0
+    } else if b == 0.0 {
+        if n > b {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        }
+    } else {
+        (n - b) / b.abs()
+    }
+}
+
+/// The comparison table, and whether anything regressed.
+pub fn table(base: &Value, new: &Value, tol: &Tolerances) -> (String, bool) {
+    let mut rows = vec![[
+        "figure".to_string(),
+        "base".into(),
+        "new".into(),
+        "difference".into(),
+        "change".into(),
+        String::new(),
+    ]];
+    let mut regressed = false;
+    for m in METRICS {
+        let (b, n) = ((m.read)(base), (m.read)(new));
+        let show = |x: Option<f64>| x.map_or("n/a".to_string(), |x| fmt_num(x, m.digits));
+        let (diff, change, verdict) = match (b, n) {
+            (Some(b), Some(n)) => {
+                let d = n - b;
+                let sign = if d > 0.0 { "+" } else { "" };
+                let rel = if b != 0.0 {
+                    format!("{sign}{}%", fmt_num(d / b.abs() * 100.0, 1))
+                } else if d == 0.0 {
+                    "0%".into()
+                } else {
+                    "new".into()
+                };
+                let w = worsening(m.better, b, n);
+                let t = tol.of(m);
+                let verdict = if w > t {
+                    regressed = true;
+                    format!("REGRESSED (tolerance {}%)", fmt_num(t * 100.0, 1))
+                } else if w > 0.0 {
+                    "worse, within tolerance".into()
+                } else if w < 0.0 {
+                    "better".into()
+                } else {
+                    String::new()
+                };
+                (format!("{sign}{}", fmt_num(d, m.digits)), rel, verdict)
+            }
+            _ => (String::new(), String::new(), "not in both".into()),
+        };
+        if b.is_none() && n.is_none() {
+            continue;
+        }
+        rows.push([m.label.to_string(), show(b), show(n), diff, change, verdict]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut o = String::new();
+    for r in &rows {
+        let mut line = format!("{:<w$}", r[0], w = widths[0]);
+        for i in 1..5 {
+            let _ = write!(line, "  {:>w$}", r[i], w = widths[i]);
+        }
+        let _ = write!(line, "  {}", r[5]);
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    (o, regressed)
+}
+
+/// A result directory (its summary.json) or a summary.json file.
+pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a wsload summary: {e}", file.display()))?;
+    if !v.is_object() || get::at(&v, "connections").is_null() {
+        return Err(format!("{} is not a wsload summary (no `connections`)", file.display()));
+    }
+    Ok((file, v))
+}
+
+/// The whole command: 0 nothing regressed, 1 something did, 2 an input could not be read.
+pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> u8 {
+    let (b, n) = match (load(base), load(new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("wsload: error: {e}");
+            return 2;
+        }
+    };
+    println!("base: {} ({})", b.0.display(), get::text(&b.1, "target"));
+    println!("new:  {} ({})", n.0.display(), get::text(&n.1, "target"));
+    println!();
+    let (t, regressed) = table(&b.1, &n.1, tol);
+    print!("{t}");
+    println!();
+    println!(
+        "{}",
+        if regressed {
+            "REGRESSED: at least one figure is worse than the base beyond its tolerance"
+        } else {
+            "no regression beyond the tolerances"
+        }
+    );
+    u8::from(regressed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_matters() {
+        assert!(worsening(Better::Lower, 100.0, 120.0) > 0.19);
+        assert!(worsening(Better::Higher, 100.0, 120.0) < 0.0);
+        assert!(worsening(Better::Higher, 100.0, 80.0) > 0.19);
+        assert_eq!(worsening(Better::Lower, 0.0, 3.0), f64::INFINITY);
+        assert_eq!(worsening(Better::Lower, 0.0, 0.0), 0.0);
+        // 99.9% → 99%: ten times the downtime.
+        assert!(worsening(Better::Up, 99.9, 99.0) > 8.0);
+    }
+
+    #[test]
+    fn tolerances_by_key_then_group_then_default() {
+        let mut t = Tolerances::default();
+        t.add_list("latency=20%, p99=5").unwrap();
+        let find = |k: &str| METRICS.iter().find(|m| m.key == k).unwrap();
+        assert!((t.of(find("p99")) - 0.05).abs() < 1e-12);
+        assert!((t.of(find("p50")) - 0.20).abs() < 1e-12);
+        assert!((t.of(find("rate")) - 0.10).abs() < 1e-12);
+        assert!(t.add_list("speed=5%").unwrap_err().contains("unknown metric `speed`"));
+        assert!(t.add_list("latency").is_err());
+        assert!(parse_percent("x%").is_err());
+    }
+}

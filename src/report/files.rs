@@ -1,0 +1,187 @@
+//! The result files: which formats exist, and writing them all from one summary.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::aggregate::Interval;
+
+/// One result file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Md,
+    Html,
+    Prom,
+    Hlog,
+}
+
+impl Format {
+    /// Every format, in the order a run writes them.
+    pub const ALL: [Format; 6] = [
+        Format::Json,
+        Format::Csv,
+        Format::Md,
+        Format::Html,
+        Format::Prom,
+        Format::Hlog,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Json => "summary.json",
+            Format::Csv => "timeline.csv",
+            Format::Md => "report.md",
+            Format::Html => "report.html",
+            Format::Prom => "metrics.prom",
+            Format::Hlog => "latency.hlog",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Md => "md",
+            Format::Html => "html",
+            Format::Prom => "prom",
+            Format::Hlog => "hlog",
+        }
+    }
+
+    /// A comma-separated list (`html,md`); `all` stands for every format.
+    pub fn parse_list(list: &str) -> Result<Vec<Format>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let f: &[Format] = match name.to_ascii_lowercase().as_str() {
+                "all" => &Format::ALL,
+                "json" => &[Format::Json],
+                "csv" => &[Format::Csv],
+                "md" | "markdown" => &[Format::Md],
+                "html" => &[Format::Html],
+                "prom" | "prometheus" => &[Format::Prom],
+                "hlog" => &[Format::Hlog],
+                _ => {
+                    return Err(format!(
+                        "unknown format `{name}`: expected a list of json, csv, md, html, prom, hlog or all"
+                    ))
+                }
+            };
+            for f in f {
+                if !out.contains(f) {
+                    out.push(*f);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err("no format given".into());
+        }
+        Ok(out)
+    }
+}
+
+/// report.html. TODO(merge): replace the body with `super::html::render(s)` once the HTML
+/// report lands; until then a minimal page that points at the other files.
+fn render_html(s: &Value) -> String {
+    let target = super::get::text(s, "target")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wsload report: {target}</title></head>\n\
+         <body><h1>wsload report: {target}</h1><p>The HTML report is not built yet: see report.md, \
+         summary.json and timeline.csv beside this file.</p></body></html>\n"
+    )
+}
+
+/// The bytes of one format.
+pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Result<Vec<u8>> {
+    Ok(match f {
+        Format::Json => {
+            let mut v = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+            v.push(b'\n');
+            v
+        }
+        Format::Csv => super::csv::render(summary).into_bytes(),
+        Format::Md => super::markdown::render(summary).into_bytes(),
+        Format::Html => render_html(summary).into_bytes(),
+        Format::Prom => super::prom::render(summary).into_bytes(),
+        Format::Hlog => {
+            let start = super::get::num(summary, "started_at_unix_s").unwrap_or(0.0);
+            super::hlog::render(intervals, start)?
+        }
+    })
+}
+
+/// Write `bytes` to `dir/name` through a temporary file and a rename, so that a reader never
+/// sees half a file.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Write every format of `formats` into `dir` (created if needed). A format that fails is
+/// reported on stderr and the others are still written; the error is the first failure,
+/// returned only when nothing could be written.
+pub fn write_all(
+    dir: &Path,
+    summary: &Value,
+    intervals: &[Interval],
+    formats: &[Format],
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let mut first_err = None;
+    for &f in formats {
+        match render(f, summary, intervals).and_then(|b| write_atomic(dir, f.file_name(), &b)) {
+            Ok(p) => written.push(p),
+            Err(e) => {
+                eprintln!(
+                    "wsload: warning: cannot write {} into {}: {e}",
+                    f.file_name(),
+                    dir.display()
+                );
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) if written.is_empty() => Err(e),
+        _ => Ok(written),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_lists() {
+        assert_eq!(Format::parse_list("html,md").unwrap(), vec![Format::Html, Format::Md]);
+        assert_eq!(
+            Format::parse_list("md, md ,prom").unwrap(),
+            vec![Format::Md, Format::Prom]
+        );
+        assert_eq!(Format::parse_list("all").unwrap(), Format::ALL.to_vec());
+        assert!(Format::parse_list("pdf").unwrap_err().contains("unknown format `pdf`"));
+        assert!(Format::parse_list(",").is_err());
+    }
+
+    #[test]
+    fn writes_every_format_and_keeps_going() {
+        let dir = std::env::temp_dir().join(format!("wsload-files-{}", std::process::id()));
+        let s = serde_json::json!({"target": "ws://x/<a>", "timeline": []});
+        let paths = write_all(&dir, &s, &[], &Format::ALL).unwrap();
+        assert_eq!(paths.len(), 6);
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(html.contains("ws://x/&lt;a&gt;"));
+        assert!(std::fs::read_to_string(dir.join("latency.hlog"))
+            .unwrap()
+            .contains("#[BaseTime"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

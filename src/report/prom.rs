@@ -1,0 +1,427 @@
+//! metrics.prom: the run's figures in the Prometheus text exposition format
+//! (version 0.0.4), for node_exporter's textfile collector or a push gateway.
+//!
+//! Every family has HELP and TYPE lines; no sample carries a timestamp (the textfile
+//! collector refuses them). Latencies are in seconds, memory in bytes, as Prometheus
+//! names want. Families whose figures the run did not produce are left out.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::get;
+
+/// A label value escaped for the exposition format: backslash, double quote and line feed.
+pub fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// HELP text escaped: backslash and line feed.
+fn escape_help(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// A sample value: Go's float syntax, which Rust's `Display` matches for finite values.
+fn value(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{x}")
+    }
+}
+
+struct Out(String);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {}", escape_help(help));
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], x: f64) {
+        let _ = write!(self.0, "{name}");
+        if !labels.is_empty() {
+            let l: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+                .collect();
+            let _ = write!(self.0, "{{{}}}", l.join(","));
+        }
+        let _ = writeln!(self.0, " {}", value(x));
+    }
+
+    /// A family of one unlabelled sample.
+    fn one(&mut self, name: &str, kind: &str, help: &str, x: Option<f64>) {
+        if let Some(x) = x {
+            self.family(name, kind, help);
+            self.sample(name, &[], x);
+        }
+    }
+
+    /// A family with one sample per (label value, path) pair; absent figures are skipped.
+    fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Value, items: &[(&str, &str)]) {
+        self.family(name, kind, help);
+        for (l, path) in items {
+            if let Some(x) = get::num(s, path) {
+                self.sample(name, &[(label, l)], x);
+            }
+        }
+    }
+
+    /// A family from an object of counts (`errors`, `faults.injected`), one sample per key.
+    fn counts(&mut self, name: &str, help: &str, label: &str, s: &Value, path: &str) {
+        let c = get::counts(s, path);
+        if c.is_empty() {
+            return;
+        }
+        self.family(name, "counter", help);
+        for (k, n) in c {
+            self.sample(name, &[(label, &k)], n as f64);
+        }
+    }
+}
+
+/// Quantiles of a summary's percentile table (µs) and their labels.
+const QUANTILES: &[(&str, &str)] = &[
+    ("0.5", "p50"),
+    ("0.9", "p90"),
+    ("0.95", "p95"),
+    ("0.99", "p99"),
+    ("0.999", "p99_9"),
+];
+
+pub fn render(s: &Value) -> String {
+    let mut o = Out(String::new());
+    o.family(
+        "wsload_info",
+        "gauge",
+        "The run that produced these figures (always 1).",
+    );
+    o.sample(
+        "wsload_info",
+        &[
+            ("version", get::text(s, "wsload_version")),
+            ("target", get::text(s, "target")),
+            ("schema", get::text(s, "schema")),
+        ],
+        1.0,
+    );
+    o.one(
+        "wsload_run_start_time_seconds",
+        "gauge",
+        "When the run started, seconds since the Unix epoch.",
+        get::num(s, "started_at_unix_s"),
+    );
+    o.one(
+        "wsload_partial",
+        "gauge",
+        "1 when the run was interrupted and the figures cover only what was gathered.",
+        Some(f64::from(u8::from(get::at(s, "partial").as_bool() == Some(true)))),
+    );
+    o.one(
+        "wsload_load_duration_seconds",
+        "gauge",
+        "Length of the load phase actually run.",
+        get::num(s, "duration_s"),
+    );
+    o.by(
+        "wsload_connections",
+        "gauge",
+        "Connections by state over the run: target, established, failed, not attempted, peak open, \
+         dropped by the server or network, closed by the ramp-down.",
+        "state",
+        s,
+        &[
+            ("target", "connections.target"),
+            ("established", "connections.established"),
+            ("failed", "connections.failed"),
+            ("not_attempted", "connections.not_attempted"),
+            ("peak_open", "connections.peak_open"),
+            ("dropped", "connections.dropped"),
+            ("ramped_down", "connections.ramped_down"),
+        ],
+    );
+    o.one(
+        "wsload_connect_rate_per_second",
+        "gauge",
+        "Connections established per second while opening them.",
+        get::num(s, "connections.connect_rate_per_s"),
+    );
+    o.by(
+        "wsload_messages_total",
+        "counter",
+        "Messages sent, echoed, lost (lost_by_drop of them on a dropped connection), duplicated, \
+         out of order, corrupted.",
+        "kind",
+        s,
+        &[
+            ("sent", "messages.sent"),
+            ("received", "messages.received"),
+            ("lost", "messages.lost"),
+            ("lost_by_drop", "messages.lost_by_drop"),
+            ("duplicated", "messages.duplicated"),
+            ("out_of_order", "messages.out_of_order"),
+            ("corrupted", "messages.corrupted"),
+        ],
+    );
+    o.by(
+        "wsload_bytes_total",
+        "counter",
+        "Payload bytes sent and received.",
+        "direction",
+        s,
+        &[("sent", "messages.bytes_sent"), ("received", "messages.bytes_received")],
+    );
+    o.one(
+        "wsload_message_rate_per_second",
+        "gauge",
+        "Echoes received per second over the load phase.",
+        get::num(s, "messages.rate_per_s"),
+    );
+    latency(&mut o, s);
+    o.counts(
+        "wsload_errors_total",
+        "Errors by class (see the README for each class).",
+        "class",
+        s,
+        "errors",
+    );
+    o.counts(
+        "wsload_upgrade_status_total",
+        "Connections whose upgrade was answered with this HTTP status other than 101.",
+        "code",
+        s,
+        "upgrade_status",
+    );
+    o.counts(
+        "wsload_close_codes_total",
+        "Connections closed by the server with this WebSocket close code.",
+        "code",
+        s,
+        "close_codes",
+    );
+    o.counts(
+        "wsload_faults_injected_total",
+        "Connections hit by an injected fault, by fault kind.",
+        "kind",
+        s,
+        "faults.injected",
+    );
+    recovery(&mut o, s);
+    thresholds(&mut o, s);
+    client_and_server(&mut o, s);
+    o.0
+}
+
+/// Latency as one summary family per kind, plus the maximum as a gauge.
+fn latency(o: &mut Out, s: &Value) {
+    let kinds = ["corrected", "uncorrected", "connect"];
+    o.family(
+        "wsload_latency_seconds",
+        "summary",
+        "Round-trip latency from the intended send time (corrected), from the actual send time \
+         (uncorrected), and connection set-up time (TCP connect + upgrade, connect).",
+    );
+    for k in kinds {
+        let p = get::at(s, &format!("latency_us.{k}"));
+        let n = get::count(p, "count");
+        if n > 0 {
+            for (q, key) in QUANTILES {
+                if let Some(us) = get::num(p, key) {
+                    o.sample("wsload_latency_seconds", &[("kind", k), ("quantile", q)], us / 1e6);
+                }
+            }
+        }
+        let mean = get::num(p, "mean").unwrap_or(0.0);
+        o.sample("wsload_latency_seconds_sum", &[("kind", k)], mean * n as f64 / 1e6);
+        o.sample("wsload_latency_seconds_count", &[("kind", k)], n as f64);
+    }
+    o.family("wsload_latency_max_seconds", "gauge", "Largest latency of each kind.");
+    for k in kinds {
+        if get::count(s, &format!("latency_us.{k}.count")) > 0 {
+            if let Some(us) = get::num(s, &format!("latency_us.{k}.max")) {
+                o.sample("wsload_latency_max_seconds", &[("kind", k)], us / 1e6);
+            }
+        }
+    }
+}
+
+fn recovery(o: &mut Out, s: &Value) {
+    o.by(
+        "wsload_recovery_total",
+        "counter",
+        "Drops after establishment, reconnections (within the horizon), connections still down at \
+         the end, churned connections.",
+        "event",
+        s,
+        &[
+            ("dropped", "recovery.drops"),
+            ("reconnected", "recovery.reconnected"),
+            ("reconnected_within", "recovery.reconnected_within"),
+            ("unrecovered", "recovery.unrecovered"),
+            ("churned", "recovery.churned"),
+        ],
+    );
+    if get::count(s, "recovery.time_to_reconnect_us.count") > 0 {
+        o.family(
+            "wsload_reconnect_seconds",
+            "gauge",
+            "Time from a drop to the connection's next successful upgrade, by quantile.",
+        );
+        for (q, key) in QUANTILES {
+            if let Some(us) = get::num(s, &format!("recovery.time_to_reconnect_us.{key}")) {
+                o.sample("wsload_reconnect_seconds", &[("quantile", q)], us / 1e6);
+            }
+        }
+    }
+    o.one(
+        "wsload_availability_ratio",
+        "gauge",
+        "Connection-seconds up over connection-seconds wanted during the traffic.",
+        get::num(s, "recovery.availability"),
+    );
+}
+
+fn thresholds(o: &mut Out, s: &Value) {
+    let ts = get::list(s, "thresholds");
+    if ts.is_empty() {
+        return;
+    }
+    o.one(
+        "wsload_thresholds_passed",
+        "gauge",
+        "1 when every threshold of the scenario passed.",
+        get::at(s, "thresholds_passed")
+            .as_bool()
+            .map(|b| f64::from(u8::from(b))),
+    );
+    o.family(
+        "wsload_threshold_pass",
+        "gauge",
+        "1 when this threshold passed, 0 when it failed.",
+    );
+    for t in ts {
+        let pass = get::at(t, "pass").as_bool() == Some(true);
+        o.sample(
+            "wsload_threshold_pass",
+            &[("expr", get::text(t, "expr"))],
+            f64::from(u8::from(pass)),
+        );
+    }
+}
+
+fn client_and_server(o: &mut Out, s: &Value) {
+    o.by(
+        "wsload_client_cpu_seconds_total",
+        "counter",
+        "CPU time of the wsload client process.",
+        "mode",
+        s,
+        &[("user", "client.cpu_user_s"), ("system", "client.cpu_sys_s")],
+    );
+    o.one(
+        "wsload_client_cpu_seconds_per_million_messages",
+        "gauge",
+        "Client CPU over the load phase per million echoed messages.",
+        get::num(s, "client.cpu_s_per_million_msgs"),
+    );
+    o.one(
+        "wsload_client_peak_rss_bytes",
+        "gauge",
+        "Peak resident memory of the client.",
+        get::num(s, "client.peak_rss_bytes"),
+    );
+    o.one(
+        "wsload_client_memory_per_connection_bytes",
+        "gauge",
+        "Client RSS growth per open connection.",
+        get::num(s, "client.rss_per_connection_bytes"),
+    );
+    if get::at(s, "server").is_null() {
+        return;
+    }
+    o.by(
+        "wsload_server_memory_per_connection_bytes",
+        "gauge",
+        "What each open connection costs the server under test: user-space RSS, and kernel memory \
+         (TCP buffers + slab, system-wide).",
+        "space",
+        s,
+        &[
+            ("user", "server.memory_per_connection.bytes_per_connection"),
+            ("kernel", "server.kernel_memory_per_connection.bytes_per_connection"),
+        ],
+    );
+    o.one(
+        "wsload_server_cpu_seconds_per_million_messages",
+        "gauge",
+        "Server CPU over the traffic per million echoed messages.",
+        get::num(s, "server.cpu_s_per_million_msgs"),
+    );
+    o.one(
+        "wsload_server_cpu_busy_cores",
+        "gauge",
+        "Server CPU over the traffic, in cores.",
+        get::num(s, "server.cpu_busy"),
+    );
+    o.one(
+        "wsload_server_peak_rss_bytes",
+        "gauge",
+        "Peak resident memory of the server's process tree.",
+        get::num(s, "server.peak_rss_bytes"),
+    );
+    o.one(
+        "wsload_server_peak_open_files",
+        "gauge",
+        "Peak open file descriptors of the server's process tree.",
+        get::num(s, "server.peak_fds"),
+    );
+    o.one(
+        "wsload_server_accepts_after_run",
+        "gauge",
+        "1 when the server still accepted a connection after the run.",
+        get::at(s, "server.after.accepts")
+            .as_bool()
+            .map(|b| f64::from(u8::from(b))),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), "x\\ny");
+        let s = serde_json::json!({"target": "ws://h/\"q\"", "errors": {"reset": 3}});
+        let text = render(&s);
+        assert!(text.contains(r#"target="ws://h/\"q\"""#), "{text}");
+        assert!(text.contains("wsload_errors_total{class=\"reset\"} 3\n"), "{text}");
+        assert!(text.contains("# TYPE wsload_errors_total counter\n"), "{text}");
+    }
+
+    #[test]
+    fn every_sample_follows_its_type_line() {
+        let s = serde_json::json!({"latency_us": {"corrected": {"count": 4, "p50": 100, "p99": 2000, "max": 3000, "mean": 150.0}}});
+        let text = render(&s);
+        assert!(
+            text.contains("wsload_latency_seconds{kind=\"corrected\",quantile=\"0.99\"} 0.002\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wsload_latency_seconds_count{kind=\"corrected\"} 4\n"),
+            "{text}"
+        );
+        let mut family = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap().to_string();
+            } else if !line.starts_with('#') {
+                assert!(line.starts_with(&family), "{line} outside {family}");
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The result files from one run, read back by parsers other than ours, and golden
+//! files for report.md and the comparison table.
+//!
+//! Golden files live in tests/golden/. After a deliberate change to a report, review the
+//! new output and rewrite them with `UPDATE_GOLDEN=1 cargo test --release --test report_formats`.
+//!
+//! The real-run test needs the Python packages of tests/peers/requirements.txt (`hdrhistogram`
+//! for latency.hlog, `prometheus-client` for metrics.prom).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use wsload::report::compare::{self, Tolerances};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn read_json(name: &str) -> Value {
+    let p = golden_dir().join(name);
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Compare `got` with tests/golden/NAME, or rewrite it with UPDATE_GOLDEN=1.
+fn golden(name: &str, got: &str) {
+    let p = golden_dir().join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&p, got).unwrap();
+        return;
+    }
+    let want =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", p.display()));
+    if want != got {
+        let line = want.lines().zip(got.lines()).position(|(a, b)| a != b);
+        panic!(
+            "{name} differs from the golden file (first differing line: {line:?}); \
+             if the change is intended, review it and run with UPDATE_GOLDEN=1\n--- got:\n{got}"
+        );
+    }
+}
+
+#[test]
+fn report_md_matches_the_golden_file() {
+    let md = wsload::report::markdown::render(&read_json("summary.json"));
+    golden("report.md", &md);
+}
+
+#[test]
+fn report_md_without_analysis_says_so() {
+    let mut s = read_json("summary.json");
+    s.as_object_mut().unwrap().remove("analysis");
+    let md = wsload::report::markdown::render(&s);
+    assert!(md.contains("no analysis"), "{md}");
+    assert!(!md.contains("READY"), "{md}");
+}
+
+#[test]
+fn comparison_table_matches_the_golden_file() {
+    let (table, regressed) = compare::table(
+        &read_json("compare_base.json"),
+        &read_json("compare_new.json"),
+        &Tolerances::default(),
+    );
+    assert!(regressed);
+    assert_eq!(
+        table.matches("REGRESSED").count(),
+        1,
+        "exactly one regression (p99):\n{table}"
+    );
+    golden("compare.txt", &table);
+}
+
+#[test]
+fn compare_command_exit_codes() {
+    let g = golden_dir();
+    let run = |args: &[&Path], extra: &[&str]| {
+        Command::new(common::WSLOAD)
+            .arg("compare")
+            .args(args)
+            .args(extra)
+            .output()
+            .expect("run wsload compare")
+    };
+    let (base, new) = (g.join("compare_base.json"), g.join("compare_new.json"));
+    let out = run(&[&base, &new], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REGRESSED"));
+    // p99 got 35% worse: a 40% latency tolerance lets it pass.
+    let out = run(&[&base, &new], &["--metric-tolerance", "latency=40%"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&[&base, &new], &["--tolerance", "50%"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&[&base, &g.join("no-such-run")], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+fn python(script: &str, file: &Path) -> String {
+    let out = Command::new("python3")
+        .arg(common::peer_script(script))
+        .arg(file)
+        .output()
+        .expect("run python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} {} failed:\n{text}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// `key value` lines of a script's output.
+fn field(out: &str, key: &str) -> f64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no `{key}` in:\n{out}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A sample's value from check_prom.py's output (`name{labels} value`).
+fn sample(out: &str, name_and_labels: &str) -> f64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no sample {name_and_labels} in:\n{out}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_real_run_writes_every_format_and_other_parsers_read_them() {
+    let run = common::run_wsload(&["run", "-c", "100", "-d", "2s", "-q"]);
+    run.assert_exit(0);
+    let s = run.summary().clone();
+    let dir = &run.out_dir;
+    for f in [
+        "summary.json",
+        "timeline.csv",
+        "report.md",
+        "report.html",
+        "metrics.prom",
+        "latency.hlog",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+
+    // latency.hlog through the HdrHistogram Python package: merged, the same histogram as the
+    // summary's corrected latency (µs there, ns in the log).
+    let h = python("read_hlog.py", &dir.join("latency.hlog"));
+    let corrected = &s["latency_us"]["corrected"];
+    assert_eq!(field(&h, "count") as u64, corrected["count"].as_u64().unwrap(), "{h}");
+    assert!(field(&h, "intervals") >= 2.0, "{h}");
+    for (py, ours) in [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("max", "max")] {
+        let theirs_us = field(&h, py) / 1e3;
+        let ours_us = corrected[ours].as_f64().unwrap();
+        // 3 significant digits: 0.1% relative, plus the summary's rounding down to whole µs.
+        let allowed = ours_us * 1e-3 + 1.0;
+        assert!(
+            (theirs_us - ours_us).abs() <= allowed,
+            "{py}: hdrh says {theirs_us} us, summary.json {ours_us} us\n{h}"
+        );
+    }
+
+    // metrics.prom through prometheus_client's parser, plus the checks it leaves out.
+    let p = python("check_prom.py", &dir.join("metrics.prom"));
+    assert!(p.trim_end().ends_with("ok"), "{p}");
+    let n = |path: &str| common::f(&s, path);
+    assert_eq!(
+        sample(&p, "wsload_connections{state=\"established\"}"),
+        n("/connections/established")
+    );
+    assert_eq!(sample(&p, "wsload_messages_total{kind=\"sent\"}"), n("/messages/sent"));
+    assert_eq!(
+        sample(&p, "wsload_messages_total{kind=\"received\"}"),
+        n("/messages/received")
+    );
+    assert_eq!(sample(&p, "wsload_errors_total{class=\"reset\"}"), 0.0);
+    let p99 = sample(&p, "wsload_latency_seconds{kind=\"corrected\",quantile=\"0.99\"}");
+    assert!((p99 - n("/latency_us/corrected/p99") / 1e6).abs() < 1e-9, "{p99}");
+    assert!(sample(&p, "wsload_server_memory_per_connection_bytes{space=\"user\"}").is_finite());
+
+    // timeline.csv: a header and one row per time-line point, every row as wide as the header.
+    let csv = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 1 + s["timeline"].as_array().unwrap().len(), "{csv}");
+    let width = rows[0].split(',').count();
+    assert!(rows.iter().all(|r| r.split(',').count() == width), "{csv}");
+
+    // `wsload report` re-renders the same report.md from summary.json.
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let out = Command::new(common::WSLOAD)
+        .args(["report", dir.to_str().unwrap(), "--format", "html,md"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("report.md")).unwrap(), md);
+    let out = Command::new(common::WSLOAD)
+        .args(["report", dir.to_str().unwrap(), "--format", "hlog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be re-rendered"));
+}
