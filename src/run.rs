@@ -268,5 +268,12 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
             None
         }
     };
+    // The page is drawn from the JSON form, the same input a saved summary.json gives.
+    let html = serde_json::to_value(&summary)
+        .map_err(std::io::Error::other)
+        .and_then(|v| report::html::write(&plan.out_dir, &v));
+    if let Err(e) = html {
+        eprintln!("wsload: cannot write report.html into {}: {e}", plan.out_dir.display());
+    }
     Ok(Outcome { summary, summary_path })
 }

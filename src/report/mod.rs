@@ -1,4 +1,5 @@
-//! Reports: the summary (JSON and text), each format a small writer.
+//! Reports: the summary (JSON, text and an HTML page), each format a small writer.
+pub mod html;
 pub mod server;
 pub mod summary;
 pub mod text;
