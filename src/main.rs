@@ -73,6 +73,10 @@ fn run(a: &RunArgs) -> u8 {
         eprint!("{}", wsload::report::text::render(&out.summary));
         if let Some(p) = &out.summary_path {
             eprintln!("  results       {}", p.display());
+            let page = p.with_file_name("report.html");
+            if page.is_file() {
+                eprintln!("  report        {}", page.display());
+            }
         }
     }
     if out.summary.connections.established == 0 {

@@ -289,6 +289,7 @@ fn a_close_reason_with_a_script_tag_is_shown_as_text() {
     assert!(html.contains(&format!("server closed: 1011 {escaped}")), "first error");
     assert!(html.contains(&format!("1011 {escaped}")), "close code key");
     assert!(html.contains(&format!("wsload report: {escaped}")), "scenario name");
+    assert!(html.contains(&format!("X-Evil: {escaped}")), "header value");
     assert_self_contained(&html);
 
     // In the browser: the text is there as text, and the document holds no script of its own.

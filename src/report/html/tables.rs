@@ -58,6 +58,24 @@ fn counts(v: Option<&Value>) -> Vec<Vec<String>> {
     rows.into_iter().map(|(k, n)| vec![esc(k), fmt_num(n)]).collect()
 }
 
+/// The scenario's extra upgrade headers (saved redacted), `Name: value` each.
+fn headers(s: &Value) -> String {
+    let hs = s
+        .pointer("/scenario/headers")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if hs.is_empty() {
+        return "none".to_string();
+    }
+    hs.iter()
+        .map(|h| match h.as_array().map(Vec::as_slice) {
+            Some([k, v]) => format!("{}: {}", text(Some(k)), text(Some(v))),
+            _ => text(Some(h)),
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 pub fn key_figures(h: &mut String, s: &Value) {
     h.push_str("<section id=\"figures\"><h2>Key figures</h2>");
     let conn = format!(
@@ -86,6 +104,8 @@ pub fn key_figures(h: &mut String, s: &Value) {
         &[
             ("target", text(s.get("target"))),
             ("scenario", text(s.pointer("/scenario/name"))),
+            ("upgrade headers (secrets redacted)", headers(s)),
+            ("subprotocols offered", text(s.pointer("/scenario/subprotocols"))),
             ("load duration", secs(s, "/duration_s")),
             ("connections", conn),
             ("peak open", num(s, "/connections/peak_open")),
