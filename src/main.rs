@@ -76,6 +76,10 @@ fn run(a: &RunArgs) -> u8 {
         eprint!("{}", wsload::report::text::render(&out.summary));
         if let Some(p) = &out.summary_path {
             eprintln!("  results       {}", p.display());
+            let page = p.with_file_name("report.html");
+            if page.is_file() {
+                eprintln!("  report        {}", page.display());
+            }
         }
     }
     if out.summary.connections.established == 0 {
@@ -100,10 +104,14 @@ fn report(a: &wsload::config::cli::ReportArgs) -> u8 {
              summary.json does not hold (the run writes it)",
         );
     }
-    let (file, summary) = match wsload::report::compare::load(&a.dir) {
+    let (file, mut summary) = match wsload::report::compare::load(&a.dir) {
         Ok(x) => x,
         Err(e) => return setup_error(e),
     };
+    // Findings are recomputed from the figures, so an older summary.json gets them too.
+    if summary.get("analysis").is_none() {
+        summary["analysis"] = wsload::analysis::analyze_json(&summary);
+    }
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     match wsload::report::write_all(dir, &summary, &[], &formats) {
         Ok(paths) if paths.len() == formats.len() => {

@@ -260,7 +260,11 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     if let Some(s) = server {
         s.stop();
     }
-    let summary = Summary::build(&plan, &target.redacted, &totals);
+    let mut summary = Summary::build(&plan, &target.redacted, &totals);
+    // The failure analysis reads the summary as JSON, as it does for a saved summary.json.
+    summary.analysis = serde_json::to_value(&summary)
+        .ok()
+        .map(|v| crate::analysis::analyze_json(&v));
     let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals);
     Ok(Outcome { summary, summary_path })
 }

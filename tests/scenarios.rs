@@ -425,6 +425,9 @@ fn flags_and_set_override_the_file_and_the_effective_scenario_is_saved() {
     assert_eq!(f(s, "/phases/0/rate"), 4.0);
     let text = serde_json::to_string(o.summary()).unwrap();
     assert!(!text.contains("s3cret"), "the token leaked into summary.json");
+    let page = std::fs::read_to_string(o.out_dir.join("report.html")).expect("report.html");
+    assert!(!page.contains("s3cret"), "the token leaked into report.html");
+    assert!(page.contains("Bearer ***"), "the redacted header is not in report.html");
     assert!(text.contains("Bearer ***"), "{text}");
     assert!(text.contains("yes"));
 }

@@ -81,20 +81,6 @@ impl Format {
     }
 }
 
-/// report.html. TODO(merge): replace the body with `super::html::render(s)` once the HTML
-/// report lands; until then a minimal page that points at the other files.
-fn render_html(s: &Value) -> String {
-    let target = super::get::text(s, "target")
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wsload report: {target}</title></head>\n\
-         <body><h1>wsload report: {target}</h1><p>The HTML report is not built yet: see report.md, \
-         summary.json and timeline.csv beside this file.</p></body></html>\n"
-    )
-}
-
 /// The bytes of one format.
 pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Result<Vec<u8>> {
     Ok(match f {
@@ -105,7 +91,7 @@ pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Re
         }
         Format::Csv => super::csv::render(summary).into_bytes(),
         Format::Md => super::markdown::render(summary).into_bytes(),
-        Format::Html => render_html(summary).into_bytes(),
+        Format::Html => super::html::render(summary).into_bytes(),
         Format::Prom => super::prom::render(summary).into_bytes(),
         Format::Hlog => {
             let start = super::get::num(summary, "started_at_unix_s").unwrap_or(0.0);

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod files;
 pub mod get;
 pub mod hlog;
+pub mod html;
 pub mod markdown;
 pub mod prom;
 pub mod server;

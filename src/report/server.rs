@@ -295,6 +295,8 @@ mod tests {
             missing_cores: 0,
             interrupted: false,
             aborted_by: None,
+            intervals: Vec::new(),
+            run_start_unix_s: 0.0,
             server: Some(ServerWatch {
                 pid: 1,
                 name: "srv".into(),

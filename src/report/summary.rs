@@ -52,6 +52,10 @@ pub struct Summary {
     pub client: ClientSection,
     /// The server under test (with `--server-pid`, or the built-in server).
     pub server: Option<super::server::ServerSection>,
+    /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze_json` on this
+    /// summary; filled in by the run after the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Value>,
     pub timeline: Vec<TimelinePoint>,
 }
 
@@ -388,6 +392,7 @@ impl Summary {
                 warnings,
             },
             server: super::server::build(sc, t),
+            analysis: None,
             timeline: t.timeline.clone(),
         };
         if !sc.thresholds.is_empty() {

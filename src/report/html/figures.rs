@@ -1,0 +1,345 @@
+//! The charts of the report, from the summary's time line, phases, faults and percentiles.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::charts::{line_chart, stacked_chart, Axis, Band, Column, LineChart, Series, StackedChart, PALETTE};
+use super::{fmt_bytes, tick_us};
+
+const PHASE_SHADES: [&str; 2] = ["#4a6fa5", "#7a7a7a"];
+const FAULT_COLOR: &str = "#d62728";
+const FINDING_COLOR: &str = "#e0a000";
+
+fn f(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+fn arr<'a>(s: &'a Value, ptr: &str) -> &'a [Value] {
+    s.pointer(ptr).and_then(Value::as_array).map_or(&[][..], Vec::as_slice)
+}
+
+/// The scenario's phases as light windows.
+fn phase_bands(s: &Value) -> Vec<Band> {
+    arr(s, "/phases")
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Band {
+            start: f(p, "start_s"),
+            end: f(p, "end_s"),
+            label: p.get("name").and_then(Value::as_str).unwrap_or("phase").to_string(),
+            color: PHASE_SHADES[i % 2],
+            opacity: 0.07,
+        })
+        .collect()
+}
+
+/// Each injected fault as a window: as long as the scenario's `for` for faults that last
+/// (half-open, pause), otherwise a moment.
+fn fault_bands(s: &Value) -> Vec<Band> {
+    let specs = arr(s, "/scenario/faults");
+    arr(s, "/faults/events")
+        .iter()
+        .map(|e| {
+            let kind = e.get("kind").and_then(Value::as_str).unwrap_or("fault");
+            let lasting = specs
+                .iter()
+                .filter(|sp| sp.get("kind").and_then(Value::as_str) == Some(kind))
+                .find_map(|sp| sp.get("for").and_then(Value::as_f64))
+                .unwrap_or(0.0);
+            let t = f(e, "t_s");
+            Band {
+                start: t,
+                end: t + lasting,
+                label: format!("{kind} ×{}", super::fmt_num(f(e, "connections"))),
+                color: FAULT_COLOR,
+                opacity: 0.22,
+            }
+        })
+        .collect()
+}
+
+/// The analysis' findings that name a time window.
+fn finding_bands(s: &Value) -> Vec<Band> {
+    arr(s, "/analysis/findings")
+        .iter()
+        .filter(|x| x.get("start_s").and_then(Value::as_f64).is_some())
+        .map(|x| {
+            let start = f(x, "start_s");
+            let end = x.get("end_s").and_then(Value::as_f64).unwrap_or(start);
+            Band {
+                start,
+                end,
+                label: x.get("title").and_then(Value::as_str).unwrap_or("finding").to_string(),
+                color: FINDING_COLOR,
+                opacity: 0.18,
+            }
+        })
+        .collect()
+}
+
+/// One shared time axis for every time chart: from 0 to the last thing on the clock.
+fn time_range(s: &Value) -> (f64, f64) {
+    let mut hi: f64 = 0.0;
+    let mut see = |v: f64| {
+        if v.is_finite() {
+            hi = hi.max(v);
+        }
+    };
+    arr(s, "/timeline").iter().for_each(|p| see(f(p, "t_s")));
+    arr(s, "/phases").iter().for_each(|p| see(f(p, "end_s")));
+    fault_bands(s).iter().for_each(|b| see(b.end));
+    see(super::get_f(s, "/traffic_start_s").unwrap_or(0.0) + super::get_f(s, "/duration_s").unwrap_or(0.0));
+    (0.0, if hi > 0.0 { hi } else { 1.0 })
+}
+
+fn series(name: &str, color: &'static str, points: Vec<(f64, f64)>) -> Series {
+    Series {
+        name: name.to_string(),
+        color,
+        points,
+        right: false,
+        dashed: false,
+    }
+}
+
+fn time_axis() -> Axis {
+    Axis::linear("time since the first connect (s)")
+}
+
+pub fn charts(h: &mut String, s: &Value) {
+    let tl = arr(s, "/timeline");
+    let x_range = time_range(s);
+    let pts = |key: &str| -> Vec<(f64, f64)> { tl.iter().map(|p| (f(p, "t_s"), f(p, key))).collect() };
+    let phases = phase_bands(s);
+    let faults = fault_bands(s);
+    let with_faults = || phase_bands(s).into_iter().chain(fault_bands(s)).collect::<Vec<_>>();
+    h.push_str("<section id=\"charts\"><h2>Over time</h2>");
+    if tl.is_empty() {
+        h.push_str("<p>The run recorded no time line (it ended within its first interval).</p>");
+    }
+
+    h.push_str(&line_chart(&LineChart {
+        kind: "connections",
+        title: "Open connections and connect rate".into(),
+        x: time_axis(),
+        x_range,
+        x_ticks: None,
+        y: Axis::linear("open connections"),
+        y2: Some(Axis::linear("connects/s")),
+        series: vec![
+            series("open", PALETTE[0], pts("open")),
+            Series {
+                right: true,
+                dashed: true,
+                ..series("connects/s", PALETTE[4], pts("connects_per_s"))
+            },
+        ],
+        bands: with_faults(),
+    }));
+
+    h.push_str(&line_chart(&LineChart {
+        kind: "messages",
+        title: "Messages per second".into(),
+        x: time_axis(),
+        x_range,
+        x_ticks: None,
+        y: Axis::linear("messages/s"),
+        y2: None,
+        series: vec![
+            series("sent/s", PALETTE[0], pts("sent_per_s")),
+            Series {
+                dashed: true,
+                ..series("received/s", PALETTE[2], pts("received_per_s"))
+            },
+        ],
+        bands: with_faults(),
+    }));
+
+    // An interval without echoes has no latency (its percentiles read 0): a gap, not a zero.
+    let lat = |key: &str| -> Vec<(f64, f64)> {
+        tl.iter()
+            .map(|p| {
+                let y = if f(p, "received_per_s") > 0.0 {
+                    f(p, key)
+                } else {
+                    f64::NAN
+                };
+                (f(p, "t_s"), y)
+            })
+            .collect()
+    };
+    h.push_str(&line_chart(&LineChart {
+        kind: "latency",
+        title: "Latency per interval (corrected), log scale".into(),
+        x: time_axis(),
+        x_range,
+        x_ticks: None,
+        y: Axis {
+            title: "latency".into(),
+            log: true,
+            fmt: tick_us,
+        },
+        y2: None,
+        series: vec![
+            series("p50", PALETTE[2], lat("p50_us")),
+            series("p99", PALETTE[4], lat("p99_us")),
+            series("p99.9", PALETTE[1], lat("p99_9_us")),
+        ],
+        bands: phases.into_iter().chain(finding_bands(s)).collect(),
+    }));
+
+    h.push_str(&errors_chart(s, x_range, faults));
+    percentile_chart(h, s);
+    server_chart(h, s, x_range);
+    // Per-core balance: the summary carries no per-core figures yet (the cores' counters are
+    // merged before the summary is built), so this section says so instead of drawing a
+    // chart from invented numbers.
+    h.push_str(
+        "<h3>Per-core balance</h3><p class=\"meta\" id=\"per-core\">per-core figures are not recorded yet \
+         in summary.json, so the balance between the client's cores cannot be shown.</p>",
+    );
+    h.push_str("</section>");
+}
+
+/// Errors per interval by class, stacked, with the injected faults' windows shaded.
+fn errors_chart(s: &Value, x_range: (f64, f64), faults: Vec<Band>) -> String {
+    let tl = arr(s, "/timeline");
+    let classes: Vec<String> = tl
+        .iter()
+        .filter_map(|p| p.get("errors_new").and_then(Value::as_object))
+        .flat_map(|o| o.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let interval = super::get_f(s, "/run/interval_s").filter(|v| *v > 0.0).unwrap_or(1.0);
+    let mut prev: Option<f64> = None;
+    let columns = tl
+        .iter()
+        .map(|p| {
+            let end = f(p, "t_s");
+            // An interval ends at its point; the first one is as long as the configured interval.
+            let start = prev.filter(|s| *s < end).unwrap_or(end - interval);
+            prev = Some(end);
+            let values = classes
+                .iter()
+                .map(|c| p.pointer(&format!("/errors_new/{}", c.replace('~', "~0").replace('/', "~1"))))
+                .map(|v| v.and_then(Value::as_f64).unwrap_or(0.0))
+                .collect();
+            Column { start, end, values }
+        })
+        .collect();
+    let bands = phase_bands(s).into_iter().chain(faults).collect();
+    stacked_chart(&StackedChart {
+        kind: "errors",
+        title: "Errors per interval by class (injected faults shaded)".into(),
+        x: time_axis(),
+        x_range,
+        y: Axis::linear("errors"),
+        classes: classes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c, PALETTE[(i + 1) % PALETTE.len()]))
+            .collect(),
+        columns,
+        bands,
+        empty: "no errors".into(),
+    })
+}
+
+/// The latency distribution: percentile on a log x axis (each decade one more nine).
+fn percentile_chart(h: &mut String, s: &Value) {
+    // x = 1 / (1 - q): p50 → 2, p90 → 10, p99 → 100, p99.9 → 1000; max drawn one decade on.
+    const AT: [(&str, f64, &str); 6] = [
+        ("p50", 2.0, "p50"),
+        ("p90", 10.0, "p90"),
+        ("p95", 20.0, "p95"),
+        ("p99", 100.0, "p99"),
+        ("p99_9", 1000.0, "p99.9"),
+        ("max", 10000.0, "max"),
+    ];
+    let line = |ptr: &str| -> Vec<(f64, f64)> {
+        match s.pointer(ptr) {
+            Some(p) if p.get("count").and_then(Value::as_f64).unwrap_or(0.0) > 0.0 => {
+                AT.iter().map(|(k, x, _)| (*x, f(p, k))).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let corrected = line("/latency_us/corrected");
+    let all: Vec<f64> = corrected
+        .iter()
+        .chain(&line("/latency_us/uncorrected"))
+        .map(|p| p.1)
+        .collect();
+    let (lo, hi) = all
+        .iter()
+        .filter(|v| v.is_finite() && **v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+    h.push_str("<h3>Latency distribution</h3>");
+    h.push_str(&line_chart(&LineChart {
+        kind: "distribution",
+        title: "Latency by percentile (whole run)".into(),
+        x: Axis {
+            title: "percentile (log scale: each step one more nine)".into(),
+            log: true,
+            fmt: super::svg::tick_label,
+        },
+        x_range: (1.6, 12500.0),
+        x_ticks: Some(AT.iter().map(|(_, x, l)| (*x, l.to_string())).collect()),
+        y: Axis {
+            title: "latency".into(),
+            // A long tail squeezes the body of a linear axis flat.
+            log: hi > 0.0 && hi / lo > 50.0,
+            fmt: tick_us,
+        },
+        y2: None,
+        series: vec![
+            series("corrected", PALETTE[0], corrected),
+            Series {
+                dashed: true,
+                ..series("uncorrected", PALETTE[4], line("/latency_us/uncorrected"))
+            },
+        ],
+        bands: Vec::new(),
+    }));
+}
+
+/// The server's memory and open files over time, when it was sampled.
+fn server_chart(h: &mut String, s: &Value, x_range: (f64, f64)) {
+    let tl = arr(s, "/timeline");
+    if !tl.iter().any(|p| p.get("server").is_some_and(|v| !v.is_null())) {
+        return;
+    }
+    let sp = |key: &str| -> Vec<(f64, f64)> {
+        tl.iter()
+            .map(|p| {
+                let v = p.pointer(&format!("/server/{key}")).and_then(Value::as_f64);
+                (f(p, "t_s"), v.unwrap_or(f64::NAN))
+            })
+            .collect()
+    };
+    h.push_str("<h3>Server under test</h3>");
+    h.push_str(&line_chart(&LineChart {
+        kind: "server",
+        title: "Server RSS and open files".into(),
+        x: time_axis(),
+        x_range,
+        x_ticks: None,
+        y: Axis {
+            title: "RSS".into(),
+            log: false,
+            fmt: |b| fmt_bytes(b).replace(' ', ""),
+        },
+        y2: Some(Axis::linear("open files")),
+        series: vec![
+            series("RSS", PALETTE[3], sp("rss_bytes")),
+            Series {
+                right: true,
+                dashed: true,
+                ..series("open files", PALETTE[5], sp("fds"))
+            },
+        ],
+        bands: phase_bands(s),
+    }));
+}
