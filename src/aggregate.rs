@@ -175,6 +175,8 @@ pub struct Totals {
     pub open_at_load: u64,
     /// Cores that never reported their end (a crashed thread).
     pub missing_cores: usize,
+    /// Each client core's counters at its last snapshot (index = core).
+    pub per_core: Vec<Counters>,
     pub interrupted: bool,
     /// Why the run was stopped early by a threshold (abort_on_fail), if it was.
     pub aborted_by: Option<String>,
@@ -400,6 +402,10 @@ pub fn aggregate(
         proc_end,
         open_at_load,
         missing_cores: cores.iter().filter(|c| !c.done).count(),
+        per_core: cores
+            .iter()
+            .map(|c| c.last.as_ref().map_or_else(Counters::default, |s| s.rec.counters))
+            .collect(),
         interrupted: interrupts_seen > 0,
         aborted_by,
         server,

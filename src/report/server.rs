@@ -296,6 +296,7 @@ mod tests {
             interrupted: false,
             aborted_by: None,
             intervals: Vec::new(),
+            per_core: Vec::new(),
             run_start_unix_s: 0.0,
             server: Some(ServerWatch {
                 pid: 1,

@@ -50,6 +50,8 @@ pub struct Summary {
     /// First message of each error kind, with what to do about it.
     pub first_errors: Vec<ErrorNote>,
     pub client: ClientSection,
+    /// Per client core: how the work and the failures were spread.
+    pub cores: Vec<CoreSection>,
     /// The server under test (with `--server-pid`, or the built-in server).
     pub server: Option<super::server::ServerSection>,
     /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze_json` on this
@@ -57,6 +59,20 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<serde_json::Value>,
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// One client core's share of the run.
+#[derive(Debug, Serialize)]
+pub struct CoreSection {
+    pub core: usize,
+    pub cpu: usize,
+    pub established: u64,
+    pub connect_failed: u64,
+    pub dropped: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub errors: u64,
 }
 
 /// How the run was executed (what is not part of the scenario).
@@ -391,6 +407,22 @@ impl Summary {
                 send_delay_us: send_delay,
                 warnings,
             },
+            cores: t
+                .per_core
+                .iter()
+                .enumerate()
+                .map(|(i, c)| CoreSection {
+                    core: i,
+                    cpu: plan.client_cpus.get(i).copied().unwrap_or(0),
+                    established: c.established,
+                    connect_failed: c.connect_failed,
+                    dropped: c.dropped,
+                    sent: c.sent,
+                    received: c.received,
+                    lost: c.lost,
+                    errors: c.error_total(),
+                })
+                .collect(),
             server: super::server::build(sc, t),
             analysis: None,
             timeline: t.timeline.clone(),
@@ -521,6 +553,7 @@ mod tests {
             end_ns: 4_000_000_000,
             timeline: Vec::new(),
             intervals: Vec::new(),
+            per_core: Vec::new(),
             proc_before: ProcSample::default(),
             proc_load: Some(cpu(1.0)),
             proc_load_end: Some(cpu(2.0)),
