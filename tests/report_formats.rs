@@ -167,7 +167,25 @@ fn a_real_run_writes_every_format_and_other_parsers_read_them() {
         );
     }
 
-    // metrics.prom through prometheus_client's parser, plus the checks it leaves out.
+    // metrics.prom through Prometheus's own linter (promtool, from Debian's `prometheus`
+    // package, which .ci/run installs) ...
+    let prom = std::fs::read(dir.join("metrics.prom")).unwrap();
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is not installed: apt-get install -y prometheus (as .ci/run does)");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &prom).unwrap();
+    let lint = child.wait_with_output().unwrap();
+    assert!(
+        lint.status.success() && lint.stdout.is_empty() && lint.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    // ... and through prometheus_client's parser, plus the checks both leave out.
     let p = python("check_prom.py", &dir.join("metrics.prom"));
     assert!(p.trim_end().ends_with("ok"), "{p}");
     let n = |path: &str| common::f(&s, path);
