@@ -49,7 +49,8 @@ fn validate(a: &wsload::config::cli::ValidateArgs) -> u8 {
     match parse::load(Some(&a.file), &overrides) {
         Ok(s) => {
             println!("{}: ok", a.file.display());
-            print!("{}", parse::describe(&s));
+            let text = parse::describe(&s);
+            println!("{}", text.trim_end());
             0
         }
         Err(e) => setup_error(format!("{e}\nnothing was started")),
