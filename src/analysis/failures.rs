@@ -6,18 +6,20 @@
 //! - [`super::bursts`]: clusters of errors well above the run's baseline, and cascades
 //!   (one burst followed by others within [`super::bursts::CASCADE_WINDOW_S`]);
 //! - [`super::knee`]: the load at which latency or errors start to climb;
-//! - [`super::hints`]: root-cause hints, each with its evidence and a confidence.
-//!
-//! Core imbalance (`kind: "imbalance"`): the summary carries no per-core figures today, so no
-//! such finding is produced; the kind is reserved for when it does. Nothing is inferred
-//! without data.
+//! - [`super::hints`]: root-cause hints, each with its evidence and a confidence;
+//! - [`super::imbalance`]: failures concentrated on one client core (`kind: "imbalance"`), from
+//!   the summary's per-core figures (`cores`). With 2 or more cores and 20 or more failures
+//!   (errors + connect_failed + dropped + lost), a core is reported when it holds more than 2 ×
+//!   its fair share of the failures (fair share by its established + connect_failed over all
+//!   cores') and at least 75% of them. Failures spread roughly in proportion over the cores
+//!   give no finding; summaries without `cores` give none either.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::input::Input;
 use super::taxonomy::TaxonomyRow;
-use super::{bursts, hints, knee, readiness, taxonomy};
+use super::{bursts, hints, imbalance, knee, readiness, taxonomy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,7 +28,7 @@ pub enum Kind {
     Cascade,
     Knee,
     Hint,
-    /// Reserved: needs per-core figures the summary does not carry yet.
+    /// Failures concentrated on one client core ([`super::imbalance`]).
     Imbalance,
 }
 
@@ -89,6 +91,7 @@ pub fn analyze(input: &Input) -> Analysis {
     findings.extend(knee::error_knee(&own));
     findings.extend(faults.finding.clone());
     findings.extend(hints::hints(&own, latency_knee.as_ref()));
+    findings.extend(imbalance::imbalance(input));
     Analysis {
         verdict: readiness::verdict(input),
         findings,

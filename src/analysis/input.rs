@@ -103,6 +103,32 @@ pub struct Server {
     pub findings: Vec<String>,
 }
 
+/// One client core's share of the run (the summary's `cores` array).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Core {
+    pub core: u64,
+    pub cpu: u64,
+    pub established: u64,
+    pub connect_failed: u64,
+    pub dropped: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub errors: u64,
+}
+
+impl Core {
+    /// Connections this core attempted: established or failed to connect.
+    pub fn attempted(&self) -> u64 {
+        self.established + self.connect_failed
+    }
+
+    /// Everything that went wrong on this core: errors, failed connects, drops, lost messages.
+    pub fn failures(&self) -> u64 {
+        self.errors + self.connect_failed + self.dropped + self.lost
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Input {
     pub target: String,
@@ -129,6 +155,8 @@ pub struct Input {
     pub source_ips: usize,
     pub server: Option<Server>,
     pub client_warnings: Vec<String>,
+    /// Per client core, in core order; empty for summaries written before `cores` existed.
+    pub cores: Vec<Core>,
 }
 
 fn u(v: &Value, key: &str) -> u64 {
@@ -288,6 +316,20 @@ impl Input {
             source_ips: list(scenario, "source_ips").count(),
             server,
             client_warnings: v.get("client").map(|c| strings(c, "warnings")).unwrap_or_default(),
+            cores: list(v, "cores")
+                .filter(|c| c.is_object())
+                .map(|c| Core {
+                    core: u(c, "core"),
+                    cpu: u(c, "cpu"),
+                    established: u(c, "established"),
+                    connect_failed: u(c, "connect_failed"),
+                    dropped: u(c, "dropped"),
+                    sent: u(c, "sent"),
+                    received: u(c, "received"),
+                    lost: u(c, "lost"),
+                    errors: u(c, "errors"),
+                })
+                .collect(),
         }
     }
 
@@ -344,7 +386,8 @@ mod tests {
             ],
             "scenario": {"connections": 9, "ramp": {"kind": "linear", "per_s": 100.0}, "source_ips": ["127.0.0.2"]},
             "faults": {"events": [{"t_s": 1.5, "kind": "drop", "connections": 2}]},
-            "first_errors": [{"kind": "reset", "first": "Connection reset by peer (os error 104)"}]
+            "first_errors": [{"kind": "reset", "first": "Connection reset by peer (os error 104)"}],
+            "cores": [{"core": 0, "cpu": 2, "established": 4, "connect_failed": 1, "dropped": 2, "lost": 3, "errors": 5}, 7]
         });
         let i = Input::from_summary(&v);
         assert_eq!(i.points.len(), 2);
@@ -356,6 +399,12 @@ mod tests {
         assert_eq!((i.scenario_connections, i.source_ips), (9, 1));
         assert_eq!(i.faults[0].kind, "drop");
         assert!(i.first_errors["reset"].contains("104"));
+        assert_eq!(i.cores.len(), 1);
+        assert_eq!(
+            (i.cores[0].cpu, i.cores[0].attempted(), i.cores[0].failures()),
+            (2, 5, 11)
+        );
+        assert!(Input::from_summary(&json!({})).cores.is_empty());
         assert!(i.server_local());
         let remote = Input::from_summary(&json!({"target": "ws://example.com:80/"}));
         assert!(!remote.server_local());

@@ -5,6 +5,7 @@ pub mod failures;
 pub mod fit;
 pub mod hints;
 pub mod hints_server;
+pub mod imbalance;
 pub mod input;
 pub mod knee;
 pub mod readiness;

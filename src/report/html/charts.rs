@@ -1,6 +1,7 @@
 //! Charts as inline SVG: a line chart (time or log-scale x, optional right-hand axis, shaded
-//! windows) and stacked columns (errors by class per interval). Both draw their axes, ticks
-//! and legend, and both cope with no data and with a single point.
+//! windows), stacked columns (errors by class per interval) and grouped horizontal bars (the
+//! client cores' balance). All draw their axes, ticks and legend, and all cope with no data
+//! and with a single point or group.
 
 use super::svg::{nice_max, tick_label, Scale, Svg};
 
@@ -292,6 +293,94 @@ pub fn stacked_chart(c: &StackedChart) -> String {
     svg.finish()
 }
 
+/// Grouped horizontal bars: one group per item (a core), one bar per measure, all on one x
+/// axis from 0. The chart is as tall as its groups need.
+pub struct BarChart {
+    pub kind: &'static str,
+    pub title: String,
+    pub x: Axis,
+    /// Measure names with their colours, in drawing order (top bar of a group first).
+    pub measures: Vec<(String, &'static str)>,
+    /// Group labels with one value per measure.
+    pub groups: Vec<(String, Vec<f64>)>,
+    /// A dashed vertical reference line at this x value, with its legend name.
+    pub reference: Option<(f64, String)>,
+    /// Tooltip of each bar, by group and measure (the bars' exact figures); may be empty.
+    pub tips: Vec<Vec<String>>,
+    pub empty: String,
+}
+
+const BAR: f64 = 11.0;
+const GROUP_GAP: f64 = 12.0;
+
+/// Grouped horizontal bars (per-core balance). Non-finite or negative values draw no bar.
+pub fn bar_chart(c: &BarChart) -> String {
+    let group_h = BAR * c.measures.len().max(1) as f64 + GROUP_GAP;
+    let height = TOP + group_h * c.groups.len().max(1) as f64 + BOTTOM;
+    let bottom = height - BOTTOM;
+    let finite = |v: &f64| v.is_finite() && *v >= 0.0;
+    let max = c
+        .groups
+        .iter()
+        .flat_map(|g| g.1.iter())
+        .chain(c.reference.iter().map(|r| &r.0))
+        .copied()
+        .filter(finite)
+        .fold(0.0, f64::max);
+    let f = Frame {
+        x: Scale::new(0.0, nice_max(max), false, LEFT, WIDTH - 24.0),
+        left: LEFT,
+        right: WIDTH - 24.0,
+        top: TOP,
+        bottom,
+    };
+    let mut svg = Svg::new(c.kind, &c.title, WIDTH, height);
+    svg.text(f.left, 18.0, &c.title, "start", "chart-title");
+    for v in f.x.ticks(10) {
+        if let Some(px) = f.x.map(v) {
+            svg.line(px, f.top, px, f.bottom, "grid");
+            svg.line(px, f.bottom, px, f.bottom + 5.0, "axis");
+            svg.text(px, f.bottom + 18.0, &(c.x.fmt)(v), "middle", "tick");
+        }
+    }
+    svg.line(f.left, f.bottom, f.right, f.bottom, "axis");
+    svg.line(f.left, f.top, f.left, f.bottom, "axis");
+    svg.text(
+        (f.left + f.right) / 2.0,
+        height - 6.0,
+        &c.x.title,
+        "middle",
+        "axis-title",
+    );
+    let mut drawn = 0;
+    for (gi, (label, values)) in c.groups.iter().enumerate() {
+        let y0 = f.top + GROUP_GAP / 2.0 + gi as f64 * group_h;
+        let mid = y0 + BAR * c.measures.len() as f64 / 2.0;
+        svg.text(f.left - 8.0, mid + 4.0, label, "end", "tick");
+        for (mi, v) in values.iter().enumerate() {
+            let Some(x1) = finite(v).then(|| f.x.map(*v)).flatten() else {
+                continue;
+            };
+            let color = c.measures.get(mi).map_or("#888", |m| m.1);
+            let tip = c.tips.get(gi).and_then(|t| t.get(mi)).map(String::as_str);
+            svg.rect([f.left, y0 + mi as f64 * BAR, x1 - f.left, BAR - 2.0], color, 0.9, tip);
+            drawn += 1;
+        }
+    }
+    let mut legend: Vec<(&str, &str, bool)> = c.measures.iter().map(|(n, col)| (n.as_str(), *col, false)).collect();
+    if let Some((v, name)) = &c.reference {
+        if let Some(px) = f.x.map(*v) {
+            svg.polyline(&[(px, f.top), (px, f.bottom)], "#555", true);
+            legend.push((name.as_str(), "#555", true));
+        }
+    }
+    if drawn == 0 {
+        no_data(&mut svg, &f, &c.empty);
+    }
+    draw_legend(&mut svg, &f, &legend);
+    svg.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,5 +461,29 @@ mod tests {
         }]));
         well_formed(&some);
         assert!(some.contains("reset: 3"));
+    }
+
+    #[test]
+    fn grouped_bars_render_for_none_one_and_odd_values() {
+        let mk = |groups: Vec<(String, Vec<f64>)>| BarChart {
+            kind: "cores",
+            title: "balance".into(),
+            x: Axis::linear("share (%)"),
+            measures: vec![("sent".into(), PALETTE[0]), ("failures".into(), PALETTE[1])],
+            groups,
+            reference: Some((50.0, "even".into())),
+            tips: vec![vec!["core 0 sent: 7".into()]],
+            empty: "no cores".into(),
+        };
+        let none = bar_chart(&mk(vec![]));
+        well_formed(&none);
+        assert!(none.contains("no cores"));
+        let one = bar_chart(&mk(vec![("core 0".into(), vec![100.0, 0.0])]));
+        well_formed(&one);
+        assert_eq!(one.matches("<rect").count(), 2);
+        assert!(one.contains("core 0 sent: 7") && one.contains("stroke-dasharray"));
+        let odd = bar_chart(&mk(vec![("core <1>".into(), vec![f64::NAN, -1.0, f64::INFINITY])]));
+        well_formed(&odd);
+        assert!(odd.contains("core &lt;1&gt;") && !odd.contains("<rect"));
     }
 }

@@ -4,8 +4,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::charts::{line_chart, stacked_chart, Axis, Band, Column, LineChart, Series, StackedChart, PALETTE};
-use super::{fmt_bytes, tick_us};
+use super::charts::{
+    bar_chart, line_chart, stacked_chart, Axis, Band, BarChart, Column, LineChart, Series, StackedChart, PALETTE,
+};
+use super::{fmt_bytes, fmt_num, fmt_pct, tick_us};
 
 const PHASE_SHADES: [&str; 2] = ["#4a6fa5", "#7a7a7a"];
 const FAULT_COLOR: &str = "#d62728";
@@ -192,13 +194,7 @@ pub fn charts(h: &mut String, s: &Value) {
     h.push_str(&errors_chart(s, x_range, faults));
     percentile_chart(h, s);
     server_chart(h, s, x_range);
-    // Per-core balance: the summary carries no per-core figures yet (the cores' counters are
-    // merged before the summary is built), so this section says so instead of drawing a
-    // chart from invented numbers.
-    h.push_str(
-        "<h3>Per-core balance</h3><p class=\"meta\" id=\"per-core\">per-core figures are not recorded yet \
-         in summary.json, so the balance between the client's cores cannot be shown.</p>",
-    );
+    cores_chart(h, s);
     h.push_str("</section>");
 }
 
@@ -342,4 +338,131 @@ fn server_chart(h: &mut String, s: &Value, x_range: (f64, f64)) {
         ],
         bands: phase_bands(s),
     }));
+}
+
+/// The client cores' balance (the summary's `cores`): for each core, its share of the run's
+/// established connections, messages sent and failures (errors + failed connects + drops +
+/// lost messages), against an even split; the figures in a table below. Summaries written
+/// before `cores` existed get a note instead.
+fn cores_chart(h: &mut String, s: &Value) {
+    h.push_str("<h3>Per-core balance</h3>");
+    let Some(cores) = s.get("cores").and_then(Value::as_array) else {
+        h.push_str(
+            "<p class=\"meta\" id=\"per-core\">per-core figures are not recorded in this summary (it was \
+             written before wsload recorded them), so the balance between the client's cores cannot be shown.</p>",
+        );
+        return;
+    };
+    let n = core_figure;
+    let failures = |c: &Value| n(c, "failures");
+    let measures = ["established", "sent", "failures"].map(|name| (name, move |c: &Value| n(c, name)));
+    let totals: Vec<f64> = measures.iter().map(|(_, m)| cores.iter().map(m).sum()).collect();
+    // A share of a total that is 0 is 0, not NaN.
+    let share = |v: f64, t: f64| if t > 0.0 { v / t * 100.0 } else { 0.0 };
+    let label = |i: usize, c: &Value| {
+        format!(
+            "core {}",
+            fmt_num(c.get("core").and_then(Value::as_f64).unwrap_or(i as f64))
+        )
+    };
+    let groups = cores
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let values = measures
+                .iter()
+                .zip(&totals)
+                .map(|((_, m), t)| share(m(c), *t))
+                .collect();
+            (label(i, c), values)
+        })
+        .collect();
+    let tips = cores
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            measures
+                .iter()
+                .zip(&totals)
+                .map(|((name, m), t)| {
+                    format!(
+                        "{} {name}: {} ({})",
+                        label(i, c),
+                        fmt_num(m(c)),
+                        fmt_pct(share(m(c), *t) / 100.0)
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let even = if cores.is_empty() {
+        None
+    } else {
+        Some(100.0 / cores.len() as f64)
+    };
+    h.push_str(&bar_chart(&BarChart {
+        kind: "cores",
+        title: "Each core's share of the run's totals".into(),
+        x: Axis::linear("share of the run's total (%)"),
+        measures: measures
+            .iter()
+            .zip([PALETTE[0], PALETTE[2], PALETTE[1]])
+            .map(|((name, _), color)| (name.to_string(), color))
+            .collect(),
+        groups,
+        reference: even.map(|e| (e, "even split".to_string())),
+        tips,
+        empty: "no client cores recorded".into(),
+    }));
+    let rows = cores
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut row = vec![label(i, c), super::text(c.get("cpu"))];
+            for k in [
+                "established",
+                "connect_failed",
+                "dropped",
+                "sent",
+                "received",
+                "lost",
+                "errors",
+            ] {
+                row.push(fmt_num(n(c, k)));
+            }
+            row.push(fmt_num(failures(c)));
+            row
+        })
+        .collect();
+    super::table(
+        h,
+        &[
+            "core",
+            "CPU",
+            "established",
+            "connect failed",
+            "dropped",
+            "sent",
+            "received",
+            "lost",
+            "errors",
+            "failures",
+        ],
+        rows,
+    );
+}
+
+/// One figure of a `cores` entry (0 when missing); `failures` is errors + failed connects +
+/// drops + lost messages.
+fn core_figure(c: &Value, key: &str) -> f64 {
+    if key == "failures" {
+        return ["errors", "connect_failed", "dropped", "lost"]
+            .iter()
+            .map(|k| core_figure(c, k))
+            .sum();
+    }
+    c.get(key)
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite())
+        .unwrap_or(0.0)
 }

@@ -416,7 +416,43 @@ mod tests {
         let h = render(&json!({}));
         assert!(h.contains("No verdict"));
         assert!(!h.contains("NaN") && !h.contains("inf\""));
-        assert!(h.contains("per-core figures are not recorded yet"));
+        assert!(h.contains("per-core figures are not recorded in this summary"));
+        assert!(!h.contains("data-chart=\"cores\""));
+    }
+
+    fn core(i: u64, established: u64, sent: u64, errors: u64) -> Value {
+        json!({"core": i, "cpu": i + 2, "established": established, "connect_failed": 1, "dropped": 0,
+               "sent": sent, "received": sent, "lost": 2, "errors": errors})
+    }
+
+    #[test]
+    fn per_core_balance_is_a_chart_and_a_table() {
+        let mut s = summary();
+        s["cores"] = json!([core(0, 300, 1200, 0), core(1, 100, 400, 17)]);
+        let h = render(&s);
+        assert!(!h.contains("not recorded in this summary"));
+        assert!(h.contains("data-chart=\"cores\""));
+        // Three bars per core, each its share of the run's total, against an even split.
+        assert!(h.contains("core 1 failures: 20 (86.96%)"));
+        assert!(h.contains("core 0 established: 300 (75%)"));
+        assert!(h.contains("even split"));
+        assert!(h.contains("<td>core 1</td><td>3</td><td>100</td><td>1</td>"));
+        assert!(!h.contains("NaN") && !h.contains("inf\""));
+    }
+
+    #[test]
+    fn per_core_balance_with_one_core_or_nothing_counted() {
+        for cores in [json!([core(0, 0, 0, 0)]), json!([{"core": 0}]), json!([])] {
+            let mut s = summary();
+            s["cores"] = cores.clone();
+            let h = render(&s);
+            assert!(h.contains("data-chart=\"cores\""), "{cores}");
+            assert!(!h.contains("NaN") && !h.contains("inf\""), "{cores}");
+        }
+        let mut s = summary();
+        s["cores"] = json!([core(0, 10, 20, 1)]);
+        let h = render(&s);
+        assert!(h.contains("core 0 sent: 20 (100%)"));
     }
 
     #[test]
