@@ -144,13 +144,13 @@ fn a_wrong_server_pid_is_refused_before_starting() {
     );
 }
 
-#[test]
-fn a_server_that_keeps_its_descriptors_is_reported() {
-    let peer = spawn_bad_server("leak", &[]);
+/// `wsload run` of 50 connections against `peer`, sampling it with `--server-pid`.
+fn sampled_run(peer: &Peer) -> Outcome {
     let pid = peer.child.id().to_string();
+    let url = peer.url();
     let o = run_wsload(&[
         "run",
-        &peer.url(),
+        &url,
         "-c",
         "50",
         "--rate",
@@ -166,6 +166,12 @@ fn a_server_that_keeps_its_descriptors_is_reported() {
         "0",
     ]);
     o.assert_clean();
+    o
+}
+
+#[test]
+fn a_server_that_keeps_its_descriptors_is_reported() {
+    let o = sampled_run(&spawn_bad_server("leak", &[]));
     let s = &o.summary()["server"];
     let findings = serde_json::to_string(&s["findings"]).unwrap();
     assert!(findings.contains("possible descriptor leak"), "{}", o.pretty());
@@ -175,26 +181,7 @@ fn a_server_that_keeps_its_descriptors_is_reported() {
         o.pretty()
     );
     // The same peer without the leak: no finding.
-    let clean = spawn_bad_server("echo", &[]);
-    let pid = clean.child.id().to_string();
-    let o = run_wsload(&[
-        "run",
-        &clean.url(),
-        "-c",
-        "50",
-        "--rate",
-        "2",
-        "-d",
-        "1s",
-        "--drain",
-        "1s",
-        "--server-pid",
-        &pid,
-        "-q",
-        "--cores",
-        "0",
-    ]);
-    o.assert_clean();
+    let o = sampled_run(&spawn_bad_server("echo", &[]));
     assert!(
         o.summary()["server"]["findings"].as_array().unwrap().is_empty(),
         "{}",

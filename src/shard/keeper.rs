@@ -13,7 +13,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use glommio::timer::sleep;
 
-use super::slots::{overlap, Due, Ending, Event, SlotState};
+use super::slots::{overlap, Due, Ending, Event, Slot, SlotState};
 use super::{connect, Control, Phase, Shard, Traffic, CLOSE_TIMEOUT};
 use crate::config::RunPlan;
 use crate::metrics::{FaultEvent, Snapshot};
@@ -543,6 +543,17 @@ pub fn on_established(shard: &Shard, local: u32) {
     }
 }
 
+/// Put slot `local` in the waiting state with a connect attempt `delay` from `now`.
+fn reconnect_after(shard: &Shard, s: &mut Slot, local: u32, now: u64, delay: Duration) {
+    s.state = SlotState::Waiting;
+    shard.agenda.borrow_mut().push(Event {
+        at_ns: now.saturating_add(delay.as_nanos() as u64),
+        local,
+        gen: s.gen,
+        what: Due::Connect,
+    });
+}
+
 /// An attempt failed: retry later by the reconnection policy, or give the slot up.
 pub fn on_attempt_failed(shard: &Shard, local: u32) {
     let now = shard.now_ns();
@@ -551,16 +562,7 @@ pub fn on_attempt_failed(shard: &Shard, local: u32) {
     s.failures = s.failures.saturating_add(1);
     let active = shard.phase.get() <= Phase::Load;
     match backoff_delay(&shard.scenario().reconnect, s.failures, shard.next_unit()) {
-        Some(d) if active => {
-            s.state = SlotState::Waiting;
-            let d = d.max(MIN_RETRY);
-            shard.agenda.borrow_mut().push(Event {
-                at_ns: now.saturating_add(d.as_nanos() as u64),
-                local,
-                gen: s.gen,
-                what: Due::Connect,
-            });
-        }
+        Some(d) if active => reconnect_after(shard, s, local, now, d.max(MIN_RETRY)),
         _ => s.state = SlotState::Closed,
     }
 }
@@ -591,25 +593,11 @@ pub fn on_conn_end(shard: &Shard, local: u32, ending: Ending, failed: bool) {
     if dropped {
         s.down_since = now;
         match backoff_delay(&shard.scenario().reconnect, 0, shard.next_unit()) {
-            Some(d) => {
-                s.state = SlotState::Waiting;
-                shard.agenda.borrow_mut().push(Event {
-                    at_ns: now.saturating_add(d.as_nanos() as u64),
-                    local,
-                    gen: s.gen,
-                    what: Due::Connect,
-                });
-            }
+            Some(d) => reconnect_after(shard, s, local, now, d),
             None => s.state = SlotState::Closed,
         }
     } else {
         // Lifetime over: reopen at once; the gap is churn, not an outage.
-        s.state = SlotState::Waiting;
-        shard.agenda.borrow_mut().push(Event {
-            at_ns: now,
-            local,
-            gen: s.gen,
-            what: Due::Connect,
-        });
+        reconnect_after(shard, s, local, now, Duration::ZERO);
     }
 }
