@@ -38,14 +38,11 @@ fn serve(a: &wsload::config::cli::ServeArgs) -> u8 {
 
 /// `wsload validate FILE`: the scenario as wsload understands it, or the first error in it.
 fn validate(a: &wsload::config::cli::ValidateArgs) -> u8 {
-    use wsload::scenario::parse::{self, Override};
-    let mut overrides = Vec::new();
-    for s in &a.set {
-        match Override::from_set(s) {
-            Ok(o) => overrides.push(o),
-            Err(e) => return setup_error(format!("--set {s}: {e}")),
-        }
-    }
+    use wsload::scenario::parse;
+    let overrides = match wsload::config::plan::set_overrides(&a.set) {
+        Ok(o) => o,
+        Err(e) => return setup_error(e),
+    };
     match parse::load(Some(&a.file), &overrides) {
         Ok(s) => {
             println!("{}: ok", a.file.display());

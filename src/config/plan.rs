@@ -106,10 +106,15 @@ fn toml_string(s: &str) -> String {
 /// `--set` over flags over the file over the defaults.
 pub fn scenario_from_args(a: &RunArgs) -> Result<Scenario, String> {
     let mut overrides = flag_overrides(a);
-    for s in &a.set {
-        overrides.push(Override::from_set(s).map_err(|e| format!("--set {s}: {e}"))?);
-    }
+    overrides.extend(set_overrides(&a.set)?);
     parse::load(a.scenario.as_deref(), &overrides).map_err(|e| e.to_string())
+}
+
+/// The `--set KEY=VALUE` arguments (of `run` and `validate`) as overrides.
+pub fn set_overrides(sets: &[String]) -> Result<Vec<Override>, String> {
+    sets.iter()
+        .map(|s| Override::from_set(s).map_err(|e| format!("--set {s}: {e}")))
+        .collect()
 }
 
 impl RunPlan {

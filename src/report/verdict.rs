@@ -9,8 +9,12 @@ use crate::scenario::Scenario;
 
 /// Evaluate the scenario's thresholds against a finished run's summary.
 pub fn evaluate(sc: &Scenario, s: &Summary) -> Vec<Verdict> {
-    let ts: Vec<Threshold> = sc.thresholds.iter().filter_map(|e| thresholds::parse(e).ok()).collect();
-    thresholds::evaluate(&ts, &|name| lookup(s, name))
+    thresholds::evaluate(&parsed(sc), &|name| lookup(s, name))
+}
+
+/// The scenario's thresholds, parsed (the validator has already checked every one).
+fn parsed(sc: &Scenario) -> Vec<Threshold> {
+    sc.thresholds.iter().filter_map(|e| thresholds::parse(e).ok()).collect()
 }
 
 /// Seconds from a percentile table in microseconds (`None` when nothing was measured).
@@ -48,10 +52,7 @@ pub fn lookup(s: &Summary, name: &str) -> Option<f64> {
         "messages.loss_rate" => m.lost as f64 / (m.sent.max(1)) as f64,
         "messages.rate" => m.rate_per_s,
         "errors.count" => errors as f64,
-        "errors.rate" => {
-            let attempts = c.established + c.failed;
-            errors as f64 / (attempts + m.sent).max(1) as f64
-        }
+        "errors.rate" => thresholds::error_rate(errors, c.established, c.failed, m.sent),
         "connections.established" => c.established as f64,
         "connections.failed" => c.failed as f64,
         "connections.dropped" => c.dropped as f64,
@@ -110,7 +111,7 @@ pub fn early_stop(sc: &Scenario) -> EarlyStop {
     if !sc.abort_on_fail {
         return Box::new(|_| None);
     }
-    let ts: Vec<Threshold> = sc.thresholds.iter().filter_map(|e| thresholds::parse(e).ok()).collect();
+    let ts = parsed(sc);
     Box::new(move |c| {
         ts.iter().find_map(|t| {
             let v = counter(c, &t.metric)?;

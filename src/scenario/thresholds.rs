@@ -524,6 +524,12 @@ fn stat_alias(s: &str) -> Option<&'static str> {
     }
 }
 
+/// `errors.rate`: errors over connection attempts (established + failed) plus messages sent;
+/// 0 when nothing was attempted. The one definition, for thresholds and the readiness verdict.
+pub fn error_rate(errors: u64, established: u64, failed: u64, sent: u64) -> f64 {
+    errors as f64 / (established + failed + sent).max(1) as f64
+}
+
 /// Evaluate every threshold against `lookup`, which returns a metric's value in canonical
 /// units (seconds, fractions) by the name in [`Threshold::metric`]. A metric the run did not
 /// produce (`None`) fails with "not measured"; a measured NaN fails too.
