@@ -110,11 +110,10 @@ pub fn scenario_from_args(a: &RunArgs) -> Result<Scenario, String> {
     parse::load(a.scenario.as_deref(), &overrides).map_err(|e| e.to_string())
 }
 
-/// The `--set KEY=VALUE` arguments (of `run` and `validate`) as overrides.
+/// The `--set KEY=VALUE` arguments (of `run` and `validate`) as overrides. The errors already
+/// quote the argument.
 pub fn set_overrides(sets: &[String]) -> Result<Vec<Override>, String> {
-    sets.iter()
-        .map(|s| Override::from_set(s).map_err(|e| format!("--set {s}: {e}")))
-        .collect()
+    sets.iter().map(|s| Override::from_set(s)).collect()
 }
 
 impl RunPlan {
