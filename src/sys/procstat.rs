@@ -651,15 +651,17 @@ mod tests {
         let pid = sh.id() as i32;
         // The shell forks its two sleeps shortly after it starts.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
-        let (tree, kids) = loop {
+        // A forked child is named `sh` until it has exec'd `sleep`: wait for the names too.
+        let (tree, kids, names) = loop {
             let tree = sample_tree(pid).unwrap();
             let kids = descendants(pid);
-            if tree.processes == 3 || std::time::Instant::now() > deadline {
-                break (tree, kids);
+            let names: Vec<String> = kids.iter().map(|&k| name(k).unwrap_or_default()).collect();
+            let exec_done = names.iter().all(|n| n == "sleep");
+            if (tree.processes == 3 && exec_done) || std::time::Instant::now() > deadline {
+                break (tree, kids, names);
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        let names: Vec<String> = kids.iter().map(|&k| name(k).unwrap_or_default()).collect();
         // Stop the sleeps (by PID) before the shell, so none is left behind.
         for &k in &kids {
             // SAFETY: kill has no memory-safety preconditions; these PIDs are our own grandchildren.
