@@ -62,7 +62,7 @@ fn upgrade_once(addr: SocketAddr, host: &str, path: &str) -> Result<(), String> 
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let key = handshake::new_key();
-    s.write_all(&handshake::client_request(host, path, &key, &[], &[]))
+    s.write_all(&handshake::client_request(host, path, &key, &[], &[], false))
         .map_err(|e| format!("sending the upgrade: {e}"))?;
     let mut buf = vec![0u8; 4096];
     let mut filled = 0;
@@ -74,7 +74,7 @@ fn upgrade_once(addr: SocketAddr, host: &str, path: &str) -> Result<(), String> 
             return Err("the server closed the connection during the upgrade".into());
         }
         filled += n;
-        match handshake::parse_response(&buf[..filled], &key, &[]) {
+        match handshake::parse_response(&buf[..filled], &key, &[], false) {
             Response::Partial if filled < buf.len() => continue,
             Response::Partial => return Err("upgrade response too long".into()),
             Response::Accepted { .. } => return Ok(()),

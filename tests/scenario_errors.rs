@@ -122,6 +122,71 @@ const CASES: &[(&str, &str)] = &[
         "headers = { \"X Test\" = \"1\" }",
         "bad.toml:1:13: headers.\"X Test\": `X Test` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
     ),
+    (
+        "origin = \"https://a.test\"\nheaders = { Origin = \"https://b.test\" }",
+        "bad.toml:1:1: origin: `Origin` is also set in `headers`; keep one of them",
+    ),
+    (
+        "cookies = { \"a b\" = \"1\" }",
+        "bad.toml:1:13: cookies.a b: `a b` is not a valid cookie name",
+    ),
+    (
+        "cookies = { s = \"x;y\" }",
+        "bad.toml:1:17: cookies.s: cookie values cannot contain `;` or control characters",
+    ),
+    // Templates, correlation, modes, compression.
+    (
+        "template = '{\"id\":{seq},\"t\":{tss}}'",
+        "bad.toml:1:12: template: template at column 17: unknown placeholder `{tss}`; the placeholders are {conn} (connection id), {seq} (message number on its connection, from 0), {ts} (Unix time in ms), {ts_us} (Unix time in µs), {rand:N} (N random letters and digits), {hex:N} (N random hex digits) (write `{{` for a literal brace)",
+    ),
+    (
+        "template = '{\"id\":{seq}}'\nsize = 64",
+        "bad.toml:2:1: size: a templated message is as long as its filled template; remove `size`",
+    ),
+    (
+        "[[messages]]\ntemplate = 'x{seq}'\nfile = \"m.txt\"",
+        "bad.toml:3:1: messages[0].file: give `template` or `file`, not both",
+    ),
+    (
+        "[[messages]]\ntemplate = 'x{seq}'\n[[messages]]\nsize = 64",
+        "bad.toml:3:1: messages[1]: either every message type has a template (or file) or none has: replies to templates are matched by `correlate`, stamped ones by their stamp",
+    ),
+    (
+        "[[messages]]\ntemplate = 'ping'\ntype = \"ping\"",
+        "bad.toml:3:8: messages[0].type: unknown message type for a template `ping` (expected one of: text, binary)",
+    ),
+    (
+        "template = '{\"id\":{seq}}'\ncorrelate = \"stamp\"",
+        "bad.toml:2:13: correlate: templated messages carry no stamp; use \"fifo\" or the JSON pointer of the reply's id",
+    ),
+    (
+        "template = '{\"id\":{seq}}'\ncorrelate = \"id\"",
+        "bad.toml:2:13: correlate: expected \"stamp\", \"fifo\" or a JSON pointer such as \"/id\", found \"id\"",
+    ),
+    (
+        "template = '{\"id\":{rand:4}}'\ncorrelate = \"/id\"",
+        "bad.toml:2:13: correlate: matching replies by id needs `{seq}` in every template (the id the server sends back)",
+    ),
+    (
+        "mode = \"subscribed\"",
+        "bad.toml:1:8: mode: unknown mode `subscribed`; did you mean `subscribe`?",
+    ),
+    (
+        "compression = \"gzip\"",
+        "bad.toml:1:15: compression: unknown compression `gzip` (expected one of: none, deflate)",
+    ),
+    (
+        "timestamp_field = \"/ts\"",
+        "bad.toml:1:1: timestamp_field: read from pushed messages, so it needs mode = \"subscribe\"",
+    ),
+    (
+        "mode = \"subscribe\"\ntimestamp_field = \"ts\"",
+        "bad.toml:2:19: timestamp_field: a JSON pointer starts with `/`, e.g. \"/ts\" (RFC 6901), found \"ts\"",
+    ),
+    (
+        "mode = \"subscribe\"\ntimestamp_unit = \"sec\"",
+        "bad.toml:2:18: timestamp_unit: unknown time unit `sec` (expected one of: us, ms, ns, s)",
+    ),
     // Messages.
     (
         "[[messages]]\nweight = 0\n\n[[messages]]\nweight = 0\n",
@@ -162,7 +227,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "foo = 1",
-        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail)",
+        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, template, messages_file, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail, origin, cookies, mode, compression, first_message, correlate, timestamp_field, timestamp_unit, sequence_field)",
     ),
     (
         "[reconnect]\npolicy = \"backoff\"\nmax_delay = \"5s\"\n",

@@ -219,6 +219,9 @@ pub struct RunArgs {
     /// Interval between per-core snapshots, progress lines and time-line points [default: 1s].
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
+
+    #[command(flatten)]
+    pub wire: super::wire_args::WireArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -243,6 +246,16 @@ pub struct ServeArgs {
     /// Stop by itself after this long (default: run until killed).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
     pub run_for: Option<Duration>,
+
+    /// Push RATE messages a second to every connection instead of echoing (client messages
+    /// are read and dropped): JSON `{"seq":N,"ts":MICROS}` with the Unix time each was due,
+    /// for `wsload run --mode subscribe --timestamp-field /ts --sequence-field /seq`.
+    #[arg(long, value_parser = parse_rate, value_name = "RATE")]
+    pub broadcast: Option<f64>,
+
+    /// Size of each broadcast message in bytes (padded with a `pad` field) [default: 64].
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE", requires = "broadcast")]
+    pub broadcast_size: Option<u64>,
 }
 
 /// `wsload doctor`: a read-only preflight. Changes nothing.

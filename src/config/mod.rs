@@ -4,6 +4,7 @@ pub mod cli;
 pub mod plan;
 pub mod target;
 pub mod units;
+pub mod wire_args;
 
 pub use plan::{RunPlan, ServePlan};
 pub use target::Target;

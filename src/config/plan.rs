@@ -87,6 +87,7 @@ pub fn flag_overrides(a: &RunArgs) -> Vec<Override> {
     if let Some(n) = a.max_frame {
         add("max_frame", n.to_string(), format!("--max-frame {n}"));
     }
+    o.extend(super::wire_args::overrides(&a.wire, toml_string));
     o
 }
 
@@ -216,6 +217,8 @@ pub struct ServePlan {
     pub cpus: Vec<usize>,
     pub max_frame: u64,
     pub run_for: Option<Duration>,
+    /// Broadcast (messages per second, bytes) instead of echoing.
+    pub broadcast: Option<(f64, usize)>,
 }
 
 impl ServePlan {
@@ -229,12 +232,28 @@ impl ServePlan {
             }
             None => available,
         };
+        let broadcast = match a.broadcast {
+            None => None,
+            Some(r) if !(r > 0.0 && r <= 1e6) => {
+                return err(format!(
+                    "--broadcast {r}: give a rate above 0 and at most 1000000/s, e.g. --broadcast 10/s"
+                ))
+            }
+            Some(r) => {
+                let size = a.broadcast_size.unwrap_or(64);
+                if size > 16 << 20 {
+                    return err("--broadcast-size: at most 16MiB");
+                }
+                Some((r, size as usize))
+            }
+        };
         Ok(ServePlan {
             bind: a.bind,
             port: a.port,
             cpus,
             max_frame: a.max_frame,
             run_for: a.run_for,
+            broadcast,
         })
     }
 }

@@ -7,6 +7,9 @@
 use hdrhistogram::Histogram;
 use std::io;
 
+mod wire;
+pub use wire::WireCounters;
+
 /// Failure classes, counted, never fatal to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ErrorKind {
@@ -140,6 +143,7 @@ pub struct Counters {
     pub up_ns: u64,
     pub wanted_ns: u64,
     pub down_ns: u64,
+    pub wire: WireCounters,
 }
 
 impl Counters {
@@ -174,6 +178,7 @@ impl Counters {
         self.up_ns += o.up_ns;
         self.wanted_ns += o.wanted_ns;
         self.down_ns += o.down_ns;
+        self.wire.add(&o.wire);
     }
 
     pub fn error_total(&self) -> u64 {

@@ -42,6 +42,8 @@ impl OpCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub fin: bool,
+    /// RSV1: a compressed message (permessage-deflate), only where it was negotiated.
+    pub rsv1: bool,
     pub opcode: OpCode,
     /// Mask key, present on client-to-server frames.
     pub mask: Option<[u8; 4]>,
@@ -105,15 +107,28 @@ impl fmt::Display for FrameError {
 /// Returns `Ok(None)` when `buf` does not yet hold the whole header. The payload
 /// length is checked against `max_payload` here, before any caller allocates.
 pub fn parse_header(buf: &[u8], expect_masked: bool, max_payload: u64) -> Result<Option<Header>, FrameError> {
+    parse_header_ext(buf, expect_masked, max_payload, false)
+}
+
+/// [`parse_header`] where permessage-deflate was negotiated (`deflate`): RSV1 may then be set
+/// on the first frame of a data message.
+pub fn parse_header_ext(
+    buf: &[u8],
+    expect_masked: bool,
+    max_payload: u64,
+    deflate: bool,
+) -> Result<Option<Header>, FrameError> {
     if buf.len() < 2 {
         return Ok(None);
     }
     let b0 = buf[0];
     let b1 = buf[1];
-    if b0 & 0x70 != 0 {
-        return Err(FrameError::ReservedBits(b0 & 0x70));
-    }
     let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(FrameError::ReservedOpcode(b0 & 0x0F))?;
+    let rsv1_ok = deflate && matches!(opcode, OpCode::Text | OpCode::Binary);
+    let reserved = b0 & if rsv1_ok { 0x30 } else { 0x70 };
+    if reserved != 0 {
+        return Err(FrameError::ReservedBits(reserved));
+    }
     let fin = b0 & 0x80 != 0;
     let masked = b1 & 0x80 != 0;
     if masked != expect_masked {
@@ -161,6 +176,7 @@ pub fn parse_header(buf: &[u8], expect_masked: bool, max_payload: u64) -> Result
     };
     Ok(Some(Header {
         fin,
+        rsv1: b0 & 0x40 != 0,
         opcode,
         mask,
         payload_len,

@@ -8,8 +8,16 @@ use tungstenite::handshake::derive_accept_key;
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// Build the client's upgrade request. `host` is the Host header value, `path` includes the
-/// query; `extra` headers follow ours, and `protocols` are offered in Sec-WebSocket-Protocol.
-pub fn client_request(host: &str, path: &str, key: &str, extra: &[(String, String)], protocols: &[String]) -> Vec<u8> {
+/// query; `extra` headers follow ours, `protocols` are offered in Sec-WebSocket-Protocol, and
+/// `deflate` offers permessage-deflate.
+pub fn client_request(
+    host: &str,
+    path: &str,
+    key: &str,
+    extra: &[(String, String)],
+    protocols: &[String],
+    deflate: bool,
+) -> Vec<u8> {
     let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -19,6 +27,9 @@ pub fn client_request(host: &str, path: &str, key: &str, extra: &[(String, Strin
     }
     if !protocols.is_empty() {
         req.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
+    }
+    if deflate {
+        req.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", super::deflate::OFFER));
     }
     for (k, v) in extra {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -38,8 +49,8 @@ pub enum Response {
     /// More bytes are needed.
     Partial,
     /// 101 with a correct accept key; the response head was this many bytes
-    /// (anything after it is already WebSocket frames).
-    Accepted { head_len: usize },
+    /// (anything after it is already WebSocket frames). `deflate`: permessage-deflate is on.
+    Accepted { head_len: usize, deflate: bool },
     /// Any other status.
     Rejected { status: u16 },
     /// A 101 that is not a valid WebSocket upgrade, or not HTTP at all.
@@ -47,8 +58,8 @@ pub enum Response {
 }
 
 /// Parse the server's answer to our upgrade request. When subprotocols were `offered`, the
-/// server must have chosen one of them.
-pub fn parse_response(buf: &[u8], key: &str, offered: &[String]) -> Response {
+/// server must have chosen one of them. `deflate`: permessage-deflate was offered.
+pub fn parse_response(buf: &[u8], key: &str, offered: &[String], deflate: bool) -> Response {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
@@ -78,14 +89,18 @@ pub fn parse_response(buf: &[u8], key: &str, offered: &[String]) -> Response {
         Some(_) => return Response::Invalid("wrong Sec-WebSocket-Accept".into()),
         None => return Response::Invalid("101 response without Sec-WebSocket-Accept".into()),
     }
+    let deflate = match super::deflate::agreed(header("sec-websocket-extensions"), deflate) {
+        Ok(d) => d,
+        Err(why) => return Response::Invalid(why),
+    };
     let chosen = header("sec-websocket-protocol").map(|v| String::from_utf8_lossy(v).trim().to_string());
     match chosen {
-        None if offered.is_empty() => Response::Accepted { head_len },
+        None if offered.is_empty() => Response::Accepted { head_len, deflate },
         None => Response::Invalid(format!(
             "the server accepted none of the offered subprotocols ({}); check `subprotocols`",
             offered.join(", ")
         )),
-        Some(p) if offered.contains(&p) => Response::Accepted { head_len },
+        Some(p) if offered.contains(&p) => Response::Accepted { head_len, deflate },
         Some(p) => Response::Invalid(format!(
             "the server chose subprotocol {p:?}, which was not offered ({})",
             if offered.is_empty() {
@@ -177,7 +192,7 @@ mod tests {
     #[test]
     fn client_and_server_agree() {
         let key = new_key();
-        let req = client_request("127.0.0.1:9000", "/ws?x=1", &key, &[], &[]);
+        let req = client_request("127.0.0.1:9000", "/ws?x=1", &key, &[], &[], false);
         let Request::Upgrade { reply, head_len } = parse_request(&req) else {
             panic!("refused")
         };
@@ -185,21 +200,30 @@ mod tests {
         let mut with_frame = reply.clone();
         with_frame.extend_from_slice(&[0x82, 0x00]);
         assert_eq!(
-            parse_response(&with_frame, &key, &[]),
-            Response::Accepted { head_len: reply.len() }
+            parse_response(&with_frame, &key, &[], false),
+            Response::Accepted {
+                head_len: reply.len(),
+                deflate: false
+            }
         );
-        assert_eq!(parse_response(&reply[..reply.len() - 1], &key, &[]), Response::Partial);
-        assert!(matches!(parse_response(&reply, "other-key", &[]), Response::Invalid(_)));
+        assert_eq!(
+            parse_response(&reply[..reply.len() - 1], &key, &[], false),
+            Response::Partial
+        );
+        assert!(matches!(
+            parse_response(&reply, "other-key", &[], false),
+            Response::Invalid(_)
+        ));
     }
 
     #[test]
     fn refusals_carry_their_status() {
         assert_eq!(
-            parse_response(b"HTTP/1.1 403 Forbidden\r\n\r\n", "k", &[]),
+            parse_response(b"HTTP/1.1 403 Forbidden\r\n\r\n", "k", &[], false),
             Response::Rejected { status: 403 }
         );
         assert!(matches!(
-            parse_response(b"\x82\x05hello", "k", &[]),
+            parse_response(b"\x82\x05hello", "k", &[], false),
             Response::Invalid(_)
         ));
         let plain = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";

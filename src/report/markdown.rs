@@ -202,6 +202,14 @@ fn key_figures(o: &mut String, s: &Value) {
         ],
     ];
     table(o, &["Figure", "Value"], &rows);
+    let wire = super::wire::lines(&s["wire"]);
+    if !wire.is_empty() {
+        let _ = writeln!(o, "On the wire:\n");
+        for line in wire {
+            let _ = writeln!(o, "- {}", cell(&line));
+        }
+        let _ = writeln!(o);
+    }
 }
 
 fn latency(o: &mut String, s: &Value) {

@@ -12,6 +12,7 @@ pub mod server;
 pub mod summary;
 pub mod text;
 pub mod verdict;
+pub mod wire;
 
 use std::path::Path;
 

@@ -36,6 +36,8 @@ pub struct Summary {
     pub latency_us: LatencySection,
     /// Per message type of the mix.
     pub message_types: Vec<TypeSection>,
+    /// Templates, correlation, compression and pushed messages.
+    pub wire: super::wire::WireSection,
     pub recovery: RecoverySection,
     pub faults: FaultSection,
     /// Every threshold with its measured value; empty when the scenario has none.
@@ -424,6 +426,7 @@ impl Summary {
                 })
                 .collect(),
             server: super::server::build(sc, t),
+            wire: super::wire::build(sc, &c.wire, c.received, c.received_in_load, load_s),
             analysis: None,
             timeline: t.timeline.clone(),
         };
@@ -446,6 +449,7 @@ impl Summary {
             && m.corrupted == 0
             && m.duplicated == 0
             && m.out_of_order == 0
+            && self.wire.subscribe.as_ref().is_none_or(|p| p.gaps == 0)
     }
 }
 

@@ -6,8 +6,11 @@ use super::summary::Summary;
 
 /// The traffic and the messages in a few words.
 fn describe_load(s: &Summary) -> String {
-    use crate::scenario::{MessageKind, PhaseKind, SizeDist};
+    use crate::scenario::{MessageKind, Mode, PhaseKind, SizeDist};
     let sc = &s.scenario;
+    if sc.mode == Mode::Subscribe {
+        return "subscribe: receive what the server pushes".to_string();
+    }
     let traffic = match sc.phases.as_slice() {
         [p] => match &p.kind {
             PhaseKind::Sustained { rate } => format!("open loop, {rate} msg/s per connection"),
@@ -67,9 +70,24 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "  messages      {} sent, {} echoed ({:.0}/s); lost {}, duplicated {}, out of order {}, corrupted {}",
-        m.sent, m.received, m.rate_per_s, m.lost, m.duplicated, m.out_of_order, m.corrupted
+        "  messages      {} sent, {} {} ({:.0}/s); lost {}, duplicated {}, out of order {}, corrupted {}",
+        m.sent,
+        m.received,
+        if s.wire.mode == crate::scenario::Mode::Echo {
+            "echoed"
+        } else {
+            "received"
+        },
+        m.rate_per_s,
+        m.lost,
+        m.duplicated,
+        m.out_of_order,
+        m.corrupted
     );
+    let wire = serde_json::to_value(&s.wire).unwrap_or_default();
+    for line in super::wire::lines(&wire) {
+        let _ = writeln!(o, "                {line}");
+    }
     if lc.count == 0 {
         let _ = writeln!(o, "  latency       no echo received");
     } else {

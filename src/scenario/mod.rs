@@ -7,6 +7,7 @@
 pub mod curve;
 pub mod model;
 pub mod parse;
+pub mod template;
 pub mod thresholds;
 
 pub use model::*;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::template::Template;
 use crate::config::Target;
+use crate::proto::jsonptr::Pointer;
 
 /// How the target number of open connections grows from 0 to `connections`.
 /// Each is a pure function of time (see `curve`); every core takes its share.
@@ -136,7 +138,90 @@ pub struct MessageType {
     pub weight: u32,
     #[serde(rename = "type")]
     pub kind: MessageKind,
+    /// For stamped messages; a templated type's size is whatever its template renders to.
     pub size: SizeDist,
+    /// Empty: wsload's stamped payload. Otherwise templates used in turn (one, or a file's lines).
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "template_sources")]
+    pub templates: Vec<Template>,
+}
+
+fn template_sources<S: serde::Serializer>(t: &[Template], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(t.iter().map(Template::source))
+}
+
+/// What the client does on its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Send messages and match every reply to its request.
+    Echo,
+    /// Send `first_message` (if any), then only receive what the server pushes.
+    Subscribe,
+}
+
+/// How a reply is matched to its request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Correlate {
+    /// wsload's stamp, echoed back: order, loss, duplicates and corruption are all checked.
+    Stamp,
+    /// Each reply answers the oldest request still unanswered on its connection.
+    Fifo,
+    /// The reply carries the request's `{seq}` at this JSON pointer.
+    Pointer(#[serde(serialize_with = "pointer_str")] Pointer),
+}
+
+fn pointer_str<S: serde::Serializer>(p: &Pointer, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// A time unit for timestamps read from a server's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeUnit {
+    S,
+    Ms,
+    Us,
+    Ns,
+}
+
+impl TimeUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::S => "s",
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+            TimeUnit::Ns => "ns",
+        }
+    }
+
+    pub fn ns(self) -> f64 {
+        match self {
+            TimeUnit::S => 1e9,
+            TimeUnit::Ms => 1e6,
+            TimeUnit::Us => 1e3,
+            TimeUnit::Ns => 1.0,
+        }
+    }
+}
+
+/// Fields read from what the server sends on its own (subscribe mode).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushFields {
+    /// The publish time (Unix time in `unit`), for end-to-end latency against this host's clock.
+    #[serde(serialize_with = "opt_pointer_str")]
+    pub timestamp: Option<Pointer>,
+    pub unit: TimeUnit,
+    /// A per-stream sequence number, to count gaps and repeats.
+    #[serde(serialize_with = "opt_pointer_str")]
+    pub sequence: Option<Pointer>,
+}
+
+fn opt_pointer_str<S: serde::Serializer>(p: &Option<Pointer>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(p.as_str()),
+        None => s.serialize_none(),
+    }
 }
 
 /// What happens when an established connection drops (or is closed by a fault or its lifetime).
@@ -258,6 +343,21 @@ pub struct Scenario {
     /// After the traffic, how long to wait for outstanding echoes.
     #[serde(with = "secs")]
     pub drain: Duration,
+    pub mode: Mode,
+    /// Offer permessage-deflate (RFC 7692).
+    pub compression: bool,
+    /// Sent once on every connection as soon as it is open (a template).
+    #[serde(serialize_with = "opt_template_source")]
+    pub first_message: Option<Template>,
+    pub correlate: Correlate,
+    pub push: PushFields,
+}
+
+fn opt_template_source<S: serde::Serializer>(t: &Option<Template>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(t.source()),
+        None => s.serialize_none(),
+    }
 }
 
 impl Scenario {
@@ -266,9 +366,14 @@ impl Scenario {
         self.phases.last().map_or(Duration::ZERO, Phase::end)
     }
 
-    /// The largest payload any message type sends.
+    /// The largest stamped payload any message type sends.
     pub fn max_message(&self) -> usize {
         self.messages.iter().map(|m| m.size.max()).max().unwrap_or(0)
+    }
+
+    /// Are the message bodies templates (replies matched by `correlate`, not by stamps)?
+    pub fn templated(&self) -> bool {
+        self.messages.iter().any(|m| !m.templates.is_empty())
     }
 
     /// Does any phase run closed-loop?

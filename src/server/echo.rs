@@ -46,6 +46,8 @@ pub struct Echo {
     remaining: u64,
     control: Option<Box<ControlFrame>>,
     out: Backlog,
+    /// Broadcast: the next message to push.
+    push_next: u64,
 }
 
 enum Flow {
@@ -56,6 +58,7 @@ enum Flow {
 
 impl Echo {
     pub fn new(core: Rc<ServerCore>, stream: TcpStream) -> Echo {
+        let push_next = core.broadcast.as_ref().map_or(0, |b| b.next_seq());
         Echo {
             core,
             stream,
@@ -68,6 +71,7 @@ impl Echo {
             remaining: 0,
             control: None,
             out: Backlog::default(),
+            push_next,
         }
     }
 
@@ -90,9 +94,11 @@ impl Echo {
         while !data.is_empty() {
             if self.remaining > 0 {
                 let take = (self.remaining.min(data.len() as u64)) as usize;
-                let start = out.len();
-                out.extend_from_slice(&data[..take]);
-                frame::apply_mask(&mut out[start..], self.mask, self.mask_off as usize);
+                if self.core.broadcast.is_none() {
+                    let start = out.len();
+                    out.extend_from_slice(&data[..take]);
+                    frame::apply_mask(&mut out[start..], self.mask, self.mask_off as usize);
+                }
                 self.mask_off = ((self.mask_off as usize + take) % 4) as u8;
                 self.remaining -= take as u64;
                 data = &data[take..];
@@ -166,7 +172,9 @@ impl Echo {
                     return self.fail_with(1002, out, why);
                 }
                 self.in_message = !h.fin;
-                frame::write_header(out, h.fin, h.opcode, h.payload_len, None);
+                if self.core.broadcast.is_none() {
+                    frame::write_header(out, h.fin, h.opcode, h.payload_len, None);
+                }
                 self.mask = mask;
                 self.mask_off = 0;
                 self.remaining = h.payload_len;
@@ -246,6 +254,9 @@ impl Echo {
                 }
                 Poll::Pending => break,
             }
+        }
+        if let Some(b) = core.broadcast.as_ref().filter(|_| !self.closing) {
+            b.poll_send(&mut self.push_next, &mut out, self.out.len() >= MAX_BACKLOG, cx.waker());
         }
         self.out.flush(&mut self.stream, cx, &mut out)?;
         if backlogged && self.out.len() < MAX_BACKLOG {

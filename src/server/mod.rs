@@ -3,6 +3,7 @@
 //! backlog), a shared read and write buffer per core, and one small echo
 //! future per connection.
 
+mod broadcast;
 mod echo;
 
 use std::cell::{Cell, RefCell};
@@ -31,6 +32,9 @@ pub struct ServerCore {
     pub wbuf: RefCell<Vec<u8>>,
     pub max_frame: u64,
     pub conns: Cell<usize>,
+    /// `--broadcast`: push messages to every connection (client data frames are then read and
+    /// dropped, not echoed).
+    pub broadcast: Option<broadcast::Broadcast>,
 }
 
 /// Bind one SO_REUSEPORT listener per core on the same address. With port 0 the
@@ -70,8 +74,10 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     let local = listeners[0].local_addr()?;
     let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(plan.cpus.len());
     let mut threads = Vec::new();
+    let epoch = broadcast::Broadcast::epoch_now();
     for (l, &cpu) in listeners.into_iter().zip(&plan.cpus) {
         let max_frame = plan.max_frame;
+        let push = plan.broadcast.map(|(rate, size)| (rate, size, epoch));
         let ready = ready_tx.clone();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("wsload-serve{cpu}"))
@@ -90,7 +96,7 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
                 // SAFETY: `fd` is a listening socket we own, handed over exactly once.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
                 let _ = ready.send(Ok(()));
-                accept_loop(listener, max_frame).await;
+                accept_loop(listener, max_frame, push).await;
             });
         }));
     }
@@ -105,7 +111,13 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     let cpus = crate::sys::cores::format_cpu_list(&plan.cpus);
     println!("listening on {local}");
     std::io::stdout().flush()?;
-    eprintln!("wsload serve: echo server on ws://{local}/ (CPUs {cpus}, up to {fd} open files)");
+    match plan.broadcast {
+        Some((rate, size)) => eprintln!(
+            "wsload serve: broadcast server on ws://{local}/ ({rate} messages/s of {size} B to every connection; \
+             CPUs {cpus}, up to {fd} open files)"
+        ),
+        None => eprintln!("wsload serve: echo server on ws://{local}/ (CPUs {cpus}, up to {fd} open files)"),
+    }
     match plan.run_for {
         Some(d) => {
             std::thread::sleep(d);
@@ -120,13 +132,19 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     }
 }
 
-async fn accept_loop(listener: TcpListener, max_frame: u64) {
+/// `push`: broadcast (rate, size, epoch) instead of echoing.
+async fn accept_loop(listener: TcpListener, max_frame: u64, push: Option<(f64, usize, u64)>) {
     let core = Rc::new(ServerCore {
         rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
         wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
         max_frame,
         conns: Cell::new(0),
+        broadcast: push.map(|(rate, size, epoch)| broadcast::Broadcast::new(rate, size, epoch)),
     });
+    if core.broadcast.is_some() {
+        let core = core.clone();
+        glommio::spawn_local(async move { core.broadcast.as_ref().expect("set").ticker().await }).detach();
+    }
     loop {
         match listener.accept().await {
             Ok(stream) => {

@@ -16,12 +16,14 @@ use super::keeper;
 use super::mix::{SEQ_MASK, TYPE_SHIFT};
 use super::seq::{Arrival, SeqTracker};
 use super::slots::Ending;
+use super::wire::{self, Pending, FIRST};
 use super::{Phase, Shard, Traffic};
 use crate::io::{Backlog, KEEP_CAPACITY};
 use crate::metrics::ErrorKind;
 use crate::proto::frame::{self, OpCode};
 use crate::proto::payload::{self, Stamp};
-use crate::scenario::FaultKind;
+use crate::scenario::template::Fill;
+use crate::scenario::{Correlate, FaultKind, Mode};
 
 type Failure = (ErrorKind, String);
 
@@ -31,14 +33,19 @@ const READS_PER_POLL: usize = 16;
 const SENDS_PER_POLL: u64 = 256;
 
 /// What a connection only needs now and then: allocated the first time a frame
-/// is split across reads or a message arrives fragmented.
+/// is split across reads or a message arrives fragmented, or when templated
+/// requests wait for their replies.
 #[derive(Default)]
 struct Spill {
     /// The start of a frame whose rest has not arrived yet.
     partial: Vec<u8>,
     /// A fragmented message being reassembled (our messages are sent whole,
-    /// but a server may fragment its echoes).
-    frag: Option<(OpCode, Vec<u8>)>,
+    /// but a server may fragment its echoes), and whether it is compressed.
+    frag: Option<(OpCode, bool, Vec<u8>)>,
+    /// Templated requests not answered yet, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    /// Subscribe mode: the pushed sequence number expected next.
+    push_next: Option<u64>,
 }
 
 pub struct Conn {
@@ -51,6 +58,10 @@ pub struct Conn {
     corrupted: u32,
     close_sent: bool,
     close_received: bool,
+    /// permessage-deflate was agreed on this connection.
+    deflate: bool,
+    /// `first_message`: 0 not sent yet, 1 sent and its reply not seen, 2 done.
+    greeting: u8,
     /// Messages sent (the next sequence number).
     sent: u64,
     /// Open loop: the next message of the schedule (messages due while the connection was
@@ -70,14 +81,15 @@ pub struct Conn {
 
 impl Conn {
     /// `leftover`: bytes that followed the upgrade response (already WebSocket frames).
-    pub fn new(shard: Rc<Shard>, stream: TcpStream, local: u32, leftover: Vec<u8>) -> Conn {
+    pub fn new(shard: Rc<Shard>, stream: TcpStream, local: u32, leftover: Vec<u8>, deflate: bool) -> Conn {
         // A connection opened during the traffic starts at the schedule's next message.
         let now = shard.now_ns();
         let k = shard.schedule(local as u64).due(now.min(shard.load_end_ns.get()));
+        let greeting = if shard_greets(&shard) { 0 } else { 2 };
         let spill = (!leftover.is_empty()).then(|| {
             Box::new(Spill {
                 partial: leftover,
-                frag: None,
+                ..Default::default()
             })
         });
         Conn {
@@ -88,6 +100,8 @@ impl Conn {
             corrupted: 0,
             close_sent: false,
             close_received: false,
+            deflate,
+            greeting,
             sent: 0,
             k,
             seq: SeqTracker::default(),
@@ -101,7 +115,49 @@ impl Conn {
 
     /// Messages sent that have not come back at all (a corrupted echo came back).
     fn unanswered(&self) -> u64 {
-        self.seq.outstanding(self.sent).saturating_sub(self.corrupted as u64)
+        let sc = self.shard.scenario();
+        match (&sc.mode, &sc.correlate) {
+            (Mode::Subscribe, _) => 0,
+            (_, Correlate::Stamp) => self.seq.outstanding(self.sent).saturating_sub(self.corrupted as u64),
+            _ => self
+                .spill
+                .as_ref()
+                .map_or(0, |s| s.pending.iter().filter(|p| p.ty != FIRST).count() as u64),
+        }
+    }
+
+    /// Send the scenario's `first_message`, once, as soon as the connection is open.
+    fn greet(&mut self) {
+        let shard = &*self.shard;
+        let sc = shard.scenario();
+        let Some(t) = &sc.first_message else { return };
+        let now = shard.now_ns();
+        let mut body = shard.sbuf.borrow_mut();
+        body.clear();
+        let fill = Fill {
+            conn: shard.plan.ids.start + self.local as u64,
+            seq: 0,
+            unix_ns: shard.unix_ns(now),
+        };
+        t.render(&mut body, &fill, || shard.next_u32());
+        wire::write_body(shard, &mut shard.wbuf.borrow_mut(), OpCode::Text, &body, self.deflate);
+        shard.rec.borrow_mut().counters.wire.first_sent += 1;
+        // Its reply is expected first: fifo matching takes it off the queue; a stamped echo run
+        // lets one unstamped message through.
+        self.greeting = 1;
+        if sc.mode == Mode::Echo && sc.correlate == Correlate::Fifo {
+            let first = Pending {
+                seq: 0,
+                intended_ns: now,
+                delay_ns: 0,
+                ty: FIRST,
+            };
+            self.spill.get_or_insert_with(Default::default).pending.push_back(first);
+            self.greeting = 2;
+        }
+        if sc.mode == Mode::Subscribe || matches!(sc.correlate, Correlate::Pointer(_)) {
+            self.greeting = 2;
+        }
     }
 
     fn has_partial(&self) -> bool {
@@ -195,6 +251,10 @@ impl Conn {
             self.ending = close;
         }
 
+        if self.greeting == 0 {
+            self.greet();
+        }
+
         // Frames that arrived with the upgrade response.
         if self.has_partial() && self.sent == 0 && self.seq.unique == 0 {
             ended = self.feed(&[], shard.now_ns()).err();
@@ -270,7 +330,7 @@ impl Conn {
             let mut partial = std::mem::take(&mut self.spill.as_mut().expect("has_partial").partial);
             let mut done = false;
             while !done {
-                let header = frame::parse_header(&partial, false, max).map_err(frame_failure)?;
+                let header = frame::parse_header_ext(&partial, false, max, self.deflate).map_err(frame_failure)?;
                 // Until the header is whole, add a byte at a time (at most 13 rounds).
                 let want = header.map_or(partial.len() + 1, |h| h.frame_len() as usize);
                 let take = want.saturating_sub(partial.len()).min(data.len());
@@ -313,7 +373,8 @@ impl Conn {
         let max = self.shard.scenario().max_frame;
         let mut pos = 0;
         while !self.close_received {
-            let Some(h) = frame::parse_header(&data[pos..], false, max).map_err(frame_failure)? else {
+            let Some(h) = frame::parse_header_ext(&data[pos..], false, max, self.deflate).map_err(frame_failure)?
+            else {
                 break;
             };
             let end = pos + h.frame_len() as usize;
@@ -338,14 +399,18 @@ impl Conn {
                     let why = "new data frame inside a fragmented message";
                     return Err((ErrorKind::ProtocolViolation, why.into()));
                 }
-                if h.fin {
-                    self.on_message(h.opcode, payload, now);
+                if !h.fin {
+                    self.spill.get_or_insert_with(Default::default).frag = Some((h.opcode, h.rsv1, payload.to_vec()));
+                } else if h.rsv1 {
+                    let shard = self.shard.clone();
+                    let msg = wire::inflate(&shard, payload, max)?;
+                    self.on_message(h.opcode, &msg, now);
                 } else {
-                    self.spill.get_or_insert_with(Default::default).frag = Some((h.opcode, payload.to_vec()));
+                    self.on_message(h.opcode, payload, now);
                 }
             }
             OpCode::Continuation => {
-                let Some((opcode, data)) = self.spill.as_mut().and_then(|s| s.frag.as_mut()) else {
+                let Some((opcode, compressed, data)) = self.spill.as_mut().and_then(|s| s.frag.as_mut()) else {
                     let why = "continuation frame without a message to continue";
                     return Err((ErrorKind::ProtocolViolation, why.into()));
                 };
@@ -355,9 +420,15 @@ impl Conn {
                 }
                 data.extend_from_slice(payload);
                 if h.fin {
-                    let opcode = *opcode;
-                    let (_, data) = self.spill.as_mut().and_then(|s| s.frag.take()).expect("checked above");
-                    self.on_message(opcode, &data, now);
+                    let (opcode, compressed) = (*opcode, *compressed);
+                    let (_, _, data) = self.spill.as_mut().and_then(|s| s.frag.take()).expect("checked above");
+                    if compressed {
+                        let shard = self.shard.clone();
+                        let msg = wire::inflate(&shard, &data, max)?;
+                        self.on_message(opcode, &msg, now);
+                    } else {
+                        self.on_message(opcode, &data, now);
+                    }
                 }
             }
             OpCode::Ping => {
@@ -371,7 +442,9 @@ impl Conn {
                 );
             }
             // Pongs answer our ping messages; unsolicited ones (heartbeats) are ignored.
-            OpCode::Pong if payload.len() >= payload::BINARY_STAMP_LEN => self.on_message(OpCode::Pong, payload, now),
+            OpCode::Pong if payload.len() >= payload::BINARY_STAMP_LEN && self.shard.mix.stamped() => {
+                self.on_message(OpCode::Pong, payload, now)
+            }
             OpCode::Pong => {}
             OpCode::Close => {
                 self.close_received = true;
@@ -389,8 +462,42 @@ impl Conn {
         Ok(())
     }
 
-    /// Check one echoed message (or the pong of one of our pings) and record its latency.
+    /// One whole message from the server: an echo to check, a reply to match, or a push.
     fn on_message(&mut self, opcode: OpCode, payload: &[u8], now: u64) {
+        let shard = self.shard.clone();
+        let sc = shard.scenario();
+        let in_load = shard.phase.get() == Phase::Load;
+        let mut rec = shard.rec.borrow_mut();
+        rec.counters.bytes_received += payload.len() as u64;
+        match (&sc.mode, &sc.correlate) {
+            (Mode::Subscribe, _) => {
+                let unix_now = shard.unix_ns(now);
+                wire::record_push(
+                    &mut rec,
+                    &sc.push,
+                    &mut self.spill.get_or_insert_with(Default::default).push_next,
+                    payload,
+                    unix_now,
+                    in_load,
+                );
+            }
+            (_, Correlate::Stamp) => {
+                drop(rec);
+                self.on_echo(opcode, payload, now);
+            }
+            (_, c) => {
+                let hit = wire::match_reply(c, &mut self.spill.get_or_insert_with(Default::default).pending, payload);
+                if hit.is_some_and(|(p, _)| p.ty != FIRST) {
+                    shard.in_flight.set(shard.in_flight.get().saturating_sub(1));
+                    self.credit = self.credit.saturating_add(1);
+                }
+                wire::record_reply(&mut rec, hit, now, in_load);
+            }
+        }
+    }
+
+    /// Check one echoed message (or the pong of one of our pings) and record its latency.
+    fn on_echo(&mut self, opcode: OpCode, payload: &[u8], now: u64) {
         let shard = &*self.shard;
         let mix = &shard.mix;
         let text = opcode == OpCode::Text;
@@ -400,9 +507,13 @@ impl Conn {
             t < mix.types.len() && mix.reply_opcode(t) == opcode
         });
         let mut rec = shard.rec.borrow_mut();
-        rec.counters.bytes_received += payload.len() as u64;
         let arrival = stamp.map(|st| (st, self.seq.arrive(st.seq & SEQ_MASK, self.sent)));
         match arrival {
+            None if self.greeting == 1 => {
+                // The answer to `first_message`, which carried no stamp.
+                self.greeting = 2;
+                rec.counters.wire.first_replies += 1;
+            }
             None | Some((_, Arrival::Unsent)) => {
                 shard.in_flight.set(shard.in_flight.get().saturating_sub(1));
                 rec.counters.corrupted += 1;
@@ -430,9 +541,49 @@ impl Conn {
         }
     }
 
+    /// Append message `t` built in the core's body buffer: from its template (the request then
+    /// waits for its reply in `pending`), or stamped and then compressed. Returns its size.
+    fn compose(&mut self, out: &mut Vec<u8>, t: usize, intended: u64, now: u64) -> usize {
+        let shard = &*self.shard;
+        let mix = &shard.mix;
+        let mut body = shard.sbuf.borrow_mut();
+        body.clear();
+        let templates = &mix.types[t].templates;
+        let delay = now.saturating_sub(intended).min(u32::MAX as u64) as u32;
+        if templates.is_empty() {
+            let size = mix.size(t, shard.next_u32());
+            body.extend_from_slice(&mix.template[..size]);
+            let stamp = Stamp {
+                seq: (t as u64) << TYPE_SHIFT | self.sent,
+                intended_ns: intended,
+                delay_ns: delay,
+            };
+            payload::write(&mut body, stamp, mix.is_text(t));
+        } else {
+            let fill = Fill {
+                conn: shard.plan.ids.start + self.local as u64,
+                seq: self.sent,
+                unix_ns: shard.unix_ns(now),
+            };
+            templates[(self.sent % templates.len() as u64) as usize].render(&mut body, &fill, || shard.next_u32());
+            let p = Pending {
+                seq: self.sent,
+                intended_ns: intended,
+                delay_ns: delay,
+                ty: t as u8,
+            };
+            self.spill.get_or_insert_with(Default::default).pending.push_back(p);
+        }
+        wire::write_body(shard, out, mix.opcode(t), &body, self.deflate);
+        body.len()
+    }
+
     /// Queue the messages that are due: by schedule (open loop) or by credit (closed loop).
     fn generate(&mut self, cx: &mut Context<'_>) {
-        let shard = &*self.shard;
+        let shard = self.shard.clone();
+        if shard.scenario().mode == Mode::Subscribe {
+            return;
+        }
         let now = shard.now_ns();
         let end = shard.load_end_ns.get();
         let sched = shard.schedule(self.local as u64);
@@ -471,10 +622,19 @@ impl Conn {
         let mut out = shard.wbuf.borrow_mut();
         let mut rec = shard.rec.borrow_mut();
         let mut bytes = 0u64;
+        let plain = mix.stamped() && !self.deflate;
         for i in 0..n {
             let t = mix.pick(shard.next_u32());
-            let size = mix.size(t, shard.next_u32());
             let intended = if open { sched.intended_ns(self.k + i) } else { now };
+            if !plain {
+                drop(rec);
+                bytes += self.compose(&mut out, t, intended, now) as u64;
+                rec = shard.rec.borrow_mut();
+                self.sent += 1;
+                rec.types[t].sent += 1;
+                continue;
+            }
+            let size = mix.size(t, shard.next_u32());
             let mask = shard.next_u32().to_le_bytes();
             frame::write_header(&mut out, true, mix.opcode(t), size as u64, Some(mask));
             let start = out.len();
@@ -528,6 +688,11 @@ impl Conn {
         shard.live.set(shard.live.get() - 1);
         keeper::on_conn_end(shard, self.local, self.ending, failure.is_some());
     }
+}
+
+/// Does the scenario send a first message on every connection?
+fn shard_greets(shard: &Shard) -> bool {
+    shard.scenario().first_message.is_some()
 }
 
 fn frame_failure(e: frame::FrameError) -> Failure {

@@ -57,7 +57,7 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
     })
     .await;
     match result {
-        Ok((stream, leftover)) => {
+        Ok((stream, leftover, deflate)) => {
             let now = shard.now_ns();
             {
                 let mut rec = shard.rec.borrow_mut();
@@ -65,10 +65,11 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
                 rec.counters.open += 1;
                 rec.last_established_ns = Some(now);
                 rec.connect_time.saturating_record(now.saturating_sub(started).max(1));
+                rec.counters.wire.deflate_conns += u64::from(deflate);
             }
             keeper::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
-            glommio::spawn_local(Conn::new(shard.clone(), stream, local, leftover)).detach();
+            glommio::spawn_local(Conn::new(shard.clone(), stream, local, leftover, deflate)).detach();
         }
         Err((kind, detail)) => {
             {
@@ -116,7 +117,9 @@ fn start_connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<S
     }
 }
 
-async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failure> {
+/// The open stream, the bytes that followed the upgrade response, and whether permessage-deflate
+/// was agreed.
+async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>, bool), Failure> {
     let plan = &shard.plan;
     let sources = &plan.run.scenario.source_ips;
     let source = (!sources.is_empty()).then(|| sources[(id % sources.len() as u64) as usize]);
@@ -125,7 +128,14 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failu
     let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
     let key = handshake::new_key();
     let sc = &plan.run.scenario;
-    let req = handshake::client_request(&plan.host_header, &plan.path, &key, &sc.headers, &sc.subprotocols);
+    let req = handshake::client_request(
+        &plan.host_header,
+        &plan.path,
+        &key,
+        &sc.headers,
+        &sc.subprotocols,
+        sc.compression,
+    );
     // The first write waits for the TCP handshake; a refused connect surfaces here.
     stream.write_all(&req).await.map_err(|e| io_failure(e, true))?;
     // Upgrade responses are about 130 bytes; the buffer grows if one is longer.
@@ -143,9 +153,9 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>), Failu
             ));
         }
         filled += n;
-        match handshake::parse_response(&buf[..filled], &key, &sc.subprotocols) {
+        match handshake::parse_response(&buf[..filled], &key, &sc.subprotocols, sc.compression) {
             Response::Partial => continue,
-            Response::Accepted { head_len } => return Ok((stream, buf[head_len..filled].to_vec())),
+            Response::Accepted { head_len, deflate } => return Ok((stream, buf[head_len..filled].to_vec(), deflate)),
             Response::Rejected { status } => {
                 shard.rec.borrow_mut().upgrade_status.bump(status, 1);
                 return Err((

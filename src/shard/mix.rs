@@ -81,6 +81,11 @@ impl Mix {
         }
     }
 
+    /// Are the messages wsload's stamped payloads (not templates)?
+    pub fn stamped(&self) -> bool {
+        self.types.iter().all(|t| t.templates.is_empty())
+    }
+
     pub fn is_text(&self, t: usize) -> bool {
         self.types[t].kind == MessageKind::Text
     }
@@ -96,6 +101,7 @@ mod tests {
             weight,
             kind,
             size,
+            templates: vec![],
         }
     }
 

@@ -17,6 +17,7 @@ pub mod mix;
 pub mod pacer;
 pub mod seq;
 pub mod slots;
+mod wire;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -130,6 +131,13 @@ pub struct Shard {
     pub rec: RefCell<Recorder>,
     pub rbuf: RefCell<Box<[u8]>>,
     pub wbuf: RefCell<Vec<u8>>,
+    /// A message body being built (templates, compression), and one being (de)compressed.
+    pub sbuf: RefCell<Vec<u8>>,
+    pub zbuf: RefCell<Vec<u8>>,
+    /// The core's permessage-deflate (de)compressor, when the scenario asks for compression.
+    pub deflater: Option<RefCell<crate::proto::deflate::Deflater>>,
+    /// Unix time at `epoch`, ns (for `{ts}` and servers' timestamps).
+    pub epoch_unix_ns: u64,
     pub mix: Mix,
     /// Open-loop messages per connection over the traffic phases.
     pub curve: RateCurve,
@@ -160,6 +168,11 @@ impl Shard {
     #[inline]
     pub fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Unix time now, ns, for a `now_ns` reading.
+    pub fn unix_ns(&self, now_ns: u64) -> u64 {
+        self.epoch_unix_ns + now_ns
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -321,6 +334,10 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         rec: RefCell::new(rec),
         rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
         wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
+        sbuf: RefCell::new(Vec::new()),
+        zbuf: RefCell::new(Vec::new()),
+        deflater: sc.compression.then(Default::default),
+        epoch_unix_ns: unix_ns_at(epoch),
         mix: Mix::new(&sc.messages),
         curve: RateCurve::new(&sc.phases),
         phase: Cell::new(Phase::Connect),
@@ -340,6 +357,14 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         plan,
     });
     keeper::run(shard, ctl, tx).await;
+}
+
+/// Unix time at `t`, ns.
+fn unix_ns_at(t: Instant) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    now.saturating_sub(t.elapsed().as_nanos() as u64)
 }
 
 /// The open-loop pacer: wakes connections as their sends fall due, until the traffic ends

@@ -3,8 +3,9 @@
 
 Used by wsload's interop tests as a server implementation this project did
 not write.  Binds 127.0.0.1 only, echoes text and binary messages unchanged,
-negotiates no compression, lets the library answer pings, and exits by
-itself after --max-seconds.
+negotiates no compression unless --compression deflate (the library's own
+permessage-deflate), lets the library answer pings, and exits by itself after
+--max-seconds.
 
 Contract: after binding, exactly one line ``PORT <n>`` is printed to stdout
 and flushed; nothing else is ever written to stdout.  Diagnostics go to
@@ -46,7 +47,7 @@ async def main(args):
         echo,
         HOST,
         args.port,
-        compression=None,  # no permessage-deflate
+        compression="deflate" if args.compression == "deflate" else None,
         subprotocols=args.subprotocols or None,
         max_size=args.max_size,
         max_queue=64,
@@ -77,6 +78,8 @@ def parse_args():
                    help="send keepalive pings every N s (default: never)")
     p.add_argument("--subprotocols", nargs="*", default=[],
                    help="subprotocols the server supports (it picks the first the client offers)")
+    p.add_argument("--compression", choices=["none", "deflate"], default="none",
+                   help="offer permessage-deflate (websockets' own implementation)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
     return p.parse_args()
 

@@ -9,6 +9,7 @@
 
 mod connection;
 mod describe;
+mod payload;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -16,7 +17,7 @@ mod traffic;
 mod tree;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use toml_edit::ImDocument;
@@ -97,7 +98,12 @@ pub fn parse(name: &str, text: &str, overrides: &[Override]) -> Res<Scenario> {
     for ov in overrides {
         apply(&mut root, ov)?;
     }
-    read_scenario(&root)
+    // Files named in the scenario are found beside it.
+    let base = match Path::new(name).parent() {
+        Some(p) if name != "<command line>" => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    read_scenario(&root, &base)
 }
 
 /// Read and parse a file; `None` = an empty document (all defaults plus overrides, reported as
@@ -148,6 +154,8 @@ const TOP_KEYS: &[&str] = &[
     "duration",
     "size",
     "text",
+    "template",
+    "messages_file",
     "ramp",
     "phases",
     "messages",
@@ -158,9 +166,10 @@ const TOP_KEYS: &[&str] = &[
     "abort_on_fail",
 ];
 
-fn read_scenario(root: &Node) -> Res<Scenario> {
+fn read_scenario(root: &Node, base: &Path) -> Res<Scenario> {
     let top = Tab::new(root, "", "a table")?;
-    top.known(TOP_KEYS)?;
+    let known: Vec<&str> = TOP_KEYS.iter().chain(payload::KEYS).copied().collect();
+    top.known(&known)?;
 
     let max_frame = match top.get("max_frame") {
         Some(n) => {
@@ -180,7 +189,8 @@ fn read_scenario(root: &Node) -> Res<Scenario> {
     let connections = top
         .opt("connections", |n, f| get_int(n, f, 1, i64::MAX))?
         .unwrap_or(10_000) as u64;
-    let headers = top.opt("headers", read_headers)?.unwrap_or_default();
+    let mut headers = top.opt("headers", read_headers)?.unwrap_or_default();
+    payload::read_origin_cookies(&top, &mut headers)?;
     let subprotocols = top.opt("subprotocols", read_subprotocols)?.unwrap_or_default();
     let source_ips = top.opt("source_ips", read_source_ips)?.unwrap_or_default();
     let connect_timeout = top
@@ -196,7 +206,8 @@ fn read_scenario(root: &Node) -> Res<Scenario> {
         None => (Ramp::Burst, None, TrafficStart::AfterRamp),
     };
     let phases = read_phases(&top)?;
-    let messages = read_messages(&top, max_frame)?;
+    let messages = read_messages(&top, max_frame, base)?;
+    let (mode, compression, first_message, correlate, push) = payload::read_protocol(&top, &messages)?;
 
     let lifetime = top.opt("connection", read_connection)?.flatten();
     let (reconnect, recovered_within) = match top.get("reconnect") {
@@ -233,5 +244,10 @@ fn read_scenario(root: &Node) -> Res<Scenario> {
         thresholds,
         abort_on_fail,
         drain,
+        mode,
+        compression,
+        first_message,
+        correlate,
+        push,
     })
 }

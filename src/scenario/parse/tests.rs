@@ -40,6 +40,7 @@ pub(super) fn defaults() -> Scenario {
             weight: 1,
             kind: MessageKind::Binary,
             size: SizeDist::Fixed(64),
+            templates: vec![],
         }],
         lifetime: None,
         reconnect: Reconnect::Off,
@@ -48,6 +49,15 @@ pub(super) fn defaults() -> Scenario {
         thresholds: vec![],
         abort_on_fail: false,
         drain: secs(5.0),
+        mode: Mode::Echo,
+        compression: false,
+        first_message: None,
+        correlate: Correlate::Stamp,
+        push: PushFields {
+            timestamp: None,
+            unit: TimeUnit::Us,
+            sequence: None,
+        },
     }
 }
 
@@ -215,18 +225,21 @@ fn full_example_uses_every_field() {
                 weight: 80,
                 kind: MessageKind::Binary,
                 size: SizeDist::Fixed(64),
+                templates: vec![],
             },
             MessageType {
                 name: "chat".into(),
                 weight: 15,
                 kind: MessageKind::Text,
                 size: SizeDist::List(vec![64, 128, 1024]),
+                templates: vec![],
             },
             MessageType {
                 name: "type-3".into(),
                 weight: 5,
                 kind: MessageKind::Ping,
                 size: SizeDist::Uniform { min: 24, max: 125 },
+                templates: vec![],
             },
         ],
         lifetime: Some(secs(30.0)),
@@ -256,6 +269,7 @@ fn full_example_uses_every_field() {
         thresholds: vec!["latency.p99 < 200ms".into(), "messages.lost == 0".into()],
         abort_on_fail: true,
         drain: secs(2.0),
+        ..defaults()
     };
     assert_eq!(s, want);
     let d = describe(&s);

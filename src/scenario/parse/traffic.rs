@@ -2,17 +2,19 @@
 //! faults and thresholds, with the checks between fields: phases may not overlap, sizes must fit
 //! the stamp and `max_frame`, faults must start while traffic runs.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::super::model::*;
 use super::describe::{fmt_bytes, fmt_dur, fmt_rate};
+use super::payload::{get_template, read_message_file};
 use super::read::*;
 use super::tree::{Node, Val};
 use super::Res;
 use crate::proto::payload;
 
 const SHORTHAND_PHASE: &[&str] = &["rate", "in_flight", "duration"];
-const SHORTHAND_MESSAGE: &[&str] = &["size", "text"];
+const SHORTHAND_MESSAGE: &[&str] = &["size", "text", "template", "messages_file"];
 
 /// The non-empty `[[key]]` list `list` (`default` names what its absence would give).
 fn table_list<'a>(list: &'a Node, key: &str, default: &str) -> Res<&'a [Node]> {
@@ -278,11 +280,16 @@ fn read_phase(n: &Node, i: usize, prev: Option<&Phase>) -> Res<Phase> {
     })
 }
 
-pub(super) fn read_messages(top: &Tab, max_frame: u64) -> Res<Vec<MessageType>> {
+pub(super) fn read_messages(top: &Tab, max_frame: u64, base: &Path) -> Res<Vec<MessageType>> {
     if let Some(list) = top.get("messages") {
         for key in SHORTHAND_MESSAGE {
             if let Some(e) = top.entry(key) {
-                let example = if *key == "size" { "size = 64" } else { "type = \"text\"" };
+                let example = match *key {
+                    "size" => "size = 64",
+                    "text" => "type = \"text\"",
+                    "template" => "template = '{\"id\":{seq}}'",
+                    _ => "file = \"messages.jsonl\"",
+                };
                 return Err(error(
                     &e.key_loc,
                     key,
@@ -296,7 +303,17 @@ pub(super) fn read_messages(top: &Tab, max_frame: u64) -> Res<Vec<MessageType>> 
         let items = table_list(list, "messages", "default type")?;
         let mut out: Vec<MessageType> = Vec::new();
         for (i, n) in items.iter().enumerate() {
-            let m = read_message(n, i, max_frame)?;
+            let m = read_message(n, i, max_frame, base)?;
+            if let Some(first) = out.first() {
+                if first.templates.is_empty() != m.templates.is_empty() {
+                    return Err(error(
+                        &n.loc,
+                        &format!("messages[{i}]"),
+                        "either every message type has a template (or file) or none has: \
+                         replies to templates are matched by `correlate`, stamped ones by their stamp",
+                    ));
+                }
+            }
             unique_name(
                 "messages",
                 "message",
@@ -316,6 +333,30 @@ pub(super) fn read_messages(top: &Tab, max_frame: u64) -> Res<Vec<MessageType>> 
         }
         return Ok(out);
     }
+    let templates = match (top.get("template"), top.get("messages_file")) {
+        (Some(_), Some(_)) => {
+            let e = top.entry("messages_file").expect("present");
+            return Err(error(
+                &e.key_loc,
+                "messages_file",
+                "give `template` or `messages_file`, not both",
+            ));
+        }
+        (Some(n), None) => vec![get_template(n, "template")?],
+        (None, Some(n)) => read_message_file(n, "messages_file", base)?,
+        (None, None) => Vec::new(),
+    };
+    if !templates.is_empty() {
+        if let Some(e) = top.entry("size") {
+            return Err(error(
+                &e.key_loc,
+                "size",
+                "a templated message is as long as its filled template; remove `size`",
+            ));
+        }
+        let text = top.opt("text", get_bool)?.unwrap_or(true);
+        return Ok(vec![templated("default".into(), 1, text, templates)]);
+    }
     let text = top.opt("text", get_bool)?.unwrap_or(false);
     let kind = if text { MessageKind::Text } else { MessageKind::Binary };
     let size = match top.get("size") {
@@ -327,17 +368,58 @@ pub(super) fn read_messages(top: &Tab, max_frame: u64) -> Res<Vec<MessageType>> 
         weight: 1,
         kind,
         size: SizeDist::Fixed(size),
+        templates: Vec::new(),
     }])
 }
 
-fn read_message(n: &Node, i: usize, max_frame: u64) -> Res<MessageType> {
+/// A message type whose bodies come from `templates`; its size is the first one's typical length.
+fn templated(name: String, weight: u32, text: bool, templates: Vec<Template>) -> MessageType {
+    MessageType {
+        name,
+        weight,
+        kind: if text { MessageKind::Text } else { MessageKind::Binary },
+        size: SizeDist::Fixed(templates[0].typical_len()),
+        templates,
+    }
+}
+
+fn read_message(n: &Node, i: usize, max_frame: u64, base: &Path) -> Res<MessageType> {
     let path = format!("messages[{i}]");
     let t = Tab::new(n, &path, "a table ([[messages]])")?;
-    t.known(&["name", "weight", "type", "size"])?;
+    t.known(&["name", "weight", "type", "size", "template", "file"])?;
     let name = t
         .opt("name", |n, f| get_str(n, f, "a name in quotes such as \"warm\""))?
         .unwrap_or_else(|| format!("type-{}", i + 1));
     let weight = t.opt("weight", |n, f| get_int(n, f, 0, u32::MAX as i64))?.unwrap_or(1) as u32;
+    let templates = match (t.get("template"), t.get("file")) {
+        (Some(_), Some(_)) => {
+            let e = t.entry("file").expect("present");
+            return Err(error(
+                &e.key_loc,
+                &t.field("file"),
+                "give `template` or `file`, not both",
+            ));
+        }
+        (Some(n), None) => vec![get_template(n, &t.field("template"))?],
+        (None, Some(n)) => read_message_file(n, &t.field("file"), base)?,
+        (None, None) => Vec::new(),
+    };
+    if !templates.is_empty() {
+        if let Some(e) = t.entry("size") {
+            return Err(error(
+                &e.key_loc,
+                &t.field("size"),
+                "a templated message is as long as its filled template; remove `size`",
+            ));
+        }
+        let kind = t.choice(
+            "type",
+            "message type for a template",
+            &[("text", MessageKind::Text), ("binary", MessageKind::Binary)],
+            Some(MessageKind::Text),
+        )?;
+        return Ok(templated(name, weight, kind == MessageKind::Text, templates));
+    }
     let kind = t.choice(
         "type",
         "message type",
@@ -394,6 +476,7 @@ fn read_message(n: &Node, i: usize, max_frame: u64) -> Res<MessageType> {
         weight,
         kind,
         size,
+        templates: Vec::new(),
     })
 }
 
