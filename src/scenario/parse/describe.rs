@@ -91,6 +91,39 @@ fn describe_size(s: &SizeDist) -> String {
 }
 
 /// A few human lines describing a scenario (for `wsload validate`).
+/// Mode, matching, compression and the first message, in one line.
+fn describe_wire(s: &Scenario) -> String {
+    let mut parts = vec![match s.mode {
+        Mode::Echo => "mode: echo".to_string(),
+        Mode::Subscribe => "mode: subscribe (receive only)".to_string(),
+    }];
+    if s.mode == Mode::Echo {
+        parts.push(match &s.correlate {
+            Correlate::Stamp => "replies checked by their stamp".into(),
+            Correlate::Fifo => "replies matched in order (fifo)".into(),
+            Correlate::Pointer(p) => format!("replies matched by the id at {}", p.as_str()),
+        });
+    }
+    if let Some(t) = &s.push.timestamp {
+        parts.push(format!("latency from {} ({})", t.as_str(), s.push.unit.name()));
+    }
+    if let Some(q) = &s.push.sequence {
+        parts.push(format!("gaps from {}", q.as_str()));
+    }
+    parts.push(
+        if s.compression {
+            "permessage-deflate offered"
+        } else {
+            "no compression"
+        }
+        .into(),
+    );
+    if let Some(f) = &s.first_message {
+        parts.push(format!("first message {}", f.source()));
+    }
+    parts.join("; ")
+}
+
 pub fn describe(s: &Scenario) -> String {
     use std::fmt::Write;
     let mut o = String::new();
@@ -152,7 +185,17 @@ pub fn describe(s: &Scenario) -> String {
             m.weight,
             trim_float((share * 10.0).round() / 10.0)
         );
+        match m.templates.as_slice() {
+            [] => {}
+            [t] => {
+                let _ = writeln!(o, "               template {}", t.source());
+            }
+            ts => {
+                let _ = writeln!(o, "               {} templates, used in turn", ts.len());
+            }
+        }
     }
+    let _ = writeln!(o, "{}", describe_wire(s));
     if let Some(l) = s.lifetime {
         let _ = writeln!(o, "connection lifetime: {} (then closed and reopened)", fmt_dur(l));
     }
