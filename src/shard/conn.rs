@@ -442,8 +442,14 @@ impl Conn {
                 );
             }
             // Pongs answer our ping messages; unsolicited ones (heartbeats) are ignored.
-            OpCode::Pong if payload.len() >= payload::BINARY_STAMP_LEN && self.shard.mix.stamped() => {
-                self.on_message(OpCode::Pong, payload, now)
+            // Only stamped echo runs send pings.
+            OpCode::Pong
+                if payload.len() >= payload::BINARY_STAMP_LEN
+                    && self.shard.scenario().correlate == Correlate::Stamp
+                    && self.shard.scenario().mode == Mode::Echo =>
+            {
+                self.shard.rec.borrow_mut().counters.bytes_received += payload.len() as u64;
+                self.on_echo(OpCode::Pong, payload, now)
             }
             OpCode::Pong => {}
             OpCode::Close => {
