@@ -62,6 +62,7 @@ fn run(a: &RunArgs) -> u8 {
     let (json, quiet) = (plan.json, plan.quiet);
     let out = match wsload::run::run(plan) {
         Ok(o) => o,
+        Err(e) if e.is::<wsload::run::NotStarted>() => return 130,
         Err(e) => return setup_error(format!("{e:#}")),
     };
     if json {

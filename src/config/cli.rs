@@ -219,6 +219,22 @@ pub struct RunArgs {
     /// Interval between per-core snapshots, progress lines and time-line points [default: 1s].
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
+
+    /// Run shard I of N (0-based) of the scenario: this process opens its share of every
+    /// connection count and connection rate (ids I·total/N onwards, split as between cores),
+    /// message rates per connection unchanged. Combine the shards' results with `wsload merge`.
+    #[arg(long, value_parser = super::fleet::parse_shard, value_name = "I/N")]
+    pub shard: Option<super::fleet::ShardSpec>,
+
+    /// Start the run at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z): set up, wait, then
+    /// ramp from t=0, so that shards on several hosts start together. Up to 1 s late starts at
+    /// once with a warning; later is an error. Ctrl-C while waiting exits 130.
+    #[arg(long, value_parser = super::fleet::parse_start_at, value_name = "TIME", conflicts_with = "start_in")]
+    pub start_at: Option<std::time::SystemTime>,
+
+    /// Start the run this long from now (`30s`, `2m`): as --start-at.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub start_in: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Args)]
