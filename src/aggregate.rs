@@ -33,7 +33,7 @@ pub const RUN_START_LEAD: Duration = Duration::from_millis(5);
 
 /// One point of the time line (per interval). Rates and `*_new` maps cover the interval
 /// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TimelinePoint {
     /// Seconds since the start of the run (the ramp's time 0).
     pub t_s: f64,
@@ -47,9 +47,9 @@ pub struct TimelinePoint {
     /// Errors so far (all kinds).
     pub errors: u64,
     /// Errors in the interval, by kind (only kinds that occurred).
-    pub errors_new: BTreeMap<&'static str, u64>,
+    pub errors_new: BTreeMap<String, u64>,
     /// Faults injected in the interval (connections hit), by kind.
-    pub faults_new: BTreeMap<&'static str, u64>,
+    pub faults_new: BTreeMap<String, u64>,
     /// The server under test at `t_s` (with `--server-pid` or the built-in server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerPoint>,
@@ -65,7 +65,7 @@ pub struct TimelinePoint {
 }
 
 /// One sample of the server under test's process tree.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ServerPoint {
     /// User + system CPU seconds since the server started.
     pub cpu_s: f64,
@@ -86,7 +86,7 @@ impl From<TreeSample> for ServerPoint {
 }
 
 /// Kernel memory that grows with sockets (system-wide: both ends when the server is local).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct KernelPoint {
     /// TCP socket buffers (/proc/net/sockstat `mem`, in bytes).
     pub tcp_mem_bytes: u64,
@@ -106,7 +106,7 @@ impl From<KernelSample> for KernelPoint {
 }
 
 /// The server under test, sampled around the run (the time line has the samples between).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServerWatch {
     pub pid: i32,
     /// Its process name (`comm`).
@@ -135,7 +135,7 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
+    pub fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
         let mut bytes = Vec::new();
         match V2DeflateSerializer::new().serialize(h, &mut bytes) {
             Ok(_) => Some(Interval {
@@ -369,13 +369,18 @@ pub fn aggregate(
                 errors: total.error_total(),
                 errors_new: ErrorKind::ALL
                     .iter()
-                    .map(|k| (k.key(), total.errors[*k as usize] - prev.errors[*k as usize]))
+                    .map(|k| {
+                        (
+                            k.key().to_string(),
+                            total.errors[*k as usize] - prev.errors[*k as usize],
+                        )
+                    })
                     .filter(|(_, n)| *n > 0)
                     .collect(),
                 faults_new: FaultKind::ALL
                     .iter()
                     .enumerate()
-                    .map(|(i, k)| (k.key(), total.faults[i] - prev.faults[i]))
+                    .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
                     .filter(|(_, n)| *n > 0)
                     .collect(),
                 server: sample_server().map(ServerPoint::from),

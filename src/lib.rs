@@ -21,6 +21,7 @@ pub mod analysis;
 pub mod capacity;
 pub mod config;
 pub mod io;
+pub mod merge;
 pub mod metrics;
 pub mod postrun;
 pub mod proto;

@@ -284,17 +284,20 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     summary.analysis = serde_json::to_value(&summary)
         .ok()
         .map(|v| crate::analysis::analyze_json(&v));
-    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals);
+    let raw = crate::merge::raw::RawTotals::from_totals(&plan, &totals);
+    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals, &raw);
     Ok(Outcome { summary, summary_path })
 }
 
 /// Every result file (summary.json, timeline.csv, report.md, report.html, metrics.prom,
-/// latency.hlog) into `dir`; a file that cannot be written is warned about and the others are
-/// still written. Returns summary.json's path when it was written.
-fn write_results(
+/// latency.hlog, and totals.json for `wsload merge`) into `dir`; a file that cannot be written
+/// is warned about and the others are still written. Returns summary.json's path when it was
+/// written.
+pub fn write_results(
     dir: &std::path::Path,
     summary: &Summary,
     intervals: &[aggregate::Interval],
+    raw: &crate::merge::raw::RawTotals,
 ) -> Option<std::path::PathBuf> {
     // summary.json from the struct itself, to keep its fields in their documented order.
     let path = match report::write_summary(dir, summary) {
@@ -314,6 +317,9 @@ fn write_results(
             let _ = report::write_all(dir, &v, intervals, &others);
         }
         Err(e) => eprintln!("wsload: warning: cannot write the reports: {e}"),
+    }
+    if let Err(e) = crate::merge::raw::write(dir, raw) {
+        eprintln!("wsload: warning: cannot write totals.json into {}: {e}", dir.display());
     }
     path
 }

@@ -58,6 +58,35 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two runs' key figures and flag regressions.
     Compare(CompareArgs),
+    /// Combine the results of the shards of one run (`run --shard i/N`) into one.
+    Merge(MergeArgs),
+}
+
+/// `wsload merge DIR... --out DIR`: shard results combined exactly.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload merge /results/shard-* --out /results/all\n  \
+wsload merge a/ b/ c/ d/ --out merged/ -q\n\n\
+Each directory is one shard's results (summary.json, totals.json, latency.hlog), in any order. \
+Histograms are added (percentiles are never averaged), counters summed, the time lines put on \
+one clock (the earliest shard's start) interval by interval, thresholds and findings evaluated \
+on the merged figures, and every report file written into --out. A missing directory, a damaged \
+or missing file, a shard index missing from 0..N-1, a shard given twice or a shard of another \
+scenario is named, and the results are marked partial.\n\n\
+Exit status: 0 every shard merged and the merged run is clean (with thresholds: all pass); 1 every \
+shard merged and the run failed its checks (as for `wsload run`); 3 partial: some shards are \
+missing or could not be merged (the others were); 2 nothing could be merged or --out could not \
+be written.")]
+pub struct MergeArgs {
+    /// The shards' results directories (e.g. /results/shard-*).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged results (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not print the merged summary (problems are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `wsload report DIR`: re-render result files from DIR/summary.json.

@@ -68,6 +68,9 @@ pub struct Summary {
     /// summary; filled in by the run after the rest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<serde_json::Value>,
+    /// Written by `wsload merge`: the shards merged, their starts, and what could not be merged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<serde_json::Value>,
     pub timeline: Vec<TimelinePoint>,
 }
 
@@ -455,6 +458,7 @@ impl Summary {
                 .collect(),
             server: super::server::build(sc, t),
             analysis: None,
+            merge: None,
             timeline: t.timeline.clone(),
         };
         if !sc.thresholds.is_empty() {

@@ -9,13 +9,13 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Target;
 
 /// How the target number of open connections grows from 0 to `connections`.
 /// Each is a pure function of time (see `curve`); every core takes its share.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Ramp {
     /// All at once, bounded only by `connect_concurrency`.
@@ -38,7 +38,7 @@ pub enum Ramp {
 }
 
 /// When the traffic phases start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrafficStart {
     /// Once the ramp is complete and every core has made its first attempt for every
@@ -49,7 +49,7 @@ pub enum TrafficStart {
 }
 
 /// Messages per second per connection, or the closed-loop window, over a phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PhaseKind {
     /// A constant `rate` (messages/s per connection).
@@ -72,7 +72,7 @@ pub enum PhaseKind {
     InFlight { window: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     pub name: String,
     /// Offset from the start of traffic (the end of the previous phase unless `at` was given).
@@ -91,7 +91,7 @@ impl Phase {
 }
 
 /// Payload sizes of one message type, in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SizeDist {
     Fixed(usize),
@@ -121,7 +121,7 @@ impl SizeDist {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MessageKind {
     Binary,
@@ -130,7 +130,7 @@ pub enum MessageKind {
     Ping,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageType {
     pub name: String,
     pub weight: u32,
@@ -140,7 +140,7 @@ pub struct MessageType {
 }
 
 /// What happens when an established connection drops (or is closed by a fault or its lifetime).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "kebab-case")]
 pub enum Reconnect {
     Off,
@@ -157,7 +157,7 @@ pub enum Reconnect {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// Abrupt drop: TCP reset (SO_LINGER 0), no close frame.
@@ -200,7 +200,7 @@ impl FaultKind {
 }
 
 /// A client-side fault injected into a fraction of the open connections.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     pub kind: FaultKind,
     /// First injection, as an offset from the start of traffic.
@@ -217,11 +217,11 @@ pub struct Fault {
 }
 
 /// A scenario, validated. Durations are serialized as seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     pub name: Option<String>,
     /// `None`: start the built-in echo server and target it.
-    #[serde(serialize_with = "redacted_target")]
+    #[serde(serialize_with = "redacted_target", deserialize_with = "saved_target")]
     pub target: Option<Target>,
     /// Extra upgrade request headers, in order.
     #[serde(serialize_with = "redacted_headers")]
@@ -284,6 +284,18 @@ fn redacted_target<S: serde::Serializer>(t: &Option<Target>, s: S) -> Result<S::
     }
 }
 
+/// A target read back from a saved summary (`wsload merge`): only its redacted form is known.
+fn saved_target<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Target>, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok((s != "built-in echo server").then(|| Target {
+        host: String::new(),
+        port: 0,
+        path: String::new(),
+        host_header: String::new(),
+        redacted: s,
+    }))
+}
+
 /// Header values that may carry secrets are replaced before anything is written.
 fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
@@ -294,17 +306,37 @@ fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Resul
     seq.end()
 }
 
+/// Durations as seconds; read back to the nearest nanosecond (so `0.3` is 300 ms exactly).
 mod secs {
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn from_secs<E: serde::de::Error>(x: f64) -> Result<std::time::Duration, E> {
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(E::custom(format!("{x} is not a duration in seconds")));
+        }
+        Ok(std::time::Duration::from_nanos((x * 1e9).round() as u64))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+        from_secs(f64::deserialize(d)?)
     }
 }
 
 mod opt_secs {
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_f64(d.as_secs_f64()),
             None => s.serialize_none(),
         }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?.map(super::secs::from_secs).transpose()
     }
 }
