@@ -329,6 +329,136 @@ pub fn main(a: &MergeArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::Interval;
+
+    fn plan(extra: &[&str]) -> RunPlan {
+        let mut args = vec!["wsload", "run", "ws://127.0.0.1:9/", "-c", "400", "--cores", "0"];
+        args.extend_from_slice(extra);
+        match <crate::config::cli::Cli as clap::Parser>::parse_from(args).command {
+            Some(crate::config::cli::Command::Run(a)) => RunPlan::from_args(&a).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Totals as a run gathers them, with `values` (ns) as every latency and connect time.
+    fn totals(values: &[u64]) -> Totals {
+        let mut rec = Recorder::default();
+        rec.grow_types(1);
+        for &v in values {
+            rec.latency(v, v / 2);
+            rec.connect_time.record(v / 3).unwrap();
+            rec.types[0].latency.record(v).unwrap();
+        }
+        let n = values.len() as u64;
+        rec.counters.sent = n;
+        rec.counters.received = n;
+        rec.counters.received_in_load = n;
+        rec.counters.established = n;
+        rec.counters.connect_attempts = n;
+        rec.types[0].sent = n;
+        rec.types[0].received = n;
+        let point = TimelinePoint {
+            t_s: 1.0,
+            open: n,
+            established: n,
+            connects_per_s: 2.0 * n as f64,
+            sent_per_s: 2.0 * n as f64,
+            received_per_s: 2.0 * n as f64,
+            dropped: 0,
+            errors: 0,
+            errors_new: Default::default(),
+            faults_new: Default::default(),
+            server: None,
+            kernel: None,
+            p50_us: 0.0,
+            p90_us: 0.0,
+            p99_us: 0.0,
+            p99_9_us: 0.0,
+            max_us: 0.0,
+        };
+        Totals {
+            intervals: Interval::encode(0.0, 1.0, &rec.corrected).into_iter().collect(),
+            rec,
+            run_start_ns: 1_000,
+            run_start_unix_s: 1.8e9,
+            run_start_unix_ns: 1_800_000_000_000_000_000,
+            start: None,
+            load_start_ns: Some(1_000),
+            load_end_ns: Some(1_000_001_000),
+            end_ns: 1_100_001_000,
+            timeline: vec![point],
+            proc_before: ProcSample::default(),
+            proc_load: None,
+            proc_load_end: None,
+            proc_end: ProcSample::default(),
+            open_at_load: n,
+            missing_cores: 0,
+            per_core: Vec::new(),
+            interrupted: false,
+            aborted_by: None,
+            server: None,
+        }
+    }
+
+    /// The same values recorded in one run, or split over 4 shards written to disk as runs
+    /// write them and merged, give the same counts and percentiles, to the nanosecond.
+    #[test]
+    fn histograms_split_over_shards_merge_exactly() {
+        // Spread over five decades, with a long tail, in an order unrelated to the split.
+        let values: Vec<u64> = (0..4000u64).map(|i| 1_000 + (i * 7919 % 4000).pow(3) * 13).collect();
+        let root = std::env::temp_dir().join(format!("wsload-merge-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut dirs = Vec::new();
+        for i in 0..4 {
+            let part: Vec<u64> = values.iter().copied().skip(i).step_by(4).collect();
+            let p = plan(&["--shard", &format!("{i}/4")]);
+            let t = totals(&part);
+            let s = Summary::build(&p, "ws://127.0.0.1:9/", &t);
+            let dir = root.join(format!("shard-{i}"));
+            let raw = RawTotals::from_totals(&p, &t);
+            assert!(crate::run::write_results(&dir, &s, &t.intervals, &raw).is_some());
+            dirs.push(dir);
+        }
+        let out = root.join("all");
+        let code = main(&MergeArgs {
+            dirs: dirs.clone(),
+            out: out.clone(),
+            quiet: true,
+        });
+        assert_eq!(code, 0, "every shard merged, a clean run");
+        let merged: Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        let whole = serde_json::to_value(Summary::build(&plan(&[]), "ws://127.0.0.1:9/", &totals(&values))).unwrap();
+        for path in [
+            "/latency_us/corrected",
+            "/latency_us/uncorrected",
+            "/latency_us/connect",
+            "/message_types/0",
+            "/messages/sent",
+            "/connections/established",
+        ] {
+            assert_eq!(merged.pointer(path), whole.pointer(path), "{path}");
+        }
+        assert_eq!(merged["latency_us"]["corrected"]["count"], 4000);
+        // The time line's interval latency comes from the added histograms, as in one run.
+        let (m, w) = (&merged["timeline"][0], &whole["timeline"][0]);
+        assert_eq!(m["open"], 4000);
+        let single = totals(&values).rec.corrected;
+        for (k, q) in [("p50_us", 0.5), ("p99_us", 0.99), ("p99_9_us", 0.999)] {
+            assert_eq!(m[k].as_f64().unwrap(), single.value_at_quantile(q) as f64 / 1e3, "{k}");
+        }
+        assert_eq!(w["t_s"], m["t_s"]);
+        // latency.hlog of the merge holds every value once.
+        let intervals = timeline::read_hlog(&std::fs::read(out.join("latency.hlog")).unwrap()).unwrap();
+        let mut sum = crate::metrics::new_histogram();
+        for (_, _, h) in &intervals {
+            sum.add(h).unwrap();
+        }
+        assert_eq!(sum, single);
+        // A merge is itself mergeable: totals.json of the merge equals the single run's figures.
+        let again = raw::read(&out).unwrap();
+        assert_eq!(again.histograms.corrected.decode().unwrap(), single);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn differences_are_named_by_their_field() {

@@ -461,7 +461,9 @@ impl Summary {
             merge: None,
             timeline: t.timeline.clone(),
         };
-        if !sc.thresholds.is_empty() {
+        // A shard's figures are a part of the run's: `wsload merge` evaluates the thresholds
+        // on the whole (counts such as `connections.established >= N` would fail here).
+        if !sc.thresholds.is_empty() && plan.shard.count == 1 {
             let v = super::verdict::evaluate(sc, &summary);
             summary.thresholds_passed = Some(v.iter().all(|v| v.pass));
             summary.thresholds = v;
