@@ -160,6 +160,14 @@ impl RunPlan {
             }
         }
         let out_dir = a.out.clone().unwrap_or_else(default_out_dir);
+        let shard = a.shard.unwrap_or_default();
+        if shard.count as u64 > scenario.connections {
+            return err(format!(
+                "--shard {shard}: {} connections cannot be spread over {} shards (each needs one at least): \
+                 use at most {} shards",
+                scenario.connections, shard.count, scenario.connections
+            ));
+        }
         let now = SystemTime::now();
         let start_at = match (a.start_at, a.start_in) {
             (Some(at), _) => {
@@ -178,7 +186,7 @@ impl RunPlan {
             quiet: a.quiet,
             interval,
             server_pid: a.server_pid,
-            shard: a.shard.unwrap_or_default(),
+            shard,
             start_at,
         })
     }
@@ -423,6 +431,10 @@ mod tests {
         assert!(e.contains("--start-at 2020-01-01T00:00:00Z: that time passed"), "{e}");
         for (args, needle) in [
             (&["--shard", "4/4"][..], "from 0 to 3"),
+            (
+                &["--shard", "1/8", "-c", "5"],
+                "5 connections cannot be spread over 8 shards",
+            ),
             (&["--start-at", "2030-01-01"], "RFC 3339"),
             (
                 &["--start-at", "2030-01-01T00:00:00Z", "--start-in", "1s"],
