@@ -33,7 +33,7 @@ pub const RUN_START_LEAD: Duration = Duration::from_millis(5);
 
 /// One point of the time line (per interval). Rates and `*_new` maps cover the interval
 /// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TimelinePoint {
     /// Seconds since the start of the run (the ramp's time 0).
     pub t_s: f64,
@@ -47,9 +47,9 @@ pub struct TimelinePoint {
     /// Errors so far (all kinds).
     pub errors: u64,
     /// Errors in the interval, by kind (only kinds that occurred).
-    pub errors_new: BTreeMap<&'static str, u64>,
+    pub errors_new: BTreeMap<String, u64>,
     /// Faults injected in the interval (connections hit), by kind.
-    pub faults_new: BTreeMap<&'static str, u64>,
+    pub faults_new: BTreeMap<String, u64>,
     /// The server under test at `t_s` (with `--server-pid` or the built-in server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerPoint>,
@@ -65,7 +65,7 @@ pub struct TimelinePoint {
 }
 
 /// One sample of the server under test's process tree.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ServerPoint {
     /// User + system CPU seconds since the server started.
     pub cpu_s: f64,
@@ -86,7 +86,7 @@ impl From<TreeSample> for ServerPoint {
 }
 
 /// Kernel memory that grows with sockets (system-wide: both ends when the server is local).
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct KernelPoint {
     /// TCP socket buffers (/proc/net/sockstat `mem`, in bytes).
     pub tcp_mem_bytes: u64,
@@ -106,7 +106,7 @@ impl From<KernelSample> for KernelPoint {
 }
 
 /// The server under test, sampled around the run (the time line has the samples between).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ServerWatch {
     pub pid: i32,
     /// Its process name (`comm`).
@@ -135,7 +135,7 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
+    pub fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
         let mut bytes = Vec::new();
         match V2DeflateSerializer::new().serialize(h, &mut bytes) {
             Ok(_) => Some(Interval {
@@ -159,6 +159,10 @@ pub struct Totals {
     pub run_start_ns: u64,
     /// The same moment on the wall clock, seconds since the Unix epoch.
     pub run_start_unix_s: f64,
+    /// The same, nanoseconds since the Unix epoch.
+    pub run_start_unix_ns: u64,
+    /// How a run with `--start-at` or `--start-in` started.
+    pub start: Option<crate::config::fleet::StartRecord>,
     pub load_start_ns: Option<u64>,
     /// When the load phase ended (planned end or Ctrl-C), before the drain.
     pub load_end_ns: Option<u64>,
@@ -188,7 +192,8 @@ struct PerCore {
     done: bool,
 }
 
-/// Run the aggregator on this thread until every core is done. `early_stop` looks at the
+/// Run the aggregator on this thread until every core is done; `None` if interrupted while
+/// waiting for a `--start-at` (the cores have stopped, nothing was opened). `early_stop` looks at the
 /// counters every interval and names a reason to stop the load now (a threshold that has
 /// failed for good, with abort_on_fail).
 pub fn aggregate(
@@ -198,7 +203,7 @@ pub fn aggregate(
     plan: &RunPlan,
     server_pid: Option<i32>,
     early_stop: &dyn Fn(&Counters) -> Option<String>,
-) -> Totals {
+) -> Option<Totals> {
     let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
     let duration = scenario.traffic_duration();
     let sample_server = || server_pid.and_then(|p| procstat::sample_tree(p).ok());
@@ -239,10 +244,37 @@ pub fn aggregate(
     let mut load_end: Option<(u64, ProcSample)> = None;
     let mut interrupts_seen = 0;
     let mut aborted_by = None;
-    let run_start = epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64;
-    let run_start_unix_s = (std::time::SystemTime::now() + RUN_START_LEAD)
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let (run_start, start) = match plan.start_at {
+        None => (
+            epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64,
+            None,
+        ),
+        Some(at) => match wait_for_start(at, epoch, quiet) {
+            Some(s) => s,
+            None => {
+                // Interrupted while waiting: the cores stop before opening anything.
+                ctl.abort.store(true, Ordering::SeqCst);
+                ctl.stop.store(true, Ordering::SeqCst);
+                ctl.run_start_ns
+                    .store(epoch.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                let mut done = 0;
+                while done < n {
+                    match rx.recv_timeout(Duration::from_secs(5)) {
+                        Ok(s) => done += usize::from(s.done),
+                        Err(_) => break,
+                    }
+                }
+                return None;
+            }
+        },
+    };
+    // The run's start on the wall clock, from one reading of both clocks.
+    let (mono, wall) = (epoch.elapsed().as_nanos() as u64, std::time::SystemTime::now());
+    let run_start_unix_ns = match &start {
+        Some(r) => r.actual_unix_ns,
+        None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
+    };
+    let run_start_unix_s = run_start_unix_ns as f64 / 1e9;
     if scenario.traffic_start == TrafficStart::WithRamp {
         ctl.load_start_ns.store(run_start, Ordering::SeqCst);
         load_start_ns = Some(run_start);
@@ -252,6 +284,9 @@ pub fn aggregate(
         }
     }
     ctl.run_start_ns.store(run_start, Ordering::SeqCst);
+    // Time-line points fall on whole intervals after the start (the cores' tickers too), so
+    // the points of shards that started together land on the same instants.
+    next_print += Duration::from_nanos(run_start);
 
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
@@ -334,13 +369,18 @@ pub fn aggregate(
                 errors: total.error_total(),
                 errors_new: ErrorKind::ALL
                     .iter()
-                    .map(|k| (k.key(), total.errors[*k as usize] - prev.errors[*k as usize]))
+                    .map(|k| {
+                        (
+                            k.key().to_string(),
+                            total.errors[*k as usize] - prev.errors[*k as usize],
+                        )
+                    })
                     .filter(|(_, n)| *n > 0)
                     .collect(),
                 faults_new: FaultKind::ALL
                     .iter()
                     .enumerate()
-                    .map(|(i, k)| (k.key(), total.faults[i] - prev.faults[i]))
+                    .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
                     .filter(|(_, n)| *n > 0)
                     .collect(),
                 server: sample_server().map(ServerPoint::from),
@@ -387,10 +427,12 @@ pub fn aggregate(
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
         rec.add_cumulative(&s.rec);
     }
-    Totals {
+    Some(Totals {
         rec,
         run_start_ns: run_start,
         run_start_unix_s,
+        run_start_unix_ns,
+        start,
         load_start_ns,
         load_end_ns: load_end.map(|(t, _)| t),
         end_ns,
@@ -409,7 +451,60 @@ pub fn aggregate(
         interrupted: interrupts_seen > 0,
         aborted_by,
         server,
+    })
+}
+
+/// Wait until `at` on the wall clock (interruptible by Ctrl-C), then return the run's start on
+/// the epoch's monotonic clock and how the start went; `None` if interrupted. The wait ends a
+/// little ahead so that the cores, which sleep on the monotonic clock, start at `at` itself.
+fn wait_for_start(
+    at: std::time::SystemTime,
+    epoch: Instant,
+    quiet: bool,
+) -> Option<(u64, Option<crate::config::fleet::StartRecord>)> {
+    use crate::config::fleet::{rfc3339, unix_ns};
+    let began = Instant::now();
+    if !quiet {
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        eprintln!(
+            "wsload: waiting for the start at {} ({:.1} s from now; Ctrl-C to give up)",
+            rfc3339(at),
+            left.as_secs_f64()
+        );
     }
+    let lead = RUN_START_LEAD + Duration::from_millis(2);
+    loop {
+        if INTERRUPTS.load(Ordering::SeqCst) > 0 {
+            eprintln!("wsload: interrupted before the start: nothing was run");
+            return None;
+        }
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        if left <= lead {
+            break;
+        }
+        std::thread::sleep((left - lead).min(Duration::from_millis(20)));
+    }
+    let (mono, wall) = (epoch.elapsed().as_nanos() as u64, std::time::SystemTime::now());
+    // Late (the set-up took longer than the time left): start as soon as the cores can.
+    let ahead = at.duration_since(wall).map_or(0, |d| d.as_nanos() as u64);
+    let run_start = mono + ahead.max(Duration::from_millis(1).as_nanos() as u64);
+    let actual = (unix_ns(wall) + run_start).saturating_sub(mono);
+    let late_ns = actual.saturating_sub(unix_ns(at));
+    if late_ns > Duration::from_millis(1).as_nanos() as u64 {
+        eprintln!(
+            "wsload: warning: starting {:.3} s after the requested {}",
+            late_ns as f64 / 1e9,
+            rfc3339(at)
+        );
+    }
+    let record = crate::config::fleet::StartRecord {
+        requested_unix_ns: unix_ns(at),
+        actual_unix_ns: actual,
+        late_ns,
+        waited_s: (began.elapsed().as_secs_f64() * 1e3).round() / 1e3,
+        clock: crate::sys::clock::status(),
+    };
+    Some((run_start, Some(record)))
 }
 
 fn sum(cores: &[PerCore]) -> Counters {

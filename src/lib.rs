@@ -9,7 +9,9 @@
 //!             └──────► aggregate (this thread): merge, progress, phases
 //!                            │
 //!                            ▼
-//!                      report: summary.json + text
+//!                      report: summary.json + text (+ totals.json)
+//!
+//!  merge: several shards' results (run --shard i/N) → one, histograms added
 //!  server: the built-in echo target (a child process of `run`)
 //! ```
 //!
@@ -21,6 +23,7 @@ pub mod analysis;
 pub mod capacity;
 pub mod config;
 pub mod io;
+pub mod merge;
 pub mod metrics;
 pub mod postrun;
 pub mod proto;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Capacity(a)) => wsload::capacity::main(&a),
         Some(Command::Report(a)) => report(&a),
         Some(Command::Compare(a)) => compare(&a),
+        Some(Command::Merge(a)) => wsload::merge::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)
@@ -62,6 +63,7 @@ fn run(a: &RunArgs) -> u8 {
     let (json, quiet) = (plan.json, plan.quiet);
     let out = match wsload::run::run(plan) {
         Ok(o) => o,
+        Err(e) if e.is::<wsload::run::NotStarted>() => return 130,
         Err(e) => return setup_error(format!("{e:#}")),
     };
     if json {

@@ -18,7 +18,7 @@ pub const SETTLE_MAX: Duration = Duration::from_secs(3);
 pub const FD_SLACK: u64 = 4;
 
 /// The server once the run was over.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AfterRun {
     /// How long the check waited for the server to settle, seconds.
     pub settled_after_s: f64,

@@ -176,14 +176,27 @@ impl std::fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// Ctrl-C while waiting for `--start-at`: nothing was run, nothing is written (exit 130).
+#[derive(Debug)]
+pub struct NotStarted;
+
+impl std::fmt::Display for NotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted while waiting for the start: nothing was run")
+    }
+}
+
+impl std::error::Error for NotStarted {}
+
 /// Run the load test described by `plan`.
 pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     let cores = plan.client_cpus.len();
     let sc = &plan.scenario;
+    let here = plan.connections_here();
     // Check what would make the run fail half-way, before opening anything.
     // Ports first: more source addresses fix that, whatever the open-files limit says.
-    limits::check_ephemeral_ports(sc.connections, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
-    limits::raise_nofile(limits::fds_needed(sc.connections, cores)).map_err(|e| SetupError(e.into()))?;
+    limits::check_ephemeral_ports(here, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
+    limits::raise_nofile(limits::fds_needed(here, cores)).map_err(|e| SetupError(e.into()))?;
     limits::check_memlock(
         cores + usize::from(sc.target.is_none()),
         limits::glommio_locked_bytes(IO_MEMORY as u64),
@@ -214,8 +227,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     };
     if !plan.quiet {
         eprintln!(
-            "wsload: {} connections to {target} from CPU(s) {}{}",
-            sc.connections,
+            "wsload: {here} connections{} to {target} from CPU(s) {}{}",
+            crate::config::fleet::describe_shard(&plan),
             crate::sys::cores::format_cpu_list(&plan.client_cpus),
             server.as_ref().map_or(String::new(), |_| format!(
                 ", built-in server on CPU {}",
@@ -236,7 +249,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
             let cp = CorePlan {
                 index: i,
                 cpu,
-                ids: RunPlan::share(plan.scenario.connections, i, cores),
+                ids: plan.core_share(plan.scenario.connections, i),
                 addr,
                 host_header: target.host_header.clone(),
                 path: target.path.clone(),
@@ -248,10 +261,16 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     drop(tx);
     let early = crate::report::verdict::early_stop(&plan.scenario);
     let server_pid = plan.server_pid.or(server.as_ref().map(|s| s.child.id() as i32));
-    let mut totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early);
+    let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early);
     for t in threads {
         let _ = t.join();
     }
+    let Some(mut totals) = totals else {
+        if let Some(s) = server {
+            s.stop();
+        }
+        return Err(NotStarted.into());
+    };
     // Every connection has closed: does the server still accept one, and did it give back
     // its descriptors? (Not after Ctrl-C: the user wants out.)
     if let Some(w) = totals.server.as_mut().filter(|_| !totals.interrupted) {
@@ -265,17 +284,20 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     summary.analysis = serde_json::to_value(&summary)
         .ok()
         .map(|v| crate::analysis::analyze_json(&v));
-    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals);
+    let raw = crate::merge::raw::RawTotals::from_totals(&plan, &totals);
+    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals, &raw);
     Ok(Outcome { summary, summary_path })
 }
 
 /// Every result file (summary.json, timeline.csv, report.md, report.html, metrics.prom,
-/// latency.hlog) into `dir`; a file that cannot be written is warned about and the others are
-/// still written. Returns summary.json's path when it was written.
-fn write_results(
+/// latency.hlog, and totals.json for `wsload merge`) into `dir`; a file that cannot be written
+/// is warned about and the others are still written. Returns summary.json's path when it was
+/// written.
+pub fn write_results(
     dir: &std::path::Path,
     summary: &Summary,
     intervals: &[aggregate::Interval],
+    raw: &crate::merge::raw::RawTotals,
 ) -> Option<std::path::PathBuf> {
     // summary.json from the struct itself, to keep its fields in their documented order.
     let path = match report::write_summary(dir, summary) {
@@ -295,6 +317,9 @@ fn write_results(
             let _ = report::write_all(dir, &v, intervals, &others);
         }
         Err(e) => eprintln!("wsload: warning: cannot write the reports: {e}"),
+    }
+    if let Err(e) = crate::merge::raw::write(dir, raw) {
+        eprintln!("wsload: warning: cannot write totals.json into {}: {e}", dir.display());
     }
     path
 }

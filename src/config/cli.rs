@@ -58,6 +58,35 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two runs' key figures and flag regressions.
     Compare(CompareArgs),
+    /// Combine the results of the shards of one run (`run --shard i/N`) into one.
+    Merge(MergeArgs),
+}
+
+/// `wsload merge DIR... --out DIR`: shard results combined exactly.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload merge /results/shard-* --out /results/all\n  \
+wsload merge a/ b/ c/ d/ --out merged/ -q\n\n\
+Each directory is one shard's results (summary.json, totals.json, latency.hlog), in any order. \
+Histograms are added (percentiles are never averaged), counters summed, the time lines put on \
+one clock (the earliest shard's start) interval by interval, thresholds and findings evaluated \
+on the merged figures, and every report file written into --out. A missing directory, a damaged \
+or missing file, a shard index missing from 0..N-1, a shard given twice or a shard of another \
+scenario is named, and the results are marked partial.\n\n\
+Exit status: 0 every shard merged and the merged run is clean (with thresholds: all pass); 1 every \
+shard merged and the run failed its checks (as for `wsload run`); 3 partial: some shards are \
+missing or could not be merged (the others were); 2 nothing could be merged or --out could not \
+be written.")]
+pub struct MergeArgs {
+    /// The shards' results directories (e.g. /results/shard-*).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged results (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not print the merged summary (problems are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `wsload report DIR`: re-render result files from DIR/summary.json.
@@ -219,6 +248,22 @@ pub struct RunArgs {
     /// Interval between per-core snapshots, progress lines and time-line points [default: 1s].
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
+
+    /// Run shard I of N (0-based) of the scenario: this process opens its share of every
+    /// connection count and connection rate (ids I·total/N onwards, split as between cores),
+    /// message rates per connection unchanged. Combine the shards' results with `wsload merge`.
+    #[arg(long, value_parser = super::fleet::parse_shard, value_name = "I/N")]
+    pub shard: Option<super::fleet::ShardSpec>,
+
+    /// Start the run at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z): set up, wait, then
+    /// ramp from t=0, so that shards on several hosts start together. Up to 1 s late starts at
+    /// once with a warning; later is an error. Ctrl-C while waiting exits 130.
+    #[arg(long, value_parser = super::fleet::parse_start_at, value_name = "TIME", conflicts_with = "start_in")]
+    pub start_at: Option<std::time::SystemTime>,
+
+    /// Start the run this long from now (`30s`, `2m`): as --start-at.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub start_in: Option<Duration>,
 
     #[command(flatten)]
     pub wire: super::wire_args::WireArgs,

@@ -1,6 +1,7 @@
 //! Configuration: the command line (`cli`), its units, the target URL, and the
 //! validated plan that the rest of the program runs from.
 pub mod cli;
+pub mod fleet;
 pub mod plan;
 pub mod target;
 pub mod units;

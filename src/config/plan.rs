@@ -3,9 +3,10 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::cli::{RunArgs, ServeArgs};
+use super::fleet::{self, ShardSpec};
 use crate::scenario::parse::{self, Override};
 use crate::scenario::Scenario;
 use crate::sys::cores;
@@ -23,6 +24,10 @@ pub struct RunPlan {
     pub interval: Duration,
     /// The server under test to sample (`--server-pid`); the built-in server's is added at start.
     pub server_pid: Option<i32>,
+    /// This process's share of a sharded run (`--shard i/N`; 0/1 for a whole run).
+    pub shard: ShardSpec,
+    /// When the run starts on the wall clock (`--start-at`, `--start-in`); `None`: at once.
+    pub start_at: Option<SystemTime>,
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, String> {
@@ -156,6 +161,23 @@ impl RunPlan {
             }
         }
         let out_dir = a.out.clone().unwrap_or_else(default_out_dir);
+        let shard = a.shard.unwrap_or_default();
+        if shard.count as u64 > scenario.connections {
+            return err(format!(
+                "--shard {shard}: {} connections cannot be spread over {} shards (each needs one at least): \
+                 use at most {} shards",
+                scenario.connections, shard.count, scenario.connections
+            ));
+        }
+        let now = SystemTime::now();
+        let start_at = match (a.start_at, a.start_in) {
+            (Some(at), _) => {
+                fleet::check_start(at, now, &format!("--start-at {}", fleet::rfc3339(at)))?;
+                Some(at)
+            }
+            (None, Some(d)) => Some(now + d),
+            (None, None) => None,
+        };
         Ok(RunPlan {
             scenario,
             server_cpu,
@@ -165,7 +187,24 @@ impl RunPlan {
             quiet: a.quiet,
             interval,
             server_pid: a.server_pid,
+            shard,
+            start_at,
         })
+    }
+
+    /// The global connection ids that core `core` of this process owns: this shard's share of
+    /// `total`, then the core's share of that. With `total` a count "over all cores" (the
+    /// ramp's target at some moment, `connect_concurrency`), its length is the core's part.
+    pub fn core_share(&self, total: u64, core: usize) -> std::ops::Range<u64> {
+        let s = Self::share(total, self.shard.index, self.shard.count);
+        let c = Self::share(s.end - s.start, core, self.client_cpus.len());
+        s.start + c.start..s.start + c.end
+    }
+
+    /// The connections this process opens: its shard's share of the scenario's.
+    pub fn connections_here(&self) -> u64 {
+        let s = Self::share(self.scenario.connections, self.shard.index, self.shard.count);
+        s.end - s.start
     }
 
     /// The connections core `i` of `n` owns: a contiguous range of global ids,
@@ -366,6 +405,65 @@ mod tests {
             }
             assert_eq!(next, total, "{total}/{n}");
         }
+    }
+
+    /// N shards of C cores add up to the scenario, ids distinct and contiguous, whatever the
+    /// core counts of the shards; and any global count (a ramp target) splits monotonically.
+    #[test]
+    fn shards_of_cores_add_up_exactly() {
+        let mut p = plan(&["-c", "1003", "--cores", "0"]).unwrap();
+        for (count, cores) in [(1usize, 1usize), (4, 1), (4, 2), (16, 3), (7, 2)] {
+            let mut next = 0;
+            let mut here = 0;
+            for index in 0..count {
+                p.shard = ShardSpec { index, count };
+                p.client_cpus = (0..cores + index % 2).collect();
+                here += p.connections_here();
+                for core in 0..p.client_cpus.len() {
+                    let r = p.core_share(1003, core);
+                    assert_eq!(r.start, next, "{index}/{count} core {core}");
+                    next = r.end;
+                    let mut last = 0;
+                    for target in 0..=1003 {
+                        let n = p.core_share(target, core);
+                        let len = n.end - n.start;
+                        assert!(len >= last && len <= r.end - r.start, "monotone, up to the share");
+                        last = len;
+                    }
+                }
+            }
+            assert_eq!(next, 1003, "{count} shards");
+            assert_eq!(here, 1003);
+        }
+    }
+
+    #[test]
+    fn start_times_and_shards_from_the_command_line() {
+        let p = plan(&["--shard", "3/16", "--start-in", "30s"]).unwrap();
+        assert_eq!(p.shard, ShardSpec { index: 3, count: 16 });
+        let left = p.start_at.unwrap().duration_since(SystemTime::now()).unwrap();
+        assert!(
+            left > Duration::from_secs(25) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
+        let e = plan(&["--start-at", "2020-01-01T00:00:00Z"]).unwrap_err();
+        assert!(e.contains("--start-at 2020-01-01T00:00:00Z: that time passed"), "{e}");
+        for (args, needle) in [
+            (&["--shard", "4/4"][..], "from 0 to 3"),
+            (
+                &["--shard", "1/8", "-c", "5"],
+                "5 connections cannot be spread over 8 shards",
+            ),
+            (&["--start-at", "2030-01-01"], "RFC 3339"),
+            (
+                &["--start-at", "2030-01-01T00:00:00Z", "--start-in", "1s"],
+                "cannot be used with",
+            ),
+        ] {
+            let e = plan(args).unwrap_err();
+            assert!(e.contains(needle), "{args:?}: {e}");
+        }
+        assert_eq!(plan(&[]).unwrap().shard, ShardSpec::default());
     }
 
     #[test]

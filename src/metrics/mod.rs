@@ -103,7 +103,7 @@ impl ErrorKind {
 }
 
 /// Cumulative counters of one core (or, summed, of the run).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub connect_attempts: u64,
     pub established: u64,

@@ -2,7 +2,7 @@
 //! replies matched by `correlate`, and messages the server pushes.
 
 /// Cumulative, per core (or summed over the run).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WireCounters {
     /// Connections on which permessage-deflate was agreed.
     pub deflate_conns: u64,

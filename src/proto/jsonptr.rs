@@ -96,6 +96,20 @@ impl Pointer {
     }
 }
 
+/// Saved as its text; read back by parsing it again.
+impl serde::Serialize for Pointer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pointer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Pointer::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 struct Scan<'a> {
     b: &'a [u8],
     i: usize,

@@ -45,7 +45,11 @@ pub fn render(s: &Value) -> String {
         o,
         "# wsload report: {}{}\n",
         get::text(s, "target"),
-        if partial { " (PARTIAL: interrupted)" } else { "" }
+        match (get::text(s, "partial_reason"), partial) {
+            ("", true) => " (PARTIAL: interrupted)".to_string(),
+            (why, true) => format!(" (PARTIAL: {why})"),
+            _ => String::new(),
+        }
     );
     let server_kind = if get::at(s, "builtin_server").as_bool() == Some(true) {
         " (built-in echo server)"

@@ -298,6 +298,8 @@ mod tests {
             intervals: Vec::new(),
             per_core: Vec::new(),
             run_start_unix_s: 0.0,
+            run_start_unix_ns: 0,
+            start: None,
             server: Some(ServerWatch {
                 pid: 1,
                 name: "srv".into(),

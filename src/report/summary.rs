@@ -20,8 +20,18 @@ pub struct Summary {
     pub builtin_server: bool,
     /// The run was interrupted (Ctrl-C) or a core did not finish: figures cover what was gathered.
     pub partial: bool,
+    /// Why the figures are partial (`partial`), when it is not an interruption (a merge that
+    /// lacks shards).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_reason: Option<String>,
     /// When the run started (the time line's 0), seconds since the Unix epoch.
     pub started_at_unix_s: f64,
+    /// The same, nanoseconds since the Unix epoch: `t_s` of the time line is relative to it.
+    pub started_at_unix_ns: u64,
+    /// Which share of the scenario this process ran (`--shard i/N`; 0/1 for a whole run).
+    pub shard: ShardEcho,
+    /// With `--start-at` or `--start-in`: the requested and actual start, and this host's clock.
+    pub start: Option<crate::config::fleet::StartRecord>,
     /// Length of the load phase actually run, in seconds.
     pub duration_s: f64,
     /// The effective scenario (file, flags and --set merged; secrets redacted).
@@ -60,6 +70,9 @@ pub struct Summary {
     /// summary; filled in by the run after the rest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<serde_json::Value>,
+    /// Written by `wsload merge`: the shards merged, their starts, and what could not be merged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<serde_json::Value>,
     pub timeline: Vec<TimelinePoint>,
 }
 
@@ -75,6 +88,15 @@ pub struct CoreSection {
     pub received: u64,
     pub lost: u64,
     pub errors: u64,
+}
+
+/// This process's share of a sharded run.
+#[derive(Debug, Serialize)]
+pub struct ShardEcho {
+    pub index: usize,
+    pub count: usize,
+    /// The global connection ids it owned, `[first, end)` (distinct over the shards).
+    pub connection_ids: [u64; 2],
 }
 
 /// How the run was executed (what is not part of the scenario).
@@ -315,7 +337,18 @@ impl Summary {
             target: target.to_string(),
             builtin_server: sc.target.is_none(),
             partial: t.interrupted || t.missing_cores > 0,
+            partial_reason: None,
             started_at_unix_s: round3(t.run_start_unix_s),
+            started_at_unix_ns: t.run_start_unix_ns,
+            shard: {
+                let ids = RunPlan::share(sc.connections, plan.shard.index, plan.shard.count);
+                ShardEcho {
+                    index: plan.shard.index,
+                    count: plan.shard.count,
+                    connection_ids: [ids.start, ids.end],
+                }
+            },
+            start: t.start,
             duration_s: round3(load_s),
             scenario: sc.clone(),
             run: RunEcho {
@@ -326,10 +359,10 @@ impl Summary {
             traffic_start_s: t.load_start_ns.map(rel),
             phases,
             connections: ConnSection {
-                target: sc.connections,
+                target: plan.connections_here(),
                 established: c.established,
                 failed: c.connect_failed,
-                not_attempted: sc.connections.saturating_sub(c.connect_attempts),
+                not_attempted: plan.connections_here().saturating_sub(c.connect_attempts),
                 peak_open,
                 dropped: c.dropped,
                 ramped_down: c.ramped_down,
@@ -428,9 +461,12 @@ impl Summary {
             server: super::server::build(sc, t),
             wire: super::wire::build(sc, &c.wire, c.received, c.received_in_load, load_s),
             analysis: None,
+            merge: None,
             timeline: t.timeline.clone(),
         };
-        if !sc.thresholds.is_empty() {
+        // A shard's figures are a part of the run's: `wsload merge` evaluates the thresholds
+        // on the whole (counts such as `connections.established >= N` would fail here).
+        if !sc.thresholds.is_empty() && plan.shard.count == 1 {
             let v = super::verdict::evaluate(sc, &summary);
             summary.thresholds_passed = Some(v.iter().all(|v| v.pass));
             summary.thresholds = v;
@@ -551,6 +587,8 @@ mod tests {
             rec,
             run_start_ns: 0,
             run_start_unix_s: 0.0,
+            run_start_unix_ns: 0,
+            start: None,
             aborted_by: None,
             load_start_ns: Some(1_000_000_000),
             load_end_ns: Some(3_000_000_000),

@@ -50,7 +50,11 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "\nwsload summary{}",
-        if s.partial { " (PARTIAL: interrupted)" } else { "" }
+        match (&s.partial_reason, s.partial) {
+            (Some(why), true) => format!(" (PARTIAL: {why})"),
+            (None, true) => " (PARTIAL: interrupted)".to_string(),
+            _ => String::new(),
+        }
     );
     let _ = writeln!(
         o,

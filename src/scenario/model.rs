@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use super::template::Template;
 use crate::config::Target;
@@ -17,7 +17,7 @@ use crate::proto::jsonptr::Pointer;
 
 /// How the target number of open connections grows from 0 to `connections`.
 /// Each is a pure function of time (see `curve`); every core takes its share.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Ramp {
     /// All at once, bounded only by `connect_concurrency`.
@@ -40,7 +40,7 @@ pub enum Ramp {
 }
 
 /// When the traffic phases start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrafficStart {
     /// Once the ramp is complete and every core has made its first attempt for every
@@ -51,7 +51,7 @@ pub enum TrafficStart {
 }
 
 /// Messages per second per connection, or the closed-loop window, over a phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PhaseKind {
     /// A constant `rate` (messages/s per connection).
@@ -74,7 +74,7 @@ pub enum PhaseKind {
     InFlight { window: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     pub name: String,
     /// Offset from the start of traffic (the end of the previous phase unless `at` was given).
@@ -93,7 +93,7 @@ impl Phase {
 }
 
 /// Payload sizes of one message type, in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SizeDist {
     Fixed(usize),
@@ -123,7 +123,7 @@ impl SizeDist {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MessageKind {
     Binary,
@@ -132,7 +132,7 @@ pub enum MessageKind {
     Ping,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageType {
     pub name: String,
     pub weight: u32,
@@ -141,16 +141,12 @@ pub struct MessageType {
     /// For stamped messages; a templated type's size is whatever its template renders to.
     pub size: SizeDist,
     /// Empty: wsload's stamped payload. Otherwise templates used in turn (one, or a file's lines).
-    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "template_sources")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<Template>,
 }
 
-fn template_sources<S: serde::Serializer>(t: &[Template], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(t.iter().map(Template::source))
-}
-
 /// What the client does on its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Send messages and match every reply to its request.
@@ -159,24 +155,40 @@ pub enum Mode {
     Subscribe,
 }
 
-/// How a reply is matched to its request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// How a reply is matched to its request. Saved as `"stamp"`, `"fifo"` or the pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Correlate {
     /// wsload's stamp, echoed back: order, loss, duplicates and corruption are all checked.
     Stamp,
     /// Each reply answers the oldest request still unanswered on its connection.
     Fifo,
     /// The reply carries the request's `{seq}` at this JSON pointer.
-    Pointer(#[serde(serialize_with = "pointer_str")] Pointer),
+    Pointer(Pointer),
 }
 
-fn pointer_str<S: serde::Serializer>(p: &Pointer, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(p.as_str())
+impl Serialize for Correlate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            Correlate::Stamp => "stamp",
+            Correlate::Fifo => "fifo",
+            Correlate::Pointer(p) => p.as_str(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Correlate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "stamp" => Correlate::Stamp,
+            "fifo" => Correlate::Fifo,
+            _ => Correlate::Pointer(Pointer::parse(&s).map_err(serde::de::Error::custom)?),
+        })
+    }
 }
 
 /// A time unit for timestamps read from a server's messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeUnit {
     S,
@@ -206,26 +218,17 @@ impl TimeUnit {
 }
 
 /// Fields read from what the server sends on its own (subscribe mode).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushFields {
     /// The publish time (Unix time in `unit`), for end-to-end latency against this host's clock.
-    #[serde(serialize_with = "opt_pointer_str")]
     pub timestamp: Option<Pointer>,
     pub unit: TimeUnit,
     /// A per-stream sequence number, to count gaps and repeats.
-    #[serde(serialize_with = "opt_pointer_str")]
     pub sequence: Option<Pointer>,
 }
 
-fn opt_pointer_str<S: serde::Serializer>(p: &Option<Pointer>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_str(p.as_str()),
-        None => s.serialize_none(),
-    }
-}
-
 /// What happens when an established connection drops (or is closed by a fault or its lifetime).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "policy", rename_all = "kebab-case")]
 pub enum Reconnect {
     Off,
@@ -242,7 +245,7 @@ pub enum Reconnect {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// Abrupt drop: TCP reset (SO_LINGER 0), no close frame.
@@ -285,7 +288,7 @@ impl FaultKind {
 }
 
 /// A client-side fault injected into a fraction of the open connections.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     pub kind: FaultKind,
     /// First injection, as an offset from the start of traffic.
@@ -302,11 +305,11 @@ pub struct Fault {
 }
 
 /// A scenario, validated. Durations are serialized as seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
     pub name: Option<String>,
     /// `None`: start the built-in echo server and target it.
-    #[serde(serialize_with = "redacted_target")]
+    #[serde(serialize_with = "redacted_target", deserialize_with = "saved_target")]
     pub target: Option<Target>,
     /// Extra upgrade request headers, in order.
     #[serde(serialize_with = "redacted_headers")]
@@ -347,17 +350,9 @@ pub struct Scenario {
     /// Offer permessage-deflate (RFC 7692).
     pub compression: bool,
     /// Sent once on every connection as soon as it is open (a template).
-    #[serde(serialize_with = "opt_template_source")]
     pub first_message: Option<Template>,
     pub correlate: Correlate,
     pub push: PushFields,
-}
-
-fn opt_template_source<S: serde::Serializer>(t: &Option<Template>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(t.source()),
-        None => s.serialize_none(),
-    }
 }
 
 impl Scenario {
@@ -389,6 +384,18 @@ fn redacted_target<S: serde::Serializer>(t: &Option<Target>, s: S) -> Result<S::
     }
 }
 
+/// A target read back from a saved summary (`wsload merge`): only its redacted form is known.
+fn saved_target<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Target>, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok((s != "built-in echo server").then(|| Target {
+        host: String::new(),
+        port: 0,
+        path: String::new(),
+        host_header: String::new(),
+        redacted: s,
+    }))
+}
+
 /// Header values that may carry secrets are replaced before anything is written.
 fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
@@ -399,17 +406,37 @@ fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Resul
     seq.end()
 }
 
+/// Durations as seconds; read back to the nearest nanosecond (so `0.3` is 300 ms exactly).
 mod secs {
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn from_secs<E: serde::de::Error>(x: f64) -> Result<std::time::Duration, E> {
+        if !(x.is_finite() && x >= 0.0) {
+            return Err(E::custom(format!("{x} is not a duration in seconds")));
+        }
+        Ok(std::time::Duration::from_nanos((x * 1e9).round() as u64))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+        from_secs(f64::deserialize(d)?)
     }
 }
 
 mod opt_secs {
+    use serde::Deserialize;
+
     pub fn serialize<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_f64(d.as_secs_f64()),
             None => s.serialize_none(),
         }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?.map(super::secs::from_secs).transpose()
     }
 }

@@ -42,6 +42,20 @@ pub struct Template {
     parts: Vec<Part>,
 }
 
+/// Saved as its source text; read back by compiling it again.
+impl serde::Serialize for Template {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Template {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Template::compile(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a placeholder is filled with.
 pub struct Fill {
     pub conn: u64,

@@ -15,7 +15,6 @@ use glommio::timer::sleep;
 
 use super::slots::{overlap, Due, Ending, Event, Slot, SlotState};
 use super::{connect, Control, Phase, Shard, Traffic, CLOSE_TIMEOUT};
-use crate::config::RunPlan;
 use crate::metrics::{FaultEvent, Snapshot};
 use crate::scenario::curve::{backoff_delay, ramp_down_target};
 use crate::scenario::FaultKind;
@@ -30,10 +29,9 @@ const WAIT_TICK: Duration = Duration::from_millis(5);
 /// Retries after a failed attempt never come faster than this, even with `immediate`.
 const MIN_RETRY: Duration = Duration::from_millis(10);
 
-/// This core's share of `total` connections.
+/// This core's share of `total` connections over the whole run (all shards, all cores).
 fn local_share(shard: &Shard, total: u64) -> u64 {
-    let cores = shard.plan.run.client_cpus.len();
-    let r = RunPlan::share(total, shard.plan.index, cores);
+    let r = shard.plan.run.core_share(total, shard.plan.index);
     r.end - r.start
 }
 
@@ -57,13 +55,23 @@ struct Keeper {
 }
 
 pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
-    // Snapshots every interval, independent of the phases.
+    ctl.ready.fetch_add(1, Ordering::SeqCst);
+    let start = loop {
+        let s = ctl.run_start_ns.load(Ordering::SeqCst);
+        if s != u64::MAX {
+            break s;
+        }
+        sleep(Duration::from_millis(1)).await;
+    };
+    shard.run_start_ns.set(start);
+    // Snapshots every interval from the start, independent of the phases (the aggregator's
+    // time-line points fall on the same instants).
     let ticker = {
         let shard = shard.clone();
         let tx = tx.clone();
         glommio::spawn_local(async move {
             let interval = shard.plan.run.interval;
-            let mut next = interval;
+            let mut next = Duration::from_nanos(start) + interval;
             loop {
                 let now = shard.epoch.elapsed();
                 if next > now {
@@ -74,16 +82,6 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
             }
         })
     };
-
-    ctl.ready.fetch_add(1, Ordering::SeqCst);
-    let start = loop {
-        let s = ctl.run_start_ns.load(Ordering::SeqCst);
-        if s != u64::MAX {
-            break s;
-        }
-        sleep(Duration::from_millis(1)).await;
-    };
-    shard.run_start_ns.set(start);
     let now = shard.now_ns();
     if start > now {
         sleep(Duration::from_nanos(start - now)).await;
@@ -260,8 +258,7 @@ impl Keeper {
     }
 
     fn per_core_concurrency(&self) -> usize {
-        let cores = self.shard.plan.run.client_cpus.len();
-        (self.sc().connect_concurrency as usize / cores).max(1)
+        (local_share(&self.shard, u64::from(self.sc().connect_concurrency)) as usize).max(1)
     }
 
     /// Handle the events that are due: connects queue for a free attempt, lifetimes end,

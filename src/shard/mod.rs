@@ -208,9 +208,10 @@ impl Shard {
         }
     }
 
-    /// Fraction of a slot by which this core's sends are offset from other cores'.
+    /// Fraction of a slot by which this core's sends are offset from other cores' (of every shard).
     fn core_offset(&self) -> f64 {
-        self.plan.index as f64 / self.plan.run.client_cpus.len() as f64
+        let run = &self.plan.run;
+        (run.shard.index as f64 + self.plan.index as f64 / run.client_cpus.len() as f64) / run.shard.count as f64
     }
 
     fn roster(&self) -> Roster<'_> {

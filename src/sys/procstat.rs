@@ -12,7 +12,7 @@
 use std::io;
 
 /// One reading of a process's resource use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProcSample {
     /// CPU time spent in user mode since the process started, all threads,
     /// in seconds (clock-tick resolution, usually 10 ms).
@@ -76,7 +76,7 @@ pub fn open_fds(pid: i32) -> io::Result<u64> {
 }
 
 /// A process and all its descendants (found through `/proc/*/stat` ppid), summed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TreeSample {
     /// User-mode CPU seconds of every process in the tree (see [`ProcSample::cpu_user_s`]).
     pub cpu_user_s: f64,
@@ -204,7 +204,7 @@ pub fn name(pid: i32) -> io::Result<String> {
 
 /// System-wide kernel memory that grows with sockets (in the caller's network
 /// namespace for the TCP figures).
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KernelSample {
     /// TCP sockets in use (not closed).
     pub tcp_inuse: u64,

@@ -51,7 +51,12 @@ pub fn render(summary: &Value) -> String {
         text(s.get("wsload_version")),
     );
     if s.get("partial").and_then(Value::as_bool) == Some(true) {
-        h.push_str(" · <strong>partial run</strong> (interrupted, or a core did not finish)");
+        match s.get("partial_reason").and_then(Value::as_str) {
+            Some(why) => {
+                let _ = write!(h, " · <strong>partial run</strong> ({})", esc(why));
+            }
+            None => h.push_str(" · <strong>partial run</strong> (interrupted, or a core did not finish)"),
+        }
     }
     h.push_str("</p></header><main>");
     verdict(&mut h, s);

@@ -195,7 +195,10 @@ pub fn describe(s: &Scenario) -> String {
             }
         }
     }
-    let _ = writeln!(o, "{}", describe_wire(s));
+    let plain = s.mode == Mode::Echo && s.correlate == Correlate::Stamp && !s.compression && s.first_message.is_none();
+    if !plain {
+        let _ = writeln!(o, "{}", describe_wire(s));
+    }
     if let Some(l) = s.lifetime {
         let _ = writeln!(o, "connection lifetime: {} (then closed and reopened)", fmt_dur(l));
     }
