@@ -18,7 +18,7 @@ CONNS=${CONNS:-10000}
 DURATION=${DURATION:-10s}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
-BIN=target/release/wsload
+BIN=${BIN:-target/release/wsload}
 WORK=$(mktemp -d /tmp/wsload-bench.XXXXXX)
 SERVER_PID=""
 

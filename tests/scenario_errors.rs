@@ -108,7 +108,7 @@ const CASES: &[(&str, &str)] = &[
     // Target and connection settings.
     (
         "url = \"https://example.com/\"",
-        "bad.toml:1:7: url: `https://example.com/` is not a WebSocket URL: it must start with ws://, e.g. ws://127.0.0.1:9000/",
+        "bad.toml:1:7: url: `https://example.com/` is not a WebSocket URL: it must start with ws:// or wss://, e.g. ws://127.0.0.1:9000/",
     ),
     (
         "source_ips = [\"127.0.0.1\", \"10.0.0.300\"]",

@@ -58,6 +58,27 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two runs' key figures and flag regressions.
     Compare(CompareArgs),
+    /// Make a test CA and a server certificate for `wsload serve --tls-cert` (wss:// tests).
+    Cert(CertArgs),
+}
+
+/// `wsload cert --out DIR`: a throw-away CA and a server certificate it signed.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload cert --out certs/\n  \
+wsload serve --port 9443 --tls-cert certs/cert.pem --tls-key certs/key.pem\n  \
+wsload run wss://127.0.0.1:9443/ --ca certs/ca.pem -c 1000\n\n\
+Writes ca.pem (the CA to pass to --ca), cert.pem (the server's certificate followed by the CA's) \
+and key.pem (the server's key, mode 0600). ECDSA P-256 keys, valid until 4096. For tests only: \
+anyone with key.pem can impersonate the names it lists.")]
+pub struct CertArgs {
+    /// Directory to write ca.pem, cert.pem and key.pem into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Names and IP addresses the server certificate is valid for, repeatable
+    /// [default: localhost, 127.0.0.1, ::1].
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
 }
 
 /// `wsload report DIR`: re-render result files from DIR/summary.json.
@@ -111,7 +132,7 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
-    /// Target, `ws://host[:port][/path]`. Without it (and without `url` in the scenario), wsload
+    /// Target, `ws://host[:port][/path]` or `wss://` (TLS, port 443 by default). Without it (and without `url` in the scenario), wsload
     /// starts its own echo server (a child process on the last core) and tests that.
     pub url: Option<String>,
 
@@ -198,6 +219,16 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_frame: Option<u64>,
 
+    /// wss://: also trust the CA certificates in this PEM file (besides the system roots),
+    /// e.g. the ca.pem of `wsload cert`. Scenario field `tls.ca`.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// wss://: accept any certificate (self-signed test servers). The target's identity is NOT
+    /// checked; the run says so at the start and in every report. Scenario field `tls.insecure`.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// The server under test's process ID: its process tree's CPU, memory, open files and
     /// threads are sampled every interval, and the summary reports its cost per connection and
     /// per message. Automatic for the built-in server. E.g. `--server-pid $(pgrep -n myserver)`.
@@ -243,6 +274,15 @@ pub struct ServeArgs {
     /// Stop by itself after this long (default: run until killed).
     #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
     pub run_for: Option<Duration>,
+
+    /// Serve wss:// (TLS) with this PEM certificate chain (server certificate first), e.g. the
+    /// cert.pem of `wsload cert`. Needs --tls-key. Session tickets are issued, so clients resume.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `wsload doctor`: a read-only preflight. Changes nothing.

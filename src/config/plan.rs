@@ -87,6 +87,13 @@ pub fn flag_overrides(a: &RunArgs) -> Vec<Override> {
     if let Some(n) = a.max_frame {
         add("max_frame", n.to_string(), format!("--max-frame {n}"));
     }
+    if let Some(ca) = &a.ca {
+        let ca = ca.display().to_string();
+        add("tls.ca", toml_string(&ca), format!("--ca {ca}"));
+    }
+    if a.insecure {
+        add("tls.insecure", "true".into(), "--insecure".into());
+    }
     o
 }
 
@@ -216,6 +223,8 @@ pub struct ServePlan {
     pub cpus: Vec<usize>,
     pub max_frame: u64,
     pub run_for: Option<Duration>,
+    /// wss://: the certificate chain and key, read and checked.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl ServePlan {
@@ -229,12 +238,17 @@ impl ServePlan {
             }
             None => available,
         };
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::ServerTls::load(cert, key)?),
+            _ => None,
+        };
         Ok(ServePlan {
             bind: a.bind,
             port: a.port,
             cpus,
             max_frame: a.max_frame,
             run_for: a.run_for,
+            tls,
         })
     }
 }

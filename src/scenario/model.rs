@@ -216,6 +216,15 @@ pub struct Fault {
     pub lasting: Option<Duration>,
 }
 
+/// How a wss:// target's certificate is checked (`[tls]`, `--ca`, `--insecure`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TlsOptions {
+    /// A PEM file of CA certificates trusted besides the system roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// Accept any certificate: the target's identity is not checked.
+    pub insecure: bool,
+}
+
 /// A scenario, validated. Durations are serialized as seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
@@ -229,6 +238,8 @@ pub struct Scenario {
     /// Subprotocols offered (Sec-WebSocket-Protocol); the server must pick one of them.
     pub subprotocols: Vec<String>,
     pub source_ips: Vec<IpAddr>,
+    /// wss:// certificate checks.
+    pub tls: TlsOptions,
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
     pub connect_concurrency: u32,
