@@ -214,12 +214,11 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         }
     };
     // wss://: the trusted roots, loaded once; each core makes its own config from them.
-    let tls = match target.tls {
-        true => Some(
-            ClientTls::load(&target.host, sc.tls.ca.as_deref(), sc.tls.insecure)
-                .map_err(|e| SetupError(anyhow::anyhow!(e)))?,
-        ),
-        false => None,
+    let tls = if target.tls {
+        let t = ClientTls::load(&target.host, sc.tls.ca.as_deref(), sc.tls.insecure);
+        Some(t.map_err(|e| SetupError(anyhow::anyhow!(e)))?)
+    } else {
+        None
     };
     if sc.tls.insecure {
         // Loud on purpose, even with -q: nothing about this run proves who answered.

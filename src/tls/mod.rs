@@ -7,6 +7,7 @@
 //! shared by its cores, so a ticket resumes whichever core accepts the next connection.
 
 pub mod cert;
+pub mod sessions;
 pub mod stream;
 
 use std::io;
@@ -22,10 +23,6 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use crate::metrics::ErrorKind;
 
 pub use stream::Stream;
-
-/// Session tickets (TLS 1.3) or sessions (TLS 1.2) the client keeps per core. Each TLS 1.3
-/// ticket is used once; rustls keeps a few per server name.
-const CLIENT_SESSIONS: usize = 256;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -101,7 +98,7 @@ impl ClientTls {
         } else {
             builder.with_root_certificates(self.roots.clone()).with_no_client_auth()
         };
-        cfg.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSIONS);
+        cfg.resumption = rustls::client::Resumption::store(Arc::new(sessions::Sessions::default()));
         Arc::new(cfg)
     }
 }
