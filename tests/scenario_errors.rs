@@ -122,6 +122,14 @@ const CASES: &[(&str, &str)] = &[
         "headers = { \"X Test\" = \"1\" }",
         "bad.toml:1:13: headers.\"X Test\": `X Test` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
     ),
+    (
+        "[tls]\ninsecure = true\n",
+        "bad.toml:2:12: tls.insecure: certificate options apply to wss:// targets; the built-in server speaks ws:// (give a wss:// URL)",
+    ),
+    (
+        "url = \"ws://127.0.0.1:9000/\"\n\n[tls]\ninsecure = true\nverify = false\n",
+        "bad.toml:5:1: tls.verify: unknown field `verify` (expected one of: ca, insecure)",
+    ),
     // Messages.
     (
         "[[messages]]\nweight = 0\n\n[[messages]]\nweight = 0\n",
@@ -162,7 +170,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "foo = 1",
-        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail)",
+        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, tls, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail)",
     ),
     (
         "[reconnect]\npolicy = \"backoff\"\nmax_delay = \"5s\"\n",
