@@ -6,24 +6,33 @@
 #   scripts/bench.sh                 # all figures, 3 runs each
 #   RUNS=5 DURATION=10s scripts/bench.sh
 #   scripts/bench.sh codec           # only the frame codec micro-benchmark
+#   PLAIN=0 scripts/bench.sh         # only the wss:// figures (WSS=0: only the ws:// ones)
 #
 # Prints: time to open 10,000 connections; client bytes per idle connection
 # (VmRSS at 10,000 idle minus at 100 idle, / 9,900); echoed msgs/s at
 # --in-flight 64; client CPU s per million messages and latency at 50,000 msg/s.
+# Then the same first three figures over wss:// (TLS, a CA made by `wsload cert`,
+# session resumption by the server's tickets), unless WSS=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
+WSS=${WSS:-1}
+PLAIN=${PLAIN:-1}
 CONNS=${CONNS:-10000}
 DURATION=${DURATION:-10s}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
-BIN=target/release/wsload
+BIN=${BIN:-target/release/wsload}
 WORK=$(mktemp -d /tmp/wsload-bench.XXXXXX)
 SERVER_PID=""
 
-cleanup() {
+stop_server() {
     if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    SERVER_PID=""
+}
+cleanup() {
+    stop_server
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,19 +44,23 @@ if [[ "${1:-}" == "codec" ]]; then
     exit 0
 fi
 
-# The reference server: our own echo server, alone on its CPU, bounded in time.
-taskset -c "$SERVER_CPU" "$BIN" serve --port 0 --cores "$SERVER_CPU" --for 1h >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
-ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")
-[[ -n "$ADDR" ]] || { echo "server did not start: $(cat "$WORK/server.err")" >&2; exit 1; }
+# start_server ARGS... : our own echo server, alone on its CPU, bounded in time; sets ADDR.
+start_server() {
+    taskset -c "$SERVER_CPU" "$BIN" serve --port 0 --cores "$SERVER_CPU" --for 1h "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do grep -q "listening on" "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
+    ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")
+    [[ -n "$ADDR" ]] || { echo "server did not start: $(cat "$WORK/server.err")" >&2; exit 1; }
+}
+start_server
 URL="ws://$ADDR/"
+CLIENT_ARGS=()
 echo "# wsload benchmarks: client CPU $CLIENT_CPU, server CPU $SERVER_CPU ($URL), $CONNS connections, 64 B, $RUNS runs"
 
-# run NAME ARGS... : one client run, summary JSON saved as $WORK/NAME.json
+# run NAME ARGS... : one client run against $URL, summary JSON saved as $WORK/NAME.json
 run() {
     local name=$1; shift
-    "$BIN" run "$URL" --cores "$CLIENT_CPU" -q --json --out "$WORK/$name" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" || true
+    "$BIN" run "$URL" "${CLIENT_ARGS[@]}" --cores "$CLIENT_CPU" -q --json --out "$WORK/$name" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" || true
 }
 
 # field FILE... : print one JSON path from each summary
@@ -80,7 +93,7 @@ PY
 # idle_rss N : VmRSS (bytes) of a client holding N idle connections
 idle_rss() {
     local n=$1
-    "$BIN" run "$URL" --cores "$CLIENT_CPU" -c "$n" --rate 0 -d 3s --out "$WORK/idle$n" >/dev/null 2>"$WORK/idle$n.err" &
+    "$BIN" run "$URL" "${CLIENT_ARGS[@]}" --cores "$CLIENT_CPU" -c "$n" --rate 0 -d 3s --out "$WORK/idle$n" >/dev/null 2>"$WORK/idle$n.err" &
     local pid=$!
     for _ in $(seq 300); do
         grep -qE "open +$n " "$WORK/idle$n.err" 2>/dev/null && break
@@ -91,7 +104,8 @@ idle_rss() {
 }
 
 open_s=(); per_conn=(); rate=(); cpu_max=(); cpu50=(); p50=(); p99=(); p999=()
-for i in $(seq "$RUNS"); do
+[[ "$PLAIN" == "1" ]] || RUNS_PLAIN=0
+for i in $(seq "${RUNS_PLAIN:-$RUNS}"); do
     run "open$i" -c "$CONNS" --rate 0 -d 1s
     open_s+=("$(field connections.time_to_all_s "$WORK/open$i.json")")
 
@@ -111,12 +125,45 @@ for i in $(seq "$RUNS"); do
     [[ "$lost" == "0" ]] || echo "warning: run $i lost $lost messages" >&2
 done
 
-stats "time to open $CONNS connections" s "${open_s[@]}"
-stats "client memory per idle connection" "B" "${per_conn[@]}"
-stats "echoed messages/s, --in-flight 64" "msg/s" "${rate[@]}"
-stats "client CPU per million msgs, --in-flight 64" "s" "${cpu_max[@]}"
-stats "client CPU per million msgs, 50k msg/s" "s" "${cpu50[@]}"
-stats "corrected latency p50 at 50k msg/s" "us" "${p50[@]}"
-stats "corrected latency p99 at 50k msg/s" "us" "${p99[@]}"
-stats "corrected latency p99.9 at 50k msg/s" "us" "${p999[@]}"
-echo "# a message is one echo (send + receive + check); CPU is user + system of the client process from load start to end"
+if [[ "$PLAIN" == "1" ]]; then
+    stats "time to open $CONNS connections" s "${open_s[@]}"
+    stats "client memory per idle connection" "B" "${per_conn[@]}"
+    stats "echoed messages/s, --in-flight 64" "msg/s" "${rate[@]}"
+    stats "client CPU per million msgs, --in-flight 64" "s" "${cpu_max[@]}"
+    stats "client CPU per million msgs, 50k msg/s" "s" "${cpu50[@]}"
+    stats "corrected latency p50 at 50k msg/s" "us" "${p50[@]}"
+    stats "corrected latency p99 at 50k msg/s" "us" "${p99[@]}"
+    stats "corrected latency p99.9 at 50k msg/s" "us" "${p999[@]}"
+    echo "# a message is one echo (send + receive + check); CPU is user + system of the client process from load start to end"
+fi
+
+[[ "$WSS" == "1" ]] || exit 0
+# wss://: the same server over TLS, with a CA made here (offline, no OpenSSL).
+"$BIN" cert --out "$WORK/certs" >/dev/null
+stop_server
+start_server --tls-cert "$WORK/certs/cert.pem" --tls-key "$WORK/certs/key.pem"
+URL="wss://$ADDR/"
+CLIENT_ARGS=(--ca "$WORK/certs/ca.pem")
+echo "# wss:// ($URL): TLS 1.3, ECDSA P-256 certificate, session tickets"
+open_s=(); per_conn=(); rate=(); cpu_max=(); resumed=(); tls_p50=()
+for i in $(seq "$RUNS"); do
+    run "wopen$i" -c "$CONNS" --rate 0 -d 1s
+    open_s+=("$(field connections.time_to_all_s "$WORK/wopen$i.json")")
+    resumed+=("$(field tls.resumed_share "$WORK/wopen$i.json")")
+    tls_p50+=("$(field latency_us.tls_handshake.p50 "$WORK/wopen$i.json")")
+
+    small=$(idle_rss 100); big=$(idle_rss "$CONNS")
+    per_conn+=("$(( (big - small) / (CONNS - 100) ))")
+
+    run "wmax$i" -c "$CONNS" --in-flight 64 -d "$DURATION"
+    rate+=("$(field messages.rate_per_s "$WORK/wmax$i.json")")
+    cpu_max+=("$(field client.cpu_s_per_million_msgs "$WORK/wmax$i.json")")
+    lost=$(field messages.lost "$WORK/wmax$i.json")
+    [[ "$lost" == "0" ]] || echo "warning: wss run $i lost $lost messages" >&2
+done
+stats "wss: time to open $CONNS connections" s "${open_s[@]}"
+stats "wss: share of handshakes resumed" "" "${resumed[@]}"
+stats "wss: TLS handshake p50 while opening" "us" "${tls_p50[@]}"
+stats "wss: client memory per idle connection" "B" "${per_conn[@]}"
+stats "wss: echoed messages/s, --in-flight 64" "msg/s" "${rate[@]}"
+stats "wss: client CPU per million msgs, --in-flight 64" "s" "${cpu_max[@]}"

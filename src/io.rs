@@ -82,6 +82,10 @@ impl Backlog {
         } else {
             self.pos = pos;
         }
-        Ok(())
+        // TLS keeps the records a write could not send; plain TCP has nothing to flush.
+        match Pin::new(&mut *stream).poll_flush(cx) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }

@@ -33,3 +33,4 @@ pub mod scenario;
 pub mod server;
 pub mod shard;
 pub mod sys;
+pub mod tls;

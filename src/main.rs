@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Some(Command::Report(a)) => report(&a),
         Some(Command::Compare(a)) => compare(&a),
         Some(Command::Merge(a)) => wsload::merge::main(&a),
+        Some(Command::Cert(a)) => cert(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)
@@ -34,6 +35,34 @@ fn serve(a: &wsload::config::cli::ServeArgs) -> u8 {
     match wsload::server::serve(&plan) {
         Ok(()) => 0,
         Err(e) => setup_error(format!("{e:#}")),
+    }
+}
+
+/// `wsload cert --out DIR`: a test CA and a server certificate for `serve --tls-cert`.
+fn cert(a: &wsload::config::cli::CertArgs) -> u8 {
+    let hosts: Vec<String> = if a.hosts.is_empty() {
+        wsload::tls::cert::DEFAULT_HOSTS.iter().map(|h| h.to_string()).collect()
+    } else {
+        a.hosts.clone()
+    };
+    match wsload::tls::cert::write(&a.out, &hosts) {
+        Ok(w) => {
+            println!(
+                "CA certificate      {}  (wsload run wss://... --ca {})",
+                w.ca.display(),
+                w.ca.display()
+            );
+            println!(
+                "server certificate  {}  (wsload serve --tls-cert {} --tls-key {})",
+                w.cert.display(),
+                w.cert.display(),
+                w.key.display()
+            );
+            println!("server key          {}", w.key.display());
+            println!("valid for           {}", hosts.join(", "));
+            0
+        }
+        Err(e) => setup_error(e),
     }
 }
 

@@ -31,8 +31,18 @@ pub struct AfterRun {
     pub threads: u64,
 }
 
+/// Where and how to try one upgrade after the run.
+pub struct Upgrade<'a> {
+    pub addr: SocketAddr,
+    /// Host header and path of the request.
+    pub host: &'a str,
+    pub path: &'a str,
+    /// wss://: the run's roots and server name.
+    pub tls: Option<&'a crate::tls::ClientTls>,
+}
+
 /// Settle, check, sample. `None` when the server process is gone.
-pub fn check(pid: i32, addr: SocketAddr, host: &str, path: &str, before: Option<&TreeSample>) -> Option<AfterRun> {
+pub fn check(pid: i32, how: &Upgrade<'_>, before: Option<&TreeSample>) -> Option<AfterRun> {
     let start = Instant::now();
     let baseline_fds = before.map(|b| b.fds);
     let mut now = procstat::sample_tree(pid).ok()?;
@@ -41,7 +51,7 @@ pub fn check(pid: i32, addr: SocketAddr, host: &str, path: &str, before: Option<
         now = procstat::sample_tree(pid).ok()?;
     }
     let settled = start.elapsed().as_secs_f64();
-    let accept = upgrade_once(addr, host, path);
+    let accept = upgrade_once(how);
     // Sample after the check's own connection has been closed again.
     std::thread::sleep(Duration::from_millis(50));
     let last = procstat::sample_tree(pid).unwrap_or(now);
@@ -55,12 +65,23 @@ pub fn check(pid: i32, addr: SocketAddr, host: &str, path: &str, before: Option<
     })
 }
 
-/// One blocking WebSocket upgrade with short timeouts.
-fn upgrade_once(addr: SocketAddr, host: &str, path: &str) -> Result<(), String> {
+/// One blocking WebSocket upgrade (over TLS for wss://) with short timeouts.
+fn upgrade_once(how: &Upgrade<'_>) -> Result<(), String> {
     let timeout = Duration::from_secs(2);
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("TCP connect: {e}"))?;
+    let s = TcpStream::connect_timeout(&how.addr, timeout).map_err(|e| format!("TCP connect: {e}"))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    match how.tls {
+        None => upgrade_on(s, how.host, how.path),
+        Some(t) => {
+            let conn =
+                rustls::ClientConnection::new(t.config(), t.server_name.clone()).map_err(|e| format!("TLS: {e}"))?;
+            upgrade_on(rustls::StreamOwned::new(conn, s), how.host, how.path)
+        }
+    }
+}
+
+fn upgrade_on(mut s: impl Read + Write, host: &str, path: &str) -> Result<(), String> {
     let key = handshake::new_key();
     s.write_all(&handshake::client_request(host, path, &key, &[], &[], false))
         .map_err(|e| format!("sending the upgrade: {e}"))?;

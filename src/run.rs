@@ -16,6 +16,7 @@ use crate::config::{RunPlan, Target};
 use crate::report::{self, Summary};
 use crate::shard::{self, Control, CorePlan, IO_MEMORY};
 use crate::sys::limits;
+use crate::tls::ClientTls;
 
 /// How a run ended.
 pub struct Outcome {
@@ -225,6 +226,19 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
             return Err(SetupError(e).into());
         }
     };
+    // wss://: the trusted roots, loaded once; each core makes its own config from them.
+    let tls = if target.tls {
+        let t = ClientTls::load(&target.host, sc.tls.ca.as_deref(), sc.tls.insecure);
+        Some(t.map_err(|e| SetupError(anyhow::anyhow!(e)))?)
+    } else {
+        None
+    };
+    if sc.tls.insecure {
+        // Loud on purpose, even with -q: nothing about this run proves who answered.
+        eprintln!(
+            "wsload: WARNING: --insecure: the certificate of {target} is NOT verified; any server can answer for it"
+        );
+    }
     if !plan.quiet {
         eprintln!(
             "wsload: {here} connections{} to {target} from CPU(s) {}{}",
@@ -253,6 +267,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
                 addr,
                 host_header: target.host_header.clone(),
                 path: target.path.clone(),
+                tls: tls.clone(),
                 run: plan.clone(),
             };
             shard::run_core(cp, epoch, ctl.clone(), tx.clone())
@@ -274,7 +289,13 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     // Every connection has closed: does the server still accept one, and did it give back
     // its descriptors? (Not after Ctrl-C: the user wants out.)
     if let Some(w) = totals.server.as_mut().filter(|_| !totals.interrupted) {
-        w.after = crate::postrun::check(w.pid, addr, &target.host_header, &target.path, w.before.as_ref());
+        let how = crate::postrun::Upgrade {
+            addr,
+            host: &target.host_header,
+            path: &target.path,
+            tls: tls.as_ref(),
+        };
+        w.after = crate::postrun::check(w.pid, &how, w.before.as_ref());
     }
     if let Some(s) = server {
         s.stop();

@@ -108,7 +108,7 @@ const CASES: &[(&str, &str)] = &[
     // Target and connection settings.
     (
         "url = \"https://example.com/\"",
-        "bad.toml:1:7: url: `https://example.com/` is not a WebSocket URL: it must start with ws://, e.g. ws://127.0.0.1:9000/",
+        "bad.toml:1:7: url: `https://example.com/` is not a WebSocket URL: it must start with ws:// or wss://, e.g. ws://127.0.0.1:9000/",
     ),
     (
         "source_ips = [\"127.0.0.1\", \"10.0.0.300\"]",
@@ -187,6 +187,14 @@ const CASES: &[(&str, &str)] = &[
         "mode = \"subscribe\"\ntimestamp_unit = \"sec\"",
         "bad.toml:2:18: timestamp_unit: unknown time unit `sec` (expected one of: us, ms, ns, s)",
     ),
+    (
+        "[tls]\ninsecure = true\n",
+        "bad.toml:2:12: tls.insecure: certificate options apply to wss:// targets; the built-in server speaks ws:// (give a wss:// URL)",
+    ),
+    (
+        "url = \"ws://127.0.0.1:9000/\"\n\n[tls]\ninsecure = true\nverify = false\n",
+        "bad.toml:5:1: tls.verify: unknown field `verify` (expected one of: ca, insecure)",
+    ),
     // Messages.
     (
         "[[messages]]\nweight = 0\n\n[[messages]]\nweight = 0\n",
@@ -227,7 +235,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "foo = 1",
-        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, template, messages_file, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail, origin, cookies, mode, compression, first_message, correlate, timestamp_field, timestamp_unit, sequence_field)",
+        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, tls, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, template, messages_file, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail, origin, cookies, mode, compression, first_message, correlate, timestamp_field, timestamp_unit, sequence_field)",
     ),
     (
         "[reconnect]\npolicy = \"backoff\"\nmax_delay = \"5s\"\n",

@@ -60,6 +60,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Combine the results of the shards of one run (`run --shard i/N`) into one.
     Merge(MergeArgs),
+    /// Make a test CA and a server certificate for `wsload serve --tls-cert` (wss:// tests).
+    Cert(CertArgs),
 }
 
 /// `wsload merge DIR... --out DIR`: shard results combined exactly.
@@ -87,6 +89,25 @@ pub struct MergeArgs {
     /// Do not print the merged summary (problems are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `wsload cert --out DIR`: a throw-away CA and a server certificate it signed.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+wsload cert --out certs/\n  \
+wsload serve --port 9443 --tls-cert certs/cert.pem --tls-key certs/key.pem\n  \
+wsload run wss://127.0.0.1:9443/ --ca certs/ca.pem -c 1000\n\n\
+Writes ca.pem (the CA to pass to --ca), cert.pem (the server's certificate followed by the CA's) \
+and key.pem (the server's key, mode 0600). ECDSA P-256 keys, valid until 4096. For tests only: \
+anyone with key.pem can impersonate the names it lists.")]
+pub struct CertArgs {
+    /// Directory to write ca.pem, cert.pem and key.pem into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Names and IP addresses the server certificate is valid for, repeatable
+    /// [default: localhost, 127.0.0.1, ::1].
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
 }
 
 /// `wsload report DIR`: re-render result files from DIR/summary.json.
@@ -140,7 +161,7 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
-    /// Target, `ws://host[:port][/path]`. Without it (and without `url` in the scenario), wsload
+    /// Target, `ws://host[:port][/path]` or `wss://` (TLS, port 443 by default). Without it (and without `url` in the scenario), wsload
     /// starts its own echo server (a child process on the last core) and tests that.
     pub url: Option<String>,
 
@@ -227,6 +248,16 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_frame: Option<u64>,
 
+    /// wss://: also trust the CA certificates in this PEM file (besides the system roots),
+    /// e.g. the ca.pem of `wsload cert`. Scenario field `tls.ca`.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// wss://: accept any certificate (self-signed test servers). The target's identity is NOT
+    /// checked; the run says so at the start and in every report. Scenario field `tls.insecure`.
+    #[arg(long)]
+    pub insecure: bool,
+
     /// The server under test's process ID: its process tree's CPU, memory, open files and
     /// threads are sampled every interval, and the summary reports its cost per connection and
     /// per message. Automatic for the built-in server. E.g. `--server-pid $(pgrep -n myserver)`.
@@ -301,6 +332,14 @@ pub struct ServeArgs {
     /// Size of each broadcast message in bytes (padded with a `pad` field) [default: 64].
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE", requires = "broadcast")]
     pub broadcast_size: Option<u64>,
+    /// Serve wss:// (TLS) with this PEM certificate chain (server certificate first), e.g. the
+    /// cert.pem of `wsload cert`. Needs --tls-key. Session tickets are issued, so clients resume.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `wsload doctor`: a read-only preflight. Changes nothing.

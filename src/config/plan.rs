@@ -92,6 +92,13 @@ pub fn flag_overrides(a: &RunArgs) -> Vec<Override> {
     if let Some(n) = a.max_frame {
         add("max_frame", n.to_string(), format!("--max-frame {n}"));
     }
+    if let Some(ca) = &a.ca {
+        let ca = ca.display().to_string();
+        add("tls.ca", toml_string(&ca), format!("--ca {ca}"));
+    }
+    if a.insecure {
+        add("tls.insecure", "true".into(), "--insecure".into());
+    }
     o.extend(super::wire_args::overrides(&a.wire, toml_string));
     o
 }
@@ -258,6 +265,8 @@ pub struct ServePlan {
     pub run_for: Option<Duration>,
     /// Broadcast (messages per second, bytes) instead of echoing.
     pub broadcast: Option<(f64, usize)>,
+    /// wss://: the certificate chain and key, read and checked.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl ServePlan {
@@ -286,6 +295,10 @@ impl ServePlan {
                 Some((r, size as usize))
             }
         };
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::ServerTls::load(cert, key)?),
+            _ => None,
+        };
         Ok(ServePlan {
             bind: a.bind,
             port: a.port,
@@ -293,6 +306,7 @@ impl ServePlan {
             max_frame: a.max_frame,
             run_for: a.run_for,
             broadcast,
+            tls,
         })
     }
 }

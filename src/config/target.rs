@@ -1,10 +1,12 @@
-//! The target URL: parsed by hand (ws:// only for now), and redacted for display
+//! The target URL: parsed by hand (ws:// and wss://), and redacted for display
 //! so credentials and query values never reach a log or a report.
 
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// `wss://`: TLS over the TCP connection.
+    pub tls: bool,
     pub host: String,
     pub port: u16,
     /// Path and query, as sent in the request line.
@@ -81,15 +83,13 @@ pub fn redact_header(name: &str, value: &str) -> String {
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
         let redacted = redact_url(url);
-        let rest = if let Some(r) = url.strip_prefix("ws://") {
-            r
-        } else if url.starts_with("wss://") {
-            return Err(format!(
-                "`{redacted}`: wss:// (TLS) is not supported yet; test a ws:// endpoint, or put a TLS terminator in front"
-            ));
+        let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("wss://") {
+            (true, r)
         } else {
             return Err(format!(
-                "`{redacted}` is not a WebSocket URL: it must start with ws://, e.g. ws://127.0.0.1:9000/"
+                "`{redacted}` is not a WebSocket URL: it must start with ws:// or wss://, e.g. ws://127.0.0.1:9000/"
             ));
         };
         let (authority, path) = match rest.find(['/', '?']) {
@@ -127,6 +127,7 @@ impl Target {
                 .ok()
                 .filter(|&p| p != 0)
                 .ok_or_else(|| format!("`{redacted}`: `{p}` is not a port (1-65535)"))?,
+            None if tls => 443,
             None => 80,
         };
         let host_header = if authority.is_empty() {
@@ -135,6 +136,7 @@ impl Target {
             authority.to_string()
         };
         Ok(Target {
+            tls,
             host,
             port,
             path,
@@ -160,13 +162,26 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("localhost", 80, "/"));
         let t = Target::parse("ws://[::1]:8080?x").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 8080, "/?x"));
+        assert!(!t.tls);
+        let t = Target::parse("wss://api.example.test/ws").unwrap();
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "api.example.test", 443, "/ws")
+        );
+        assert_eq!(t.host_header, "api.example.test");
+        let t = Target::parse("wss://127.0.0.1:9443/?token=s3cr3t").unwrap();
+        assert_eq!(
+            (t.tls, t.port, t.redacted.as_str()),
+            (true, 9443, "wss://127.0.0.1:9443/?token=***")
+        );
     }
 
     #[test]
     fn rejects_bad_urls_with_reasons() {
         for (url, needle) in [
-            ("http://x/", "must start with ws://"),
-            ("wss://x/", "TLS"),
+            ("http://x/", "must start with ws:// or wss://"),
+            ("wss://x:0/", "not a port"),
+            ("wss://u:secret@x/", "credentials"),
             ("ws://:80/", "no host"),
             ("ws://x:0/", "not a port"),
             ("ws://x:99999/", "not a port"),

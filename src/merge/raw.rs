@@ -65,6 +65,10 @@ pub struct RawHistograms {
     pub uncorrected: Blob,
     pub send_delay: Blob,
     pub connect_time: Blob,
+    /// The connect time's parts: TCP, TLS (wss:// only) and the HTTP upgrade.
+    pub tcp_time: Blob,
+    pub tls_time: Blob,
+    pub upgrade_time: Blob,
     pub recovery: Blob,
 }
 
@@ -131,6 +135,9 @@ impl RawTotals {
                 uncorrected: Blob::encode(&r.uncorrected),
                 send_delay: Blob::encode(&r.send_delay),
                 connect_time: Blob::encode(&r.connect_time),
+                tcp_time: Blob::encode(&r.tcp_time),
+                tls_time: Blob::encode(&r.tls_time),
+                upgrade_time: Blob::encode(&r.upgrade_time),
                 recovery: Blob::encode(&r.recovery),
             },
             types: r
@@ -195,6 +202,9 @@ impl RawTotals {
             uncorrected: h.uncorrected.decode()?,
             send_delay: h.send_delay.decode()?,
             connect_time: h.connect_time.decode()?,
+            tcp_time: h.tcp_time.decode()?,
+            tls_time: h.tls_time.decode()?,
+            upgrade_time: h.upgrade_time.decode()?,
             recovery: h.recovery.decode()?,
             types,
             fault_log: self

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Unreachable,
     UpgradeRejected,
     HandshakeInvalid,
+    TlsCertificate,
+    TlsHandshake,
     ProtocolViolation,
     FrameTooLarge,
     ClosedByServer,
@@ -29,13 +31,15 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Reset,
         ErrorKind::Unreachable,
         ErrorKind::UpgradeRejected,
         ErrorKind::HandshakeInvalid,
+        ErrorKind::TlsCertificate,
+        ErrorKind::TlsHandshake,
         ErrorKind::ProtocolViolation,
         ErrorKind::FrameTooLarge,
         ErrorKind::ClosedByServer,
@@ -55,6 +59,8 @@ impl ErrorKind {
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::UpgradeRejected => "upgrade_rejected",
             ErrorKind::HandshakeInvalid => "handshake_invalid",
+            ErrorKind::TlsCertificate => "tls_certificate",
+            ErrorKind::TlsHandshake => "tls_handshake",
             ErrorKind::ProtocolViolation => "protocol_violation",
             ErrorKind::FrameTooLarge => "frame_too_large",
             ErrorKind::ClosedByServer => "closed_by_server",
@@ -74,6 +80,8 @@ impl ErrorKind {
             ErrorKind::Unreachable => "no route to the target: check the address and the network",
             ErrorKind::UpgradeRejected => "the server answered the WebSocket upgrade with a non-101 HTTP status (see upgrade_status): check the path, authentication and Origin",
             ErrorKind::HandshakeInvalid => "the server's answer to the upgrade is not a valid WebSocket handshake: is this a WebSocket endpoint?",
+            ErrorKind::TlsCertificate => "the server's TLS certificate was not trusted (unknown CA, a name that does not match the URL's host, or expired): pass --ca FILE with the CA that signed it, or --insecure for a test server",
+            ErrorKind::TlsHandshake => "the TLS handshake failed for another reason than the certificate (no common protocol version or cipher, an alert from the server, or not a TLS port: is the URL wss:// on a ws:// server?)",
             ErrorKind::ProtocolViolation => "the server sent frames that break RFC 6455 (reserved bits or opcodes, bad control frames, masked frames)",
             ErrorKind::FrameTooLarge => "the server announced a frame larger than --max-frame; it was refused before any memory was allocated",
             ErrorKind::ClosedByServer => "the server closed connections with a close frame before the run ended (see close_codes)",
@@ -125,6 +133,9 @@ pub struct Counters {
     pub lost_by_drop: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// TLS handshakes completed: full, and resumed from a session ticket or ID.
+    pub tls_full: u64,
+    pub tls_resumed: u64,
     pub errors: [u64; ErrorKind::COUNT],
     /// Client-side faults injected, by `FaultKind` index.
     pub faults: [u64; FAULT_KINDS],
@@ -163,6 +174,8 @@ impl Counters {
         self.lost_by_drop += o.lost_by_drop;
         self.bytes_sent += o.bytes_sent;
         self.bytes_received += o.bytes_received;
+        self.tls_full += o.tls_full;
+        self.tls_resumed += o.tls_resumed;
         for (a, b) in self.errors.iter_mut().zip(o.errors.iter()) {
             *a += b;
         }
@@ -257,8 +270,12 @@ pub struct Recorder {
     pub uncorrected: Histogram<u64>,
     /// Open loop: how late each message left against its schedule, ns (the client's own lag).
     pub send_delay: Histogram<u64>,
-    /// TCP connect + upgrade, ns.
+    /// TCP connect + TLS handshake + upgrade, ns.
     pub connect_time: Histogram<u64>,
+    /// Its parts, ns: TCP connect, TLS handshake (wss only), WebSocket upgrade.
+    pub tcp_time: Histogram<u64>,
+    pub tls_time: Histogram<u64>,
+    pub upgrade_time: Histogram<u64>,
     /// From a drop to the connection's next successful upgrade, ns.
     pub recovery: Histogram<u64>,
     /// Per message type of the mix (index = type), counters cumulative, histograms deltas.
@@ -286,6 +303,9 @@ impl Default for Recorder {
             uncorrected: new_histogram(),
             send_delay: new_histogram(),
             connect_time: new_histogram(),
+            tcp_time: new_histogram(),
+            tls_time: new_histogram(),
+            upgrade_time: new_histogram(),
             recovery: new_histogram(),
             types: Vec::new(),
             fault_log: Vec::new(),
@@ -328,6 +348,9 @@ impl Recorder {
         self.uncorrected.reset();
         self.send_delay.reset();
         self.connect_time.reset();
+        self.tcp_time.reset();
+        self.tls_time.reset();
+        self.upgrade_time.reset();
         self.recovery.reset();
         for t in &mut self.types {
             t.latency.reset();
@@ -342,6 +365,9 @@ impl Recorder {
             (&mut self.uncorrected, &o.uncorrected),
             (&mut self.send_delay, &o.send_delay),
             (&mut self.connect_time, &o.connect_time),
+            (&mut self.tcp_time, &o.tcp_time),
+            (&mut self.tls_time, &o.tls_time),
+            (&mut self.upgrade_time, &o.upgrade_time),
             (&mut self.recovery, &o.recovery),
         ] {
             mine.add(theirs).expect("histograms share their bounds");

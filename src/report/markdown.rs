@@ -153,6 +153,10 @@ fn findings(o: &mut String, s: &Value) {
         any = true;
         let _ = writeln!(o, "- **Server**: {}", f.as_str().unwrap_or_default());
     }
+    if let Some(w) = insecure_warning(s) {
+        any = true;
+        let _ = writeln!(o, "- **TLS warning**: {w}");
+    }
     for w in get::list(s, "client.warnings") {
         any = true;
         let _ = writeln!(o, "- **Client warning**: {}", w.as_str().unwrap_or_default());
@@ -162,6 +166,12 @@ fn findings(o: &mut String, s: &Value) {
     } else if !get::at(s, "analysis").is_null() {
         let _ = writeln!(o, "Nothing notable.\n");
     }
+}
+
+/// The warning a run with `--insecure` carries in every report.
+pub fn insecure_warning(s: &Value) -> Option<&'static str> {
+    (get::at(s, "tls.insecure").as_bool() == Some(true))
+        .then_some("TLS certificates were NOT verified (--insecure): any server could have answered for the target")
 }
 
 fn key_figures(o: &mut String, s: &Value) {
@@ -231,6 +241,17 @@ fn latency(o: &mut String, s: &Value) {
         row("uncorrected", get::at(s, "latency_us.uncorrected")),
         row("connect", get::at(s, "latency_us.connect")),
     ];
+    // The connect time's parts (summaries from before the split have none; ws:// has no TLS).
+    for (key, name) in [
+        ("tcp_connect", "TCP connect"),
+        ("tls_handshake", "TLS handshake"),
+        ("upgrade", "upgrade"),
+    ] {
+        let p = get::at(s, &format!("latency_us.{key}"));
+        if get::count(p, "count") > 0 {
+            rows.push(row(name, p));
+        }
+    }
     let types = get::list(s, "message_types");
     if types.len() > 1 {
         for t in types {
@@ -247,6 +268,16 @@ fn latency(o: &mut String, s: &Value) {
         "Corrected latency counts from the intended send time (it includes any time the message \
          waited to be sent); uncorrected from the actual send time; connect is TCP connect + upgrade.\n"
     );
+    let tls = get::at(s, "tls");
+    if !tls.is_null() {
+        let _ = writeln!(
+            o,
+            "wss://: connect includes the TLS handshake; {} full handshakes, {} resumed a session ({}).\n",
+            get::count(tls, "full_handshakes"),
+            get::count(tls, "resumed_handshakes"),
+            opt(get::num(tls, "resumed_share").map(|x| x * 100.0), 1, "%")
+        );
+    }
 }
 
 fn errors(o: &mut String, s: &Value) {

@@ -44,6 +44,8 @@ pub struct Summary {
     pub connections: ConnSection,
     pub messages: MsgSection,
     pub latency_us: LatencySection,
+    /// wss:// runs: how certificates were checked and how many handshakes resumed a session.
+    pub tls: Option<TlsSection>,
     /// Per message type of the mix.
     pub message_types: Vec<TypeSection>,
     /// Templates, correlation, compression and pushed messages.
@@ -200,8 +202,27 @@ pub struct MsgSection {
 pub struct LatencySection {
     pub corrected: Percentiles,
     pub uncorrected: Percentiles,
-    /// TCP connect + WebSocket upgrade.
+    /// TCP connect + TLS handshake (wss://) + WebSocket upgrade.
     pub connect: Percentiles,
+    /// Its parts. TCP connect: for ws:// until the socket took the upgrade request.
+    pub tcp_connect: Percentiles,
+    /// TLS handshake, from the TCP connect to the handshake's end (empty for ws://).
+    pub tls_handshake: Percentiles,
+    /// WebSocket upgrade: from the request to the 101 response.
+    pub upgrade: Percentiles,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TlsSection {
+    /// Certificates were NOT verified (`--insecure`): any server could have answered.
+    pub insecure: bool,
+    /// The CA file trusted besides the system roots.
+    pub ca: Option<String>,
+    /// Handshakes of established connections: full, and resumed from a session ticket or ID.
+    pub full_handshakes: u64,
+    pub resumed_handshakes: u64,
+    /// resumed / (full + resumed).
+    pub resumed_share: Option<f64>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -389,7 +410,20 @@ impl Summary {
                 corrected: percentiles(&t.rec.corrected),
                 uncorrected: percentiles(&t.rec.uncorrected),
                 connect: percentiles(&t.rec.connect_time),
+                tcp_connect: percentiles(&t.rec.tcp_time),
+                tls_handshake: percentiles(&t.rec.tls_time),
+                upgrade: percentiles(&t.rec.upgrade_time),
             },
+            tls: sc.target.as_ref().filter(|tg| tg.tls).map(|_| {
+                let done = c.tls_full + c.tls_resumed;
+                TlsSection {
+                    insecure: sc.tls.insecure,
+                    ca: sc.tls.ca.as_ref().map(|p| p.display().to_string()),
+                    full_handshakes: c.tls_full,
+                    resumed_handshakes: c.tls_resumed,
+                    resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
+                }
+            }),
             message_types: sc
                 .messages
                 .iter()

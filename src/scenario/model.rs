@@ -304,6 +304,15 @@ pub struct Fault {
     pub lasting: Option<Duration>,
 }
 
+/// How a wss:// target's certificate is checked (`[tls]`, `--ca`, `--insecure`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TlsOptions {
+    /// A PEM file of CA certificates trusted besides the system roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// Accept any certificate: the target's identity is not checked.
+    pub insecure: bool,
+}
+
 /// A scenario, validated. Durations are serialized as seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
@@ -317,6 +326,8 @@ pub struct Scenario {
     /// Subprotocols offered (Sec-WebSocket-Protocol); the server must pick one of them.
     pub subprotocols: Vec<String>,
     pub source_ips: Vec<IpAddr>,
+    /// wss:// certificate checks.
+    pub tls: TlsOptions,
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
     pub connect_concurrency: u32,
@@ -388,6 +399,7 @@ fn redacted_target<S: serde::Serializer>(t: &Option<Target>, s: S) -> Result<S::
 fn saved_target<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Target>, D::Error> {
     let s = String::deserialize(d)?;
     Ok((s != "built-in echo server").then(|| Target {
+        tls: s.starts_with("wss://"),
         host: String::new(),
         port: 0,
         path: String::new(),

@@ -11,11 +11,11 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures_lite::AsyncRead;
-use glommio::net::TcpStream;
 
 use super::ServerCore;
 use crate::io::Backlog;
 use crate::proto::frame::{self, FrameError, OpCode, MAX_HEADER_LEN};
+use crate::tls::stream::ServerStream;
 
 /// Reads handled per poll before yielding.
 const READS_PER_POLL: usize = 16;
@@ -32,7 +32,7 @@ struct ControlFrame {
 
 pub struct Echo {
     core: Rc<ServerCore>,
-    stream: TcpStream,
+    stream: ServerStream,
     /// Bytes of a frame header split across reads.
     hdr: [u8; MAX_HEADER_LEN],
     hdr_len: u8,
@@ -57,7 +57,7 @@ enum Flow {
 }
 
 impl Echo {
-    pub fn new(core: Rc<ServerCore>, stream: TcpStream) -> Echo {
+    pub fn new(core: Rc<ServerCore>, stream: ServerStream) -> Echo {
         let push_next = core.broadcast.as_ref().map_or(0, |b| b.next_seq());
         Echo {
             core,
@@ -263,7 +263,7 @@ impl Echo {
             // Reading was paused for the backlog, so no read wakeup is armed: poll again.
             cx.waker().wake_by_ref();
         }
-        Ok(self.closing && self.out.is_empty())
+        Ok(self.closing && self.out.is_empty() && !self.stream.wants_write())
     }
 }
 

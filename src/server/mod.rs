@@ -14,13 +14,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::ServePlan;
 use crate::proto::handshake::{self, Request};
 use crate::shard::{IO_MEMORY, READ_BUF, RING_DEPTH};
+use crate::tls::stream::{ServerStream, Stream};
 use echo::Echo;
 
 /// Listen backlog asked for (the kernel caps it at net.core.somaxconn).
@@ -78,6 +79,7 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     for (l, &cpu) in listeners.into_iter().zip(&plan.cpus) {
         let max_frame = plan.max_frame;
         let push = plan.broadcast.map(|(rate, size)| (rate, size, epoch));
+        let tls = plan.tls.clone();
         let ready = ready_tx.clone();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("wsload-serve{cpu}"))
@@ -96,7 +98,9 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
                 // SAFETY: `fd` is a listening socket we own, handed over exactly once.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
                 let _ = ready.send(Ok(()));
-                accept_loop(listener, max_frame, push).await;
+                // Each core its own config (and TLS 1.2 session cache); the ticket key is shared.
+                let acceptor = tls.map(|t| futures_rustls::TlsAcceptor::from(t.config()));
+                accept_loop(listener, max_frame, acceptor, push).await;
             });
         }));
     }
@@ -111,12 +115,13 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     let cpus = crate::sys::cores::format_cpu_list(&plan.cpus);
     println!("listening on {local}");
     std::io::stdout().flush()?;
+    let scheme = if plan.tls.is_some() { "wss" } else { "ws" };
     match plan.broadcast {
         Some((rate, size)) => eprintln!(
-            "wsload serve: broadcast server on ws://{local}/ ({rate} messages/s of {size} B to every connection; \
+            "wsload serve: broadcast server on {scheme}://{local}/ ({rate} messages/s of {size} B to every connection; \
              CPUs {cpus}, up to {fd} open files)"
         ),
-        None => eprintln!("wsload serve: echo server on ws://{local}/ (CPUs {cpus}, up to {fd} open files)"),
+        None => eprintln!("wsload serve: echo server on {scheme}://{local}/ (CPUs {cpus}, up to {fd} open files)"),
     }
     match plan.run_for {
         Some(d) => {
@@ -133,7 +138,12 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
 }
 
 /// `push`: broadcast (rate, size, epoch) instead of echoing.
-async fn accept_loop(listener: TcpListener, max_frame: u64, push: Option<(f64, usize, u64)>) {
+async fn accept_loop(
+    listener: TcpListener,
+    max_frame: u64,
+    tls: Option<futures_rustls::TlsAcceptor>,
+    push: Option<(f64, usize, u64)>,
+) {
     let core = Rc::new(ServerCore {
         rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
         wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
@@ -150,7 +160,19 @@ async fn accept_loop(listener: TcpListener, max_frame: u64, push: Option<(f64, u
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 let core = core.clone();
-                glommio::spawn_local(async move { upgrade(core, stream).await }).detach();
+                let tls = tls.clone();
+                glommio::spawn_local(async move {
+                    let stream = match tls {
+                        None => Stream::Plain(stream),
+                        // A failed handshake (a client that does not trust us) just ends here.
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(s) => Stream::Tls(Box::new(s)),
+                            Err(_) => return,
+                        },
+                    };
+                    upgrade(core, stream).await
+                })
+                .detach();
             }
             Err(e) => {
                 // Out of descriptors or similar: back off instead of spinning.
@@ -162,7 +184,7 @@ async fn accept_loop(listener: TcpListener, max_frame: u64, push: Option<(f64, u
 }
 
 /// Read the upgrade request, answer it, and hand the stream to a long-lived echo task.
-async fn upgrade(core: Rc<ServerCore>, mut stream: TcpStream) {
+async fn upgrade(core: Rc<ServerCore>, mut stream: ServerStream) {
     let mut buf = vec![0u8; 1024];
     let mut filled = 0;
     loop {
@@ -178,10 +200,11 @@ async fn upgrade(core: Rc<ServerCore>, mut stream: TcpStream) {
             Request::Partial => continue,
             Request::Refuse { reply } => {
                 let _ = stream.write_all(&reply).await;
+                let _ = stream.flush().await;
                 return;
             }
             Request::Upgrade { reply, head_len } => {
-                if stream.write_all(&reply).await.is_err() {
+                if stream.write_all(&reply).await.is_err() || stream.flush().await.is_err() {
                     return;
                 }
                 core.conns.set(core.conns.get() + 1);

@@ -10,7 +10,6 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures_lite::AsyncRead;
-use glommio::net::TcpStream;
 
 use super::keeper;
 use super::mix::{SEQ_MASK, TYPE_SHIFT};
@@ -24,6 +23,7 @@ use crate::proto::frame::{self, OpCode};
 use crate::proto::payload::{self, Stamp};
 use crate::scenario::template::Fill;
 use crate::scenario::{Correlate, FaultKind, Mode};
+use crate::tls::stream::ClientStream;
 
 type Failure = (ErrorKind, String);
 
@@ -50,7 +50,7 @@ struct Spill {
 
 pub struct Conn {
     shard: Rc<Shard>,
-    stream: TcpStream,
+    stream: ClientStream,
     local: u32,
     /// Closed loop: echoes received and not yet replaced by a new message.
     credit: u32,
@@ -81,7 +81,7 @@ pub struct Conn {
 
 impl Conn {
     /// `leftover`: bytes that followed the upgrade response (already WebSocket frames).
-    pub fn new(shard: Rc<Shard>, stream: TcpStream, local: u32, leftover: Vec<u8>, deflate: bool) -> Conn {
+    pub fn new(shard: Rc<Shard>, stream: ClientStream, local: u32, leftover: Vec<u8>, deflate: bool) -> Conn {
         // A connection opened during the traffic starts at the schedule's next message.
         let now = shard.now_ns();
         let k = shard.schedule(local as u64).due(now.min(shard.load_end_ns.get()));
@@ -320,7 +320,7 @@ impl Conn {
             return Err(f);
         }
         flushed.map_err(|e| (ErrorKind::from_io(&e, false), e.to_string()))?;
-        Ok(self.close_received && self.close_sent && self.out.is_empty())
+        Ok(self.close_received && self.close_sent && self.out.is_empty() && !self.stream.wants_write())
     }
 
     /// Parse frames from `data`, completing a frame left over from an earlier read first.
@@ -737,8 +737,11 @@ mod tests {
     fn connection_future_stays_small() {
         let conn = std::mem::size_of::<super::Conn>();
         let stream = std::mem::size_of::<glommio::net::TcpStream>();
-        eprintln!("Conn {conn} B, of which TcpStream {stream} B");
+        let either = std::mem::size_of::<super::ClientStream>();
+        eprintln!("Conn {conn} B, of which TcpStream {stream} B (TCP or boxed TLS: {either} B)");
         // Every byte here is paid 10,000 times; the spill buffers are empty Vecs until needed.
         assert!(conn - stream <= 112, "Conn grew to {conn} B");
+        // TLS is boxed behind the stream's niche: a plain connection pays nothing for it.
+        assert_eq!(either, stream, "the TCP-or-TLS stream outgrew the TCP stream");
     }
 }

@@ -18,6 +18,7 @@ use super::keeper;
 use super::Shard;
 use crate::metrics::ErrorKind;
 use crate::proto::handshake::{self, Response};
+use crate::tls::stream::{ClientStream, Stream};
 
 type Failure = (ErrorKind, String);
 
@@ -57,19 +58,32 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
     })
     .await;
     match result {
-        Ok((stream, leftover, deflate)) => {
+        Ok(o) => {
             let now = shard.now_ns();
             {
                 let mut rec = shard.rec.borrow_mut();
                 rec.counters.established += 1;
                 rec.counters.open += 1;
                 rec.last_established_ns = Some(now);
-                rec.connect_time.saturating_record(now.saturating_sub(started).max(1));
-                rec.counters.wire.deflate_conns += u64::from(deflate);
+                let span = |from: u64, to: u64| to.saturating_sub(from).max(1);
+                rec.connect_time.saturating_record(span(started, now));
+                rec.tcp_time.saturating_record(span(started, o.tcp_at));
+                let mut upgrade_from = o.tcp_at;
+                if let Some((tls_at, resumed)) = o.tls {
+                    rec.tls_time.saturating_record(span(o.tcp_at, tls_at));
+                    upgrade_from = tls_at;
+                    if resumed {
+                        rec.counters.tls_resumed += 1;
+                    } else {
+                        rec.counters.tls_full += 1;
+                    }
+                }
+                rec.upgrade_time.saturating_record(span(upgrade_from, now));
+                rec.counters.wire.deflate_conns += u64::from(o.deflate);
             }
             keeper::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
-            glommio::spawn_local(Conn::new(shard.clone(), stream, local, leftover, deflate)).detach();
+            glommio::spawn_local(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate)).detach();
         }
         Err((kind, detail)) => {
             {
@@ -117,15 +131,42 @@ fn start_connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<S
     }
 }
 
-/// The open stream, the bytes that followed the upgrade response, and whether permessage-deflate
-/// was agreed.
-async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>, bool), Failure> {
+/// An upgraded connection, with when its TCP connect and its TLS handshake completed.
+struct Opened {
+    stream: ClientStream,
+    /// Bytes that followed the upgrade response (already WebSocket frames).
+    leftover: Vec<u8>,
+    /// permessage-deflate was agreed.
+    deflate: bool,
+    /// ns since the epoch: the TCP handshake was done (for ws://, the socket took the request).
+    tcp_at: u64,
+    /// wss://: when the TLS handshake completed, and whether it resumed a session.
+    tls: Option<(u64, bool)>,
+}
+
+async fn establish(shard: &Shard, id: u64) -> Result<Opened, Failure> {
     let plan = &shard.plan;
     let sources = &plan.run.scenario.source_ips;
     let source = (!sources.is_empty()).then(|| sources[(id % sources.len() as u64) as usize]);
     let sock = start_connect(plan.addr, source)?;
     // SAFETY: the descriptor is a connecting TCP socket we own and hand over once.
-    let mut stream = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
+    let mut tcp = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
+    let (mut stream, mut tcp_at, tls) = match &shard.tls {
+        None => (Stream::Plain(tcp), 0, None),
+        Some(t) => {
+            // A zero-length send completes once the TCP handshake has (a refused connect
+            // surfaces here), so the TLS handshake is timed on its own.
+            tcp.write(&[]).await.map_err(|e| io_failure(e, true))?;
+            let tcp_at = shard.now_ns();
+            let s = t
+                .connector
+                .connect(t.server_name.clone(), tcp)
+                .await
+                .map_err(|e| crate::tls::failure(&e).unwrap_or_else(|| io_failure(e, true)))?;
+            let resumed = s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            (Stream::Tls(Box::new(s)), tcp_at, Some((shard.now_ns(), resumed)))
+        }
+    };
     let key = handshake::new_key();
     let sc = &plan.run.scenario;
     let req = handshake::client_request(
@@ -136,8 +177,12 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>, bool),
         &sc.subprotocols,
         sc.compression,
     );
-    // The first write waits for the TCP handshake; a refused connect surfaces here.
+    // ws://: the first write waits for the TCP handshake; a refused connect surfaces here.
     stream.write_all(&req).await.map_err(|e| io_failure(e, true))?;
+    stream.flush().await.map_err(|e| io_failure(e, true))?;
+    if tls.is_none() {
+        tcp_at = shard.now_ns();
+    }
     // Upgrade responses are about 130 bytes; the buffer grows if one is longer.
     let mut buf = vec![0u8; 256];
     let mut filled = 0;
@@ -155,7 +200,15 @@ async fn establish(shard: &Shard, id: u64) -> Result<(TcpStream, Vec<u8>, bool),
         filled += n;
         match handshake::parse_response(&buf[..filled], &key, &sc.subprotocols, sc.compression) {
             Response::Partial => continue,
-            Response::Accepted { head_len, deflate } => return Ok((stream, buf[head_len..filled].to_vec(), deflate)),
+            Response::Accepted { head_len, deflate } => {
+                return Ok(Opened {
+                    stream,
+                    leftover: buf[head_len..filled].to_vec(),
+                    deflate,
+                    tcp_at,
+                    tls,
+                })
+            }
             Response::Rejected { status } => {
                 shard.rec.borrow_mut().upgrade_status.bump(status, 1);
                 return Err((

@@ -109,7 +109,16 @@ pub struct CorePlan {
     /// The upgrade request's Host header and path.
     pub host_header: String,
     pub path: String,
+    /// wss://: the trusted roots and the name to check; each core makes its own config from them.
+    pub tls: Option<crate::tls::ClientTls>,
     pub run: Arc<RunPlan>,
+}
+
+/// A core's TLS client: its own config (and so its own session cache, no lock shared between
+/// cores) and the server name for SNI and the certificate check.
+pub struct ShardTls {
+    pub connector: futures_rustls::TlsConnector,
+    pub server_name: rustls_pki_types::ServerName<'static>,
 }
 
 /// What a connection should send now.
@@ -161,6 +170,8 @@ pub struct Shard {
     pub poked: Cell<bool>,
     /// Messages sent on this core and not answered yet (echoed or corrupted).
     pub in_flight: Cell<u64>,
+    /// wss://: the core's TLS client.
+    pub tls: Option<ShardTls>,
     rng: Cell<u64>,
 }
 
@@ -354,6 +365,10 @@ async fn core_main(plan: CorePlan, epoch: Instant, ctl: Arc<Control>, tx: Sender
         keeper: RefCell::new(None),
         poked: Cell::new(false),
         in_flight: Cell::new(0),
+        tls: plan.tls.as_ref().map(|t| ShardTls {
+            connector: futures_rustls::TlsConnector::from(t.config()),
+            server_name: t.server_name.clone(),
+        }),
         rng: Cell::new(rng),
         plan,
     });

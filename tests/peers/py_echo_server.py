@@ -4,7 +4,8 @@
 Used by wsload's interop tests as a server implementation this project did
 not write.  Binds 127.0.0.1 only, echoes text and binary messages unchanged,
 negotiates no compression unless --compression deflate (the library's own
-permessage-deflate), lets the library answer pings, and exits by itself after
+permessage-deflate), lets the library answer pings, serves wss:// (with
+Python's ssl module) when given --cert and --key, and exits by itself after
 --max-seconds.
 
 Contract: after binding, exactly one line ``PORT <n>`` is printed to stdout
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 from websockets.asyncio.server import serve
@@ -57,6 +59,7 @@ async def main(args):
         open_timeout=10,
         backlog=1024,
         reuse_address=True,
+        ssl=tls_context(args),
     ) as server:
         port = server.sockets[0].getsockname()[1]
         sys.stdout.write(f"PORT {port}\n")
@@ -65,6 +68,15 @@ async def main(args):
             await asyncio.wait_for(stop, timeout=args.max_seconds)
         except asyncio.TimeoutError:
             pass
+
+
+def tls_context(args):
+    """wss:// with --cert/--key (PEM chain and key), else plain ws://."""
+    if not args.cert:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    return ctx
 
 
 def parse_args():
@@ -80,6 +92,8 @@ def parse_args():
                    help="subprotocols the server supports (it picks the first the client offers)")
     p.add_argument("--compression", choices=["none", "deflate"], default="none",
                    help="offer permessage-deflate (websockets' own implementation)")
+    p.add_argument("--cert", help="serve wss:// with this PEM certificate chain (needs --key)")
+    p.add_argument("--key", help="the PEM private key of --cert")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
     return p.parse_args()
 

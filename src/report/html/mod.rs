@@ -136,6 +136,9 @@ fn verdict(h: &mut String, s: &Value) {
 
 fn findings(h: &mut String, s: &Value) {
     h.push_str("<section id=\"findings\"><h2>Findings</h2>");
+    if let Some(w) = crate::report::markdown::insecure_warning(s) {
+        let _ = write!(h, "<p class=\"fail\"><strong>WARNING</strong>: {w}.</p>");
+    }
     match s.get("analysis") {
         Some(a) => {
             let fs = a

@@ -123,6 +123,23 @@ pub fn key_figures(h: &mut String, s: &Value) {
             ("errors", fmt_num(errors)),
         ],
     );
+    // wss://: the connect time's parts and the sessions resumed.
+    if let Some(tls) = s.get("tls").filter(|t| !t.is_null()) {
+        let sessions = format!(
+            "{} full, {} resumed",
+            num(tls, "/full_handshakes"),
+            num(tls, "/resumed_handshakes")
+        );
+        kv_table(
+            h,
+            &[
+                ("TCP connect", pcts(s, "/latency_us/tcp_connect")),
+                ("TLS handshake", pcts(s, "/latency_us/tls_handshake")),
+                ("upgrade", pcts(s, "/latency_us/upgrade")),
+                ("TLS handshakes", sessions),
+            ],
+        );
+    }
     h.push_str("</section>");
 }
 

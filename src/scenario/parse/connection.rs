@@ -1,5 +1,5 @@
 //! The sections about connections: upgrade request options (headers, subprotocols, source
-//! addresses), the `[connection]` table, the ramp that opens connections and the reconnect policy.
+//! addresses), certificate checks (`[tls]`), the `[connection]` table, the ramp that opens connections and the reconnect policy.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use super::describe::fmt_dur;
 use super::read::*;
 use super::tree::Node;
 use super::Res;
+use crate::config::target::Target;
 
 /// Headers wsload writes itself in the upgrade request.
 const RESERVED_HEADERS: &[&str] = &[
@@ -108,6 +109,36 @@ pub(super) fn read_source_ips(n: &Node, field: &str) -> Res<Vec<IpAddr>> {
                 .map_err(|_| out_of_range(e, f, "an IP address such as \"127.0.0.2\" or \"::1\""))
         },
     )
+}
+
+/// `[tls]`: a CA file to trust (read now, so a bad file is reported with its position) and
+/// `insecure`. Only for wss:// targets.
+pub(super) fn read_tls(n: &Node, target: Option<&Target>) -> Res<TlsOptions> {
+    let t = Tab::new(n, "tls", "a table such as [tls] ca = \"certs/ca.pem\"")?;
+    t.known(&["ca", "insecure"])?;
+    let ca = t.opt("ca", |n, f| {
+        let path = get_str(n, f, "a PEM file of CA certificates such as \"certs/ca.pem\"")?;
+        crate::tls::read_certs(std::path::Path::new(&path)).map_err(|m| error(&n.loc, f, m))?;
+        Ok(std::path::PathBuf::from(path))
+    })?;
+    let insecure = t.opt("insecure", get_bool)?.unwrap_or(false);
+    if ca.is_some() || insecure {
+        let key = if insecure { "insecure" } else { "ca" };
+        let at = t.get(key).expect("set");
+        match target {
+            Some(tg) if tg.tls => {}
+            Some(tg) => {
+                let why = format!("certificate options apply to wss:// targets; the target is {tg}");
+                return Err(error(&at.loc, &t.field(key), why));
+            }
+            None => {
+                let why =
+                    "certificate options apply to wss:// targets; the built-in server speaks ws:// (give a wss:// URL)";
+                return Err(error(&at.loc, &t.field(key), why));
+            }
+        }
+    }
+    Ok(TlsOptions { ca, insecure })
 }
 
 /// `[connection]`: how long each connection lives before it is closed and reopened.

@@ -24,7 +24,9 @@ use toml_edit::ImDocument;
 
 use super::model::*;
 use crate::config::target::Target;
-use connection::{read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols};
+use connection::{
+    read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols, read_tls,
+};
 pub use describe::describe;
 use read::*;
 use traffic::{read_faults, read_messages, read_phases, read_thresholds};
@@ -145,6 +147,7 @@ const TOP_KEYS: &[&str] = &[
     "headers",
     "subprotocols",
     "source_ips",
+    "tls",
     "connect_timeout",
     "connect_concurrency",
     "max_frame",
@@ -193,6 +196,10 @@ fn read_scenario(root: &Node, base: &Path) -> Res<Scenario> {
     payload::read_origin_cookies(&top, &mut headers)?;
     let subprotocols = top.opt("subprotocols", read_subprotocols)?.unwrap_or_default();
     let source_ips = top.opt("source_ips", read_source_ips)?.unwrap_or_default();
+    let tls = match top.get("tls") {
+        Some(n) => read_tls(n, target.as_ref())?,
+        None => TlsOptions::default(),
+    };
     let connect_timeout = top
         .opt("connect_timeout", get_positive_duration)?
         .unwrap_or(Duration::from_secs(10));
@@ -228,6 +235,7 @@ fn read_scenario(root: &Node, base: &Path) -> Res<Scenario> {
         headers,
         subprotocols,
         source_ips,
+        tls,
         connect_timeout,
         connect_concurrency,
         max_frame,

@@ -1,0 +1,278 @@
+//! wss:// end to end: `wsload serve --tls-cert` and a Python `websockets` server with a CA made at
+//! test time (`wsload cert`, rcgen), certificate failures, `--insecure`, and bad TLS settings.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// `wsload cert --out DIR [--host H]...` into a fresh directory: (ca.pem, cert.pem, key.pem).
+fn make_certs(hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = fresh_dir();
+    let mut cmd = Command::new(WSLOAD);
+    cmd.args(["cert", "--out"]).arg(&dir);
+    for h in hosts {
+        cmd.args(["--host", h]);
+    }
+    let out = cmd.output().expect("run wsload cert");
+    assert!(
+        out.status.success(),
+        "wsload cert: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+fn tls_server(cert: &Path, key: &Path) -> Peer {
+    spawn_wsload_server_with(&["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()])
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn wss(host: &str, port: u16) -> String {
+    format!("wss://{host}:{port}/")
+}
+
+#[test]
+fn wss_echoes_every_message_and_resumes_sessions() {
+    let (ca, cert, key) = make_certs(&[]);
+    let server = tls_server(&cert, &key);
+    // A ramp (not a burst), so tickets from the first handshakes are there for the next ones.
+    // localhost: a DNS name, sent as SNI and checked against the certificate's names.
+    let url = wss("localhost", server.port);
+    let r = run_wsload(&[
+        "run",
+        &url,
+        "--ca",
+        s(&ca),
+        "-c",
+        "40",
+        "--connect-rate",
+        "50",
+        "--rate",
+        "5",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+    ]);
+    r.assert_clean();
+    let ctx = r.pretty();
+    let sum = r.summary();
+    assert_eq!(sum["tls"]["insecure"], Value::Bool(false), "{ctx}");
+    let (full, resumed) = (r.num("/tls/full_handshakes"), r.num("/tls/resumed_handshakes"));
+    assert_eq!(
+        full + resumed,
+        40,
+        "every established connection did one handshake\n{ctx}"
+    );
+    assert!(resumed > 0, "no session was resumed over 40 connections\n{ctx}");
+    assert!(full > 0, "the first handshake cannot be resumed\n{ctx}");
+    // The connect time is split: each part measured for every connection, and the parts add up.
+    for part in ["connect", "tcp_connect", "tls_handshake", "upgrade"] {
+        assert_eq!(r.num(&format!("/latency_us/{part}/count")), 40, "{part}\n{ctx}");
+    }
+    let mean = |p: &str| f(sum, &format!("/latency_us/{p}/mean"));
+    let parts = mean("tcp_connect") + mean("tls_handshake") + mean("upgrade");
+    assert!(
+        (parts - mean("connect")).abs() <= 0.05 * mean("connect") + 5.0,
+        "the parts' means ({parts}) should add up to the total's ({})\n{ctx}",
+        mean("connect")
+    );
+    let md = std::fs::read_to_string(r.out_dir.join("report.md")).unwrap();
+    assert!(md.contains("| TLS handshake |"), "report.md lacks the TLS row:\n{md}");
+    assert!(md.contains("resumed"), "report.md lacks the resumption line:\n{md}");
+
+    // Messages larger than a TLS record (16 KiB) arrive split across records and reads.
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--ca",
+        s(&ca),
+        "-c",
+        "4",
+        "--in-flight",
+        "4",
+        "--size",
+        "70000",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+    ]);
+    r.assert_clean();
+}
+
+#[test]
+fn wss_against_an_independent_server() {
+    let (ca, cert, key) = make_certs(&[]);
+    let server = spawn_peer("py_echo_server.py", &["--cert", s(&cert), "--key", s(&key)]);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--ca",
+        s(&ca),
+        "-c",
+        "10",
+        "--rate",
+        "5",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+    ]);
+    r.assert_clean();
+    assert_eq!(r.num("/latency_us/tls_handshake/count"), 10, "{}", r.pretty());
+}
+
+#[test]
+fn an_untrusted_certificate_fails_with_the_fix() {
+    let (_, cert, key) = make_certs(&[]);
+    let (other_ca, other_cert, other_key) = make_certs(&["example.test"]);
+    let server = tls_server(&cert, &key);
+    let url = wss("127.0.0.1", server.port);
+    // Another CA than the one that signed the server's certificate; then the system roots alone.
+    for extra in [&["--ca", s(&other_ca)][..], &[][..]] {
+        let mut args = vec!["run", &url, "-c", "3", "--rate", "1", "-d", "1s", "--cores", "0"];
+        args.extend_from_slice(extra);
+        let r = run_wsload(&args);
+        r.assert_exit(2);
+        let ctx = r.pretty();
+        assert_eq!(r.num("/errors/tls_certificate"), 3, "{ctx}");
+        assert_eq!(r.num("/connections/established"), 0, "{ctx}");
+        assert!(r.stderr.contains("not signed by a trusted CA"), "{ctx}");
+        assert!(r.stderr.contains("pass --ca FILE"), "the fix is named\n{ctx}");
+    }
+    // The right CA, but a certificate for another name.
+    let named = tls_server(&other_cert, &other_key);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", named.port),
+        "--ca",
+        s(&other_ca),
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+    ]);
+    r.assert_exit(2);
+    assert_eq!(r.num("/errors/tls_certificate"), 2, "{}", r.pretty());
+    assert!(r.stderr.contains("not valid for the URL's host"), "{}", r.pretty());
+    // The failure analysis places it in the TLS phase.
+    let rows = r.summary()["analysis"]["taxonomy"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|t| t["class"] == "tls_certificate" && t["phase"] == "tls"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn insecure_accepts_any_certificate_and_says_so_everywhere() {
+    let (_, cert, key) = make_certs(&[]);
+    let server = tls_server(&cert, &key);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--insecure",
+        "-c",
+        "5",
+        "--rate",
+        "5",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+    ]);
+    r.assert_clean();
+    assert!(r.stderr.contains("WARNING: --insecure"), "even with -q:\n{}", r.stderr);
+    assert_eq!(r.summary()["tls"]["insecure"], Value::Bool(true), "{}", r.pretty());
+    assert_eq!(r.summary()["scenario"]["tls"]["insecure"], Value::Bool(true));
+    for file in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(r.out_dir.join(file)).unwrap();
+        assert!(text.contains("certificates were NOT verified"), "{file}:\n{text}");
+    }
+}
+
+/// `wsload run ARGS` that must be refused before anything starts, with `needle` in the message.
+fn refused(args: &[&str], needle: &str) {
+    let out = Command::new(WSLOAD).args(args).output().expect("run wsload");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: expected {needle:?} in:\n{err}");
+}
+
+#[test]
+fn bad_tls_settings_are_clear_errors() {
+    let dir = fresh_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let missing = dir.join("missing.pem");
+    let url = "wss://127.0.0.1:9/";
+    refused(
+        &["run", url, "--ca", s(&missing), "-q"],
+        &format!(
+            "--ca {}: tls.ca: cannot read the certificate file {}",
+            s(&missing),
+            s(&missing)
+        ),
+    );
+    refused(&["run", url, "--ca", s(&junk), "-q"], "holds no certificate");
+    refused(
+        &["run", "ws://127.0.0.1:9/", "--insecure", "-q"],
+        "apply to wss:// targets",
+    );
+    refused(&["run", "--insecure", "-q"], "the built-in server speaks ws://");
+    let sc = scenario_file(&format!("url = \"{url}\"\n\n[tls]\nca = \"{}\"\n", s(&junk)));
+    refused(
+        &["validate", s(&sc)],
+        &format!("{}:4:6: tls.ca: {} holds no certificate", s(&sc), s(&junk)),
+    );
+    refused(
+        &["run", url, "--set", "tls.insecure=1", "-q"],
+        "--set tls.insecure=1: tls.insecure: expected true or false",
+    );
+    // The server's files.
+    let (_, cert, key) = make_certs(&[]);
+    let serve = |c: &Path, k: &Path| {
+        Command::new(WSLOAD)
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--for",
+                "1s",
+                "--tls-cert",
+                s(c),
+                "--tls-key",
+                s(k),
+            ])
+            .output()
+            .expect("run wsload serve")
+    };
+    for (c, k, needle) in [
+        (&junk, &key, "holds no certificate"),
+        (&cert, &junk, "no usable private key"),
+    ] {
+        let out = serve(c, k);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle) && err.contains(s(&junk)), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
