@@ -11,6 +11,7 @@
 //!                            ▼
 //!                      report: summary.json + text
 //!  server: the built-in echo target (a child process of `run`)
+//!  proxy: the fault-injecting TCP proxy (a child process of `run` with a scenario's [proxy])
 //! ```
 //!
 //! Nothing per message crosses threads: each core records into its own
@@ -24,6 +25,7 @@ pub mod io;
 pub mod metrics;
 pub mod postrun;
 pub mod proto;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod scenario;

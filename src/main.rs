@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some(Command::Capacity(a)) => wsload::capacity::main(&a),
         Some(Command::Report(a)) => report(&a),
         Some(Command::Compare(a)) => compare(&a),
+        Some(Command::Proxy(a)) => wsload::proxy::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)

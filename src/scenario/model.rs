@@ -216,6 +216,15 @@ pub struct Fault {
     pub lasting: Option<Duration>,
 }
 
+/// `[proxy]`: the fault-injecting proxy `wsload run` starts (a child process) in front of the
+/// target, with its toxics; their `at` counts from the start of traffic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyConfig {
+    /// The proxy's CPU; `None`: the last available CPU (shared with the built-in server).
+    pub cpu: Option<usize>,
+    pub toxics: Vec<crate::proxy::spec::Toxic>,
+}
+
 /// A scenario, validated. Durations are serialized as seconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
@@ -252,6 +261,9 @@ pub struct Scenario {
     #[serde(with = "secs")]
     pub recovered_within: Duration,
     pub faults: Vec<Fault>,
+    /// The network-fault proxy, if the scenario has a `[proxy]` table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyConfig>,
     /// Threshold expressions as written (`latency.p99 < 200ms`), checked by `thresholds`.
     pub thresholds: Vec<String>,
     pub abort_on_fail: bool,

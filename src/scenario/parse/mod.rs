@@ -9,6 +9,7 @@
 
 mod connection;
 mod describe;
+mod proxy;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -24,7 +25,8 @@ use toml_edit::ImDocument;
 use super::model::*;
 use crate::config::target::Target;
 use connection::{read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols};
-pub use describe::describe;
+pub use describe::{describe, fmt_bytes, fmt_dur};
+pub(crate) use read::closest;
 use read::*;
 use traffic::{read_faults, read_messages, read_phases, read_thresholds};
 use tree::{apply, position, Node, Src};
@@ -154,6 +156,7 @@ const TOP_KEYS: &[&str] = &[
     "connection",
     "reconnect",
     "faults",
+    "proxy",
     "thresholds",
     "abort_on_fail",
 ];
@@ -208,6 +211,10 @@ fn read_scenario(root: &Node) -> Res<Scenario> {
         Some(n) => read_faults(n, traffic_end)?,
         None => Vec::new(),
     };
+    let proxy = match top.get("proxy") {
+        Some(n) => Some(proxy::read_proxy(n, traffic_end)?),
+        None => None,
+    };
     let thresholds = top.opt("thresholds", read_thresholds)?.unwrap_or_default();
     let abort_on_fail = top.opt("abort_on_fail", get_bool)?.unwrap_or(false);
 
@@ -230,6 +237,7 @@ fn read_scenario(root: &Node) -> Res<Scenario> {
         reconnect,
         recovered_within,
         faults,
+        proxy,
         thresholds,
         abort_on_fail,
         drain,

@@ -45,6 +45,7 @@ pub(super) fn defaults() -> Scenario {
         reconnect: Reconnect::Off,
         recovered_within: secs(5.0),
         faults: vec![],
+        proxy: None,
         thresholds: vec![],
         abort_on_fail: false,
         drain: secs(5.0),
