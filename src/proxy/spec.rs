@@ -215,7 +215,10 @@ impl Toxic {
             }
             Kind::Timeout | Kind::Down => {}
         }
-        let _ = write!(o, ",direction={},fraction={:?}", self.direction.key(), self.fraction);
+        if !matches!(self.kind, Kind::Down) {
+            let _ = write!(o, ",direction={}", self.direction.key());
+        }
+        let _ = write!(o, ",fraction={:?}", self.fraction);
         if let Some(a) = self.at {
             let _ = write!(o, ",at={}", s(a));
         }
@@ -242,7 +245,18 @@ impl Toxic {
             Kind::Corrupt { probability } => format!("corrupt {}% of chunks", probability * 100.0),
             Kind::Down => "down".to_string(),
         };
-        if !matches!(self.kind, Kind::Down) {
+        // Down and rate-triggered toxics act on whole connections: no direction to name.
+        let whole = matches!(
+            self.kind,
+            Kind::Down
+                | Kind::Reset {
+                    trigger: Trigger::Rate(_)
+                }
+                | Kind::Close {
+                    trigger: Trigger::Rate(_)
+                }
+        );
+        if !whole {
             let _ = write!(o, " {}", self.direction.key());
         }
         if self.fraction < 1.0 {

@@ -188,6 +188,13 @@ pub fn describe(s: &Scenario) -> String {
             fmt_dur(f.at)
         );
     }
+    if let Some(p) = &s.proxy {
+        let cpu = p.cpu.map_or("the last CPU".to_string(), |c| format!("CPU {c}"));
+        let _ = writeln!(o, "proxy (network faults, on {cpu}; times from the start of traffic):");
+        for t in &p.toxics {
+            let _ = writeln!(o, "  {}", t.describe());
+        }
+    }
     if !s.thresholds.is_empty() {
         let abort = if s.abort_on_fail {
             " (abort as soon as one fails)"
