@@ -13,8 +13,7 @@ fn last_counters(stdout: &str) -> Value {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("counters").is_some())
-        .last()
+        .rfind(|v| v.get("counters").is_some())
         .unwrap_or_else(|| panic!("no counter line in the proxy's output:\n{stdout}"))["counters"]
         .clone()
 }

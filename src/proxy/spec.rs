@@ -416,16 +416,16 @@ impl Builder {
         let need = |key: &'static str, example: &str| {
             (
                 Some(key),
-                format!("missing; the {} toxic needs {key}, e.g. {example}", self.kind),
+                format!("missing; the {} toxic needs {key} (e.g. {example})", self.kind),
             )
         };
         let kind = match self.kind.as_str() {
             "latency" => Kind::Latency {
-                delay: self.dur("delay").ok_or_else(|| need("delay", "delay=50ms"))?,
+                delay: self.dur("delay").ok_or_else(|| need("delay", "50ms"))?,
                 jitter: self.dur("jitter").unwrap_or_default(),
             },
             "bandwidth" => {
-                let r = self.num("rate").ok_or_else(|| need("rate", "rate=1MiB/s"))?;
+                let r = self.num("rate").ok_or_else(|| need("rate", "1MiB/s"))?;
                 if r < 1.0 {
                     return Err((
                         Some("rate"),
@@ -435,8 +435,8 @@ impl Builder {
                 Kind::Bandwidth { bytes_per_s: r as u64 }
             }
             "stall" => {
-                let pause = self.dur("pause").ok_or_else(|| need("pause", "pause=200ms"))?;
-                let every = self.dur("every").ok_or_else(|| need("every", "every=2s"))?;
+                let pause = self.dur("pause").ok_or_else(|| need("pause", "200ms"))?;
+                let every = self.dur("every").ok_or_else(|| need("every", "2s"))?;
                 if pause.is_zero() || pause >= every {
                     return Err((
                         Some("pause"),
@@ -446,7 +446,7 @@ impl Builder {
                 Kind::Stall { pause, every }
             }
             "slice" => {
-                let size = self.bytes("size").ok_or_else(|| need("size", "size=1"))?;
+                let size = self.bytes("size").ok_or_else(|| need("size", "1"))?;
                 if size == 0 {
                     return Err((Some("size"), "a piece size of at least 1 byte".into()));
                 }
@@ -479,9 +479,7 @@ impl Builder {
             }
             "timeout" => Kind::Timeout,
             "corrupt" => Kind::Corrupt {
-                probability: self
-                    .num("probability")
-                    .ok_or_else(|| need("probability", "probability=0.01"))?,
+                probability: self.num("probability").ok_or_else(|| need("probability", "0.01"))?,
             },
             "down" => Kind::Down,
             k => return Err((None, unknown_kind(k))),
@@ -610,7 +608,7 @@ mod tests {
         assert!(!t.active(None));
         assert!(!on(1.999) && on(2.0) && on(4.999) && !on(5.0));
         t.lasting = None;
-        assert!(on(1e6));
+        assert!(t.active(Some(Duration::from_secs(1_000_000))));
         assert_eq!(t.window(), Some((Duration::from_secs(2), None)));
     }
 }

@@ -60,7 +60,7 @@ impl Bucket {
 
     /// The largest write to make at once: 20 ms worth of bytes (at least 1), so the flow is smooth.
     pub fn piece(&self) -> usize {
-        ((self.bytes_per_s / 50).max(1)).min(64 * 1024) as usize
+        (self.bytes_per_s / 50).clamp(1, 64 * 1024) as usize
     }
 
     /// Reserve `n` bytes at `now`: how long to wait before writing them.
