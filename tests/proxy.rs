@@ -294,6 +294,19 @@ fn network_faults_scenario_shows_the_fault_window_and_the_recovery() {
     // timeline.csv carries the proxy's counters next to the client's.
     let csv = std::fs::read_to_string(o.out_dir.join("timeline.csv")).unwrap();
     assert!(csv.lines().next().unwrap().contains("proxy_resets"), "{csv}");
+    // Every report shows what the proxy did and when.
+    let md = std::fs::read_to_string(o.out_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Network faults (proxy)") && md.contains("| resets |"),
+        "{md}"
+    );
+    assert!(md.contains("reset 0.5/s per connection, from 7s to 9s"), "{md}");
+    let html = std::fs::read_to_string(o.out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("<section id=\"proxy\">"),
+        "no proxy section in report.html"
+    );
+    assert!(o.stderr.contains("  proxy         3 toxic(s);"), "{}", o.stderr);
 }
 
 #[test]
