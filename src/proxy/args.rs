@@ -23,11 +23,11 @@ both, on a fraction of the connections (drawn when each is accepted), always or 
 (`at=20s,for=10s` from the proxy's start). The shorthand flags below make toxics on every \
 connection in --direction, always on; --toxic gives full control and is repeatable.\n\n\
 Toxics (--toxic KIND,key=value,...; common keys: direction, fraction, at, for):\n  \
-latency    delay=D, jitter=J    each chunk held D ± J (uniform), order kept; one way, so with\n                                direction=both a round trip gains 2·D\n  \
+latency    delay=D, jitter=J    each chunk held D ± J (uniform), order kept; one way, so with\n                                  direction=both a round trip gains 2·D\n  \
 bandwidth  rate=R               at most R per connection and direction (e.g. 1MiB/s), no burst\n  \
 stall      pause=D, every=P     forward nothing for D at the start of every P (a retransmission stall)\n  \
 slice      size=N, delay=D      write each chunk as N-byte pieces, D apart (partial-frame parsing)\n  \
-reset      rate=R | after=N     TCP reset to both ends: per connection at random with R per second\n                                (Poisson), or once N bytes have passed in the toxic's direction\n  \
+reset      rate=R | after=N     TCP reset to both ends: per connection at random with R per second\n                                  (Poisson), or once N bytes have passed in the toxic's direction\n  \
 close      rate=R | after=N     the same, with a clean FIN to both ends instead\n  \
 timeout                         swallow every byte from then on; the connection stays open\n  \
 corrupt    probability=P        flip one bit in the last byte of a chunk, for a share P of chunks\n  \
