@@ -7,12 +7,17 @@
 #   RUNS=5 DURATION=10s scripts/bench.sh
 #   scripts/bench.sh codec           # only the frame codec micro-benchmark
 #   PLAIN=0 scripts/bench.sh         # only the wss:// figures (WSS=0: only the ws:// ones)
+#   scripts/bench.sh proxy           # only the proxy's cost (below)
 #
 # Prints: time to open 10,000 connections; client bytes per idle connection
 # (VmRSS at 10,000 idle minus at 100 idle, / 9,900); echoed msgs/s at
 # --in-flight 64; client CPU s per million messages and latency at 50,000 msg/s.
 # Then the same first three figures over wss:// (TLS, a CA made by `wsload cert`,
 # session resumption by the server's tickets), unless WSS=0.
+# Proxy cost: `wsload proxy` with every fault off (pinned to PROXY_CPU, by default
+# the server's: with 2 CPUs it shares it), 1,000 connections, the same loads run
+# directly and through the proxy: echoed msgs/s at --in-flight 16, and p50/p99 at
+# 10 msg/s per connection; the difference is what the proxy adds (PROXY=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +28,17 @@ CONNS=${CONNS:-10000}
 DURATION=${DURATION:-10s}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
+PROXY_CPU=${PROXY_CPU:-$SERVER_CPU}
+PROXY_CONNS=${PROXY_CONNS:-1000}
+PROXY=${PROXY:-1}
 BIN=${BIN:-target/release/wsload}
 WORK=$(mktemp -d /tmp/wsload-bench.XXXXXX)
 SERVER_PID=""
+PROXY_PID=""
 
 stop_server() {
+    if [[ -n "$PROXY_PID" ]]; then kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; fi
+    PROXY_PID=""
     if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
     SERVER_PID=""
 }
@@ -57,10 +68,15 @@ URL="ws://$ADDR/"
 CLIENT_ARGS=()
 echo "# wsload benchmarks: client CPU $CLIENT_CPU, server CPU $SERVER_CPU ($URL), $CONNS connections, 64 B, $RUNS runs"
 
-# run NAME ARGS... : one client run against $URL, summary JSON saved as $WORK/NAME.json
+# run_at URL NAME ARGS... : one client run against URL, summary JSON saved as $WORK/NAME.json
+run_at() {
+    local url=$1 name=$2; shift 2
+    "$BIN" run "$url" "${CLIENT_ARGS[@]}" --cores "$CLIENT_CPU" -q --json --out "$WORK/$name" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" || true
+}
+
+# run NAME ARGS... : one client run against $URL
 run() {
-    local name=$1; shift
-    "$BIN" run "$URL" "${CLIENT_ARGS[@]}" --cores "$CLIENT_CPU" -q --json --out "$WORK/$name" "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" || true
+    run_at "$URL" "$@"
 }
 
 # field FILE... : print one JSON path from each summary
@@ -103,6 +119,48 @@ idle_rss() {
     wait "$pid" || true
 }
 
+# proxy_cost : the same loads directly and through `wsload proxy` (no toxic), median of RUNS
+proxy_cost() {
+    taskset -c "$PROXY_CPU" "$BIN" proxy --listen 127.0.0.1:0 --upstream "$ADDR" --cores "$PROXY_CPU" --for 1h \
+        >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
+    PROXY_PID=$!
+    for _ in $(seq 100); do grep -q "listening on" "$WORK/proxy.out" 2>/dev/null && break; sleep 0.1; done
+    local paddr
+    paddr=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+    [[ -n "$paddr" ]] || { echo "proxy did not start: $(cat "$WORK/proxy.err")" >&2; exit 1; }
+    echo "# proxy cost: proxy on CPU $PROXY_CPU (ws://$paddr/ -> $URL), $PROXY_CONNS connections, faults off"
+    local d_rate=() p_rate=() d50=() p50x=() d99=() p99x=() add50=() add99=()
+    for i in $(seq "$RUNS"); do
+        run_at "$URL" "pdmax$i" -c "$PROXY_CONNS" --in-flight 16 -d "$DURATION"
+        run_at "ws://$paddr/" "ppmax$i" -c "$PROXY_CONNS" --in-flight 16 -d "$DURATION"
+        run_at "$URL" "pdlat$i" -c "$PROXY_CONNS" --rate 10 -d "$DURATION"
+        run_at "ws://$paddr/" "pplat$i" -c "$PROXY_CONNS" --rate 10 -d "$DURATION"
+        d_rate+=("$(field messages.rate_per_s "$WORK/pdmax$i.json")")
+        p_rate+=("$(field messages.rate_per_s "$WORK/ppmax$i.json")")
+        local a b
+        a=$(field latency_us.corrected.p50 "$WORK/pdlat$i.json"); b=$(field latency_us.corrected.p50 "$WORK/pplat$i.json")
+        d50+=("$a"); p50x+=("$b"); add50+=("$((b - a))")
+        a=$(field latency_us.corrected.p99 "$WORK/pdlat$i.json"); b=$(field latency_us.corrected.p99 "$WORK/pplat$i.json")
+        d99+=("$a"); p99x+=("$b"); add99+=("$((b - a))")
+        lost=$(field messages.lost "$WORK/ppmax$i.json" "$WORK/pplat$i.json" | paste -sd+ | bc)
+        [[ "$lost" == "0" ]] || echo "warning: proxy run $i lost $lost messages" >&2
+    done
+    stats "echoed msgs/s, --in-flight 16, direct" "msg/s" "${d_rate[@]}"
+    stats "echoed msgs/s, --in-flight 16, through proxy" "msg/s" "${p_rate[@]}"
+    stats "latency p50 at 10k msg/s, direct" "us" "${d50[@]}"
+    stats "latency p50 at 10k msg/s, through proxy" "us" "${p50x[@]}"
+    stats "latency p99 at 10k msg/s, direct" "us" "${d99[@]}"
+    stats "latency p99 at 10k msg/s, through proxy" "us" "${p99x[@]}"
+    stats "proxy: added p50 (same run pairs)" "us" "${add50[@]}"
+    stats "proxy: added p99 (same run pairs)" "us" "${add99[@]}"
+    kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=""
+}
+
+if [[ "${1:-}" == "proxy" ]]; then
+    proxy_cost
+    exit 0
+fi
+
 open_s=(); per_conn=(); rate=(); cpu_max=(); cpu50=(); p50=(); p99=(); p999=()
 [[ "$PLAIN" == "1" ]] || RUNS_PLAIN=0
 for i in $(seq "${RUNS_PLAIN:-$RUNS}"); do
@@ -136,6 +194,8 @@ if [[ "$PLAIN" == "1" ]]; then
     stats "corrected latency p99.9 at 50k msg/s" "us" "${p999[@]}"
     echo "# a message is one echo (send + receive + check); CPU is user + system of the client process from load start to end"
 fi
+
+if [[ "$PROXY" == "1" && "$PLAIN" == "1" ]]; then proxy_cost; fi
 
 [[ "$WSS" == "1" ]] || exit 0
 # wss://: the same server over TLS, with a CA made here (offline, no OpenSSL).

@@ -50,6 +50,10 @@ pub struct TimelinePoint {
     pub errors_new: BTreeMap<String, u64>,
     /// Faults injected in the interval (connections hit), by kind.
     pub faults_new: BTreeMap<String, u64>,
+    /// What the network-fault proxy did in the interval (its counters' growth, nonzero only);
+    /// filled in after the run from the proxy's report.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_new: BTreeMap<String, u64>,
     /// The server under test at `t_s` (with `--server-pid` or the built-in server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerPoint>,
@@ -383,6 +387,7 @@ pub fn aggregate(
                     .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
                     .filter(|(_, n)| *n > 0)
                     .collect(),
+                proxy_new: BTreeMap::new(),
                 server: sample_server().map(ServerPoint::from),
                 kernel: server_pid
                     .and_then(|_| procstat::kernel_sample().ok())

@@ -13,6 +13,7 @@
 //!
 //!  merge: several shards' results (run --shard i/N) → one, histograms added
 //!  server: the built-in echo target (a child process of `run`)
+//!  proxy: the fault-injecting TCP proxy (a child process of `run` with a scenario's [proxy])
 //! ```
 //!
 //! Nothing per message crosses threads: each core records into its own
@@ -27,6 +28,7 @@ pub mod merge;
 pub mod metrics;
 pub mod postrun;
 pub mod proto;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod scenario;

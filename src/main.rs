@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(a)) => compare(&a),
         Some(Command::Merge(a)) => wsload::merge::main(&a),
         Some(Command::Cert(a)) => cert(&a),
+        Some(Command::Proxy(a)) => wsload::proxy::main(&a),
         None => run(&cli.run),
     };
     ExitCode::from(code)

@@ -48,17 +48,18 @@ impl Outcome {
 }
 
 /// The built-in echo server, running as a child process (both ends of 10,000
-/// connections do not fit under one process's open-file limit).
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
+/// connections do not fit under one process's open-file limit). Also the proxy's process
+/// (`proxy::child`), which announces its address the same way.
+pub(crate) struct ChildServer {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    /// The rest of its stdout, after the `listening on ADDR` line.
+    pub(crate) stdout: Option<BufReader<std::process::ChildStdout>>,
 }
 
 impl ChildServer {
     fn start(cpu: usize) -> anyhow::Result<ChildServer> {
-        let exe = std::env::current_exe().context("cannot find the wsload executable to start the built-in server")?;
-        let mut cmd = Command::new(exe);
-        cmd.args([
+        let args = [
             "serve",
             "--port",
             "0",
@@ -66,10 +67,21 @@ impl ChildServer {
             "127.0.0.1",
             "--cores",
             &cpu.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        ]
+        .map(String::from);
+        ChildServer::spawn(&args, "the built-in echo server", false)
+    }
+
+    /// Start `wsload ARGS...` and wait for its `listening on ADDR` line. `what` names it in
+    /// errors; with `stdin`, its stdin is a pipe (taken from `child.stdin`), else /dev/null.
+    pub(crate) fn spawn(args: &[String], what: &str, stdin: bool) -> anyhow::Result<ChildServer> {
+        let exe =
+            std::env::current_exe().with_context(|| format!("cannot find the wsload executable to start {what}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.args(args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             use std::os::unix::process::CommandExt;
@@ -80,7 +92,7 @@ impl ChildServer {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().context("cannot start the built-in server")?;
+        let mut child = cmd.spawn().with_context(|| format!("cannot start {what}"))?;
         let stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         // Keep draining the child's stderr so it can never block on a full pipe; keep the start.
@@ -104,26 +116,34 @@ impl ChildServer {
                 let _ = err_tx.send(String::from_utf8_lossy(&first).into_owned());
             }
         });
-        let (line_tx, line_rx) = crossbeam_channel::bounded::<String>(1);
+        let (line_tx, line_rx) = crossbeam_channel::bounded(1);
         std::thread::spawn(move || {
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = line_tx.send(line);
+            let mut out = BufReader::new(stdout);
+            let _ = out.read_line(&mut line);
+            let _ = line_tx.send((line, out));
         });
-        let line = line_rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
+        let (line, out) = match line_rx.recv_timeout(Duration::from_secs(15)) {
+            Ok((l, o)) => (l, Some(o)),
+            Err(_) => (String::new(), None),
+        };
         let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
         match addr {
-            Some(addr) => Ok(ChildServer { child, addr }),
+            Some(addr) => Ok(ChildServer {
+                child,
+                addr,
+                stdout: out,
+            }),
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
                 let why = err_rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
-                bail!("the built-in echo server did not start: {}", why.trim())
+                bail!("{what} did not start: {}", why.trim())
             }
         }
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -239,6 +259,27 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
             "wsload: WARNING: --insecure: the certificate of {target} is NOT verified; any server can answer for it"
         );
     }
+    // A scenario's [proxy]: the clients connect to the proxy, which forwards to the target.
+    let proxy = match &sc.proxy {
+        Some(cfg) => {
+            let cpu = cfg
+                .cpu
+                .or(plan.server_cpu)
+                .or(crate::sys::cores::available_cpus().last().copied())
+                .unwrap_or(0);
+            match crate::proxy::child::ProxyChild::start(cfg, addr, cpu, plan.interval) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    if let Some(s) = server {
+                        s.stop();
+                    }
+                    return Err(SetupError(e).into());
+                }
+            }
+        }
+        None => None,
+    };
+    let client_addr = proxy.as_ref().map_or(addr, |p| p.addr());
     if !plan.quiet {
         eprintln!(
             "wsload: {here} connections{} to {target} from CPU(s) {}{}",
@@ -249,6 +290,9 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
                 plan.server_cpu.unwrap_or(0)
             ))
         );
+        if let Some(p) = &proxy {
+            eprintln!("wsload: through the network-fault proxy {} on CPU {}", p.addr(), p.cpu);
+        }
     }
 
     let plan = Arc::new(plan);
@@ -264,7 +308,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
                 index: i,
                 cpu,
                 ids: plan.core_share(plan.scenario.connections, i),
-                addr,
+                addr: client_addr,
                 host_header: target.host_header.clone(),
                 path: target.path.clone(),
                 tls: tls.clone(),
@@ -274,6 +318,9 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         })
         .collect();
     drop(tx);
+    if let Some(p) = &proxy {
+        p.start_clock_with_traffic(ctl.clone(), epoch);
+    }
     let early = crate::report::verdict::early_stop(&plan.scenario);
     let server_pid = plan.server_pid.or(server.as_ref().map(|s| s.child.id() as i32));
     let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early);
@@ -300,7 +347,12 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     if let Some(s) = server {
         s.stop();
     }
+    let proxy = proxy.map(|p| {
+        let run_start = epoch + Duration::from_nanos(totals.run_start_ns);
+        p.finish(run_start, &mut totals.timeline)
+    });
     let mut summary = Summary::build(&plan, &target.redacted, &totals);
+    summary.proxy = proxy;
     // The failure analysis reads the summary as JSON, as it does for a saved summary.json.
     summary.analysis = serde_json::to_value(&summary)
         .ok()

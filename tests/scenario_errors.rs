@@ -5,6 +5,43 @@ use wsload::scenario::parse::{parse, Override};
 
 /// (document, expected error)
 const CASES: &[(&str, &str)] = &[
+    // The network-fault proxy.
+    (
+        "[proxy]\n",
+        "bad.toml:1:1: proxy.toxics: missing; add at least one [[proxy.toxics]] table, e.g. kind = \"latency\", delay = \"50ms\"",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"latancy\"\ndelay = \"5ms\"\n",
+        "bad.toml:3:8: proxy.toxics[0].kind: unknown toxic kind `latancy`; did you mean `latency`?",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"latency\"\ndelay = \"-5ms\"\n",
+        "bad.toml:4:9: proxy.toxics[0].delay: `-5ms`: latency cannot be negative",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"latency\"\ndelya = \"5ms\"\n",
+        "bad.toml:4:1: proxy.toxics[0].delya: unknown field `delya`; did you mean `delay`?",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"latency\"\n",
+        "bad.toml:2:1: proxy.toxics[0].delay: missing; the latency toxic needs delay (e.g. 50ms)",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"reset\"\nrate = \"1/s\"\nafter = 100\n",
+        "bad.toml:5:9: proxy.toxics[0].after: give either rate (per connection per second) or after (bytes), not both",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"latency\"\ndelay = \"5ms\"\nat = \"20s\"\n",
+        "bad.toml:5:6: proxy.toxics[0].at: starts at 20s, at or after the end of traffic (10s, the end of the last phase); toxics must start while traffic runs",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"corrupt\"\nprobability = 1.5\n",
+        "bad.toml:4:15: proxy.toxics[0].probability: `1.5` is not a probability above 0 and at most 1 such as 0.01",
+    ),
+    (
+        "[proxy]\n[[proxy.toxics]]\nkind = \"down\"\ndirection = \"upstream\"\n",
+        "bad.toml:4:13: proxy.toxics[0].direction: the down toxic refuses whole connections; it has no direction",
+    ),
     // Wrong types.
     (
         "connections = \"10k\"",
@@ -235,7 +272,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "foo = 1",
-        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, tls, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, template, messages_file, ramp, phases, messages, connection, reconnect, faults, thresholds, abort_on_fail, origin, cookies, mode, compression, first_message, correlate, timestamp_field, timestamp_unit, sequence_field)",
+        "bad.toml:1:1: foo: unknown field `foo` (expected one of: name, url, connections, headers, subprotocols, source_ips, tls, connect_timeout, connect_concurrency, max_frame, drain, rate, in_flight, duration, size, text, template, messages_file, ramp, phases, messages, connection, reconnect, faults, proxy, thresholds, abort_on_fail, origin, cookies, mode, compression, first_message, correlate, timestamp_field, timestamp_unit, sequence_field)",
     ),
     (
         "[reconnect]\npolicy = \"backoff\"\nmax_delay = \"5s\"\n",

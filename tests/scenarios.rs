@@ -458,6 +458,7 @@ fn shipped_scenarios_validate() {
         "burst.toml",
         "churn-reconnect.toml",
         "faults.toml",
+        "network-faults.toml",
         "peak-10k.toml",
         "smoke.toml",
         "soak.toml",

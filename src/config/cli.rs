@@ -26,7 +26,8 @@ wsload run ws://127.0.0.1:9000/ -c 10000 --in-flight 64 --duration 10s   maximum
 wsload run -c 10000 --rate 0 --duration 30s    hold idle connections (memory per connection)\n  \
 wsload run --scenario scripts/scenarios/peak-10k.toml --set connections=5000\n  \
 wsload validate scripts/scenarios/faults.toml  check a scenario without running it\n  \
-wsload serve --port 9000 --cores 1             the echo server on its own\n\n\
+wsload serve --port 9000 --cores 1             the echo server on its own\n  \
+wsload proxy --upstream 127.0.0.1:9000 --latency 50ms   network faults between client and server\n\n\
 Exit status: 0 all connections established and every message echoed intact (with thresholds: \
 every threshold passed); 1 the run finished but connections failed or messages were lost or \
 corrupted (with thresholds: a threshold failed); 2 bad arguments, a bad scenario file, a setup \
@@ -62,6 +63,8 @@ pub enum Command {
     Merge(MergeArgs),
     /// Make a test CA and a server certificate for `wsload serve --tls-cert` (wss:// tests).
     Cert(CertArgs),
+    // `wsload proxy`: its help is on ProxyArgs (a doc comment here would replace the long help).
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 /// `wsload merge DIR... --out DIR`: shard results combined exactly.

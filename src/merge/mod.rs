@@ -368,6 +368,7 @@ mod tests {
             errors: 0,
             errors_new: Default::default(),
             faults_new: Default::default(),
+            proxy_new: Default::default(),
             server: None,
             kernel: None,
             p50_us: 0.0,

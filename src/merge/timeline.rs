@@ -100,6 +100,7 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
             errors: 0,
             errors_new: BTreeMap::new(),
             faults_new: BTreeMap::new(),
+            proxy_new: BTreeMap::new(),
             server: None,
             kernel: None,
             p50_us: q(0.5),
@@ -116,6 +117,9 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
             p.dropped += sp.dropped;
             for (k, n) in &sp.errors_new {
                 *p.errors_new.entry(k.clone()).or_default() += n;
+            }
+            for (k, n) in &sp.proxy_new {
+                *p.proxy_new.entry(k.clone()).or_default() += n;
             }
             for (k, n) in &sp.faults_new {
                 *p.faults_new.entry(k.clone()).or_default() += n;

@@ -2,7 +2,7 @@
 //!
 //! Fixed columns first (see [`COLUMNS`]), then one column per error kind (`error_<kind>`)
 //! and per fault kind (`fault_<kind>`) seen anywhere in the run, each holding the count in
-//! that interval. Server columns are empty when the server was not sampled.
+//! that interval, and per counter of the network-fault proxy (`proxy_<counter>`). Server columns are empty when the server was not sampled.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -59,9 +59,11 @@ pub fn render(s: &Value) -> String {
     let points = get::list(s, "timeline");
     let errors = kinds(s, points, "errors_new", "errors");
     let faults = kinds(s, points, "faults_new", "faults.injected");
+    let proxy = kinds(s, points, "proxy_new", "proxy.totals");
     let mut header: Vec<String> = COLUMNS.iter().map(|(h, _)| h.to_string()).collect();
     header.extend(errors.iter().map(|k| format!("error_{k}")));
     header.extend(faults.iter().map(|k| format!("fault_{k}")));
+    header.extend(proxy.iter().map(|k| format!("proxy_{k}")));
     let mut o = String::new();
     let line: Vec<String> = header.iter().map(|h| escape(h)).collect();
     let _ = writeln!(o, "{}", line.join(","));
@@ -72,6 +74,7 @@ pub fn render(s: &Value) -> String {
             .collect();
         row.extend(errors.iter().map(|k| get::count(&p["errors_new"], k).to_string()));
         row.extend(faults.iter().map(|k| get::count(&p["faults_new"], k).to_string()));
+        row.extend(proxy.iter().map(|k| get::count(&p["proxy_new"], k).to_string()));
         let row: Vec<String> = row.iter().map(|f| escape(f)).collect();
         let _ = writeln!(o, "{}", row.join(","));
     }

@@ -72,6 +72,7 @@ pub fn render(s: &Value) -> String {
     thresholds(&mut o, s);
     recovery(&mut o, s);
     faults(&mut o, s);
+    proxy(&mut o, s);
     server(&mut o, s);
     while o.ends_with("\n\n") {
         o.pop();
@@ -424,6 +425,43 @@ fn faults(o: &mut String, s: &Value) {
         "{} ended by injected faults (not counted as server errors).\n",
         connections(get::count(s, "faults.ended_connections"))
     );
+}
+
+/// The network-fault proxy: its toxics, when each turned on and off, and what it did.
+fn proxy(o: &mut String, s: &Value) {
+    let Some(p) = s.get("proxy").filter(|p| p.is_object()) else {
+        return;
+    };
+    let _ = writeln!(o, "## Network faults (proxy)\n");
+    let _ = writeln!(
+        o,
+        "Clients connected through `wsload proxy` at {}, forwarding to {}.\n",
+        get::text(p, "listen"),
+        get::text(p, "upstream")
+    );
+    for t in get::list(p, "toxics") {
+        let _ = writeln!(o, "- {}", cell(get::text(t, "what")));
+    }
+    o.push('\n');
+    let rows: Vec<Vec<String>> = get::list(p, "events")
+        .iter()
+        .map(|e| {
+            vec![
+                fmt_num(get::num(e, "t_s").unwrap_or(0.0), 3),
+                get::text(e, "event").into(),
+                cell(get::text(e, "what")),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        table(o, &["At (s)", "Toxic", "What"], &rows);
+    }
+    let totals: Vec<Vec<String>> = get::counts(p, "totals")
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| vec![k, n.to_string()])
+        .collect();
+    table(o, &["Proxy counter", "Total"], &totals);
 }
 
 fn server(o: &mut String, s: &Value) {

@@ -243,6 +243,7 @@ mod tests {
             errors: 0,
             errors_new: Default::default(),
             faults_new: Default::default(),
+            proxy_new: Default::default(),
             server: Some(ServerPoint {
                 cpu_s: t_s,
                 rss_bytes: rss,

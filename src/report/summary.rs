@@ -52,6 +52,10 @@ pub struct Summary {
     pub wire: super::wire::WireSection,
     pub recovery: RecoverySection,
     pub faults: FaultSection,
+    /// The network-fault proxy (a scenario's `[proxy]`): its toxics, when each turned on and
+    /// off, and what it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::proxy::child::ProxySection>,
     /// Every threshold with its measured value; empty when the scenario has none.
     pub thresholds: Vec<Verdict>,
     /// `None` without thresholds.
@@ -443,6 +447,7 @@ impl Summary {
                 .collect(),
             recovery: recovery_section(sc, t),
             faults: fault_section(sc, t, &rel),
+            proxy: None,
             thresholds: Vec::new(),
             thresholds_passed: None,
             aborted_by: t.aborted_by.clone(),

@@ -217,6 +217,21 @@ pub fn render(s: &Summary) -> String {
             s.faults.ended_connections
         );
     }
+    if let Some(p) = &s.proxy {
+        let t = |k: &str| p.totals.get(k).copied().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "  proxy         {} toxic(s); {} accepted, {} refused, {} reset, {} closed, {} timed out, {} chunks corrupted, {} B delayed",
+            p.toxics.len(),
+            t("accepted"),
+            t("refused"),
+            t("resets"),
+            t("closes"),
+            t("timed_out"),
+            t("chunks_corrupted"),
+            t("bytes_delayed")
+        );
+    }
     for v in &s.thresholds {
         let _ = writeln!(
             o,

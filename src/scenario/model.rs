@@ -313,6 +313,15 @@ pub struct TlsOptions {
     pub insecure: bool,
 }
 
+/// `[proxy]`: the fault-injecting proxy `wsload run` starts (a child process) in front of the
+/// target, with its toxics; their `at` counts from the start of traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyConfig {
+    /// The proxy's CPU; `None`: the last available CPU (shared with the built-in server).
+    pub cpu: Option<usize>,
+    pub toxics: Vec<crate::proxy::spec::Toxic>,
+}
+
 /// A scenario, validated. Durations are serialized as seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
@@ -351,6 +360,9 @@ pub struct Scenario {
     #[serde(with = "secs")]
     pub recovered_within: Duration,
     pub faults: Vec<Fault>,
+    /// The network-fault proxy, if the scenario has a `[proxy]` table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyConfig>,
     /// Threshold expressions as written (`latency.p99 < 200ms`), checked by `thresholds`.
     pub thresholds: Vec<String>,
     pub abort_on_fail: bool,
@@ -419,7 +431,7 @@ fn redacted_headers<S: serde::Serializer>(h: &[(String, String)], s: S) -> Resul
 }
 
 /// Durations as seconds; read back to the nearest nanosecond (so `0.3` is 300 ms exactly).
-mod secs {
+pub(crate) mod secs {
     use serde::Deserialize;
 
     pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -438,7 +450,7 @@ mod secs {
     }
 }
 
-mod opt_secs {
+pub(crate) mod opt_secs {
     use serde::Deserialize;
 
     pub fn serialize<S: serde::Serializer>(d: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {

@@ -73,45 +73,16 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
         format!("cannot listen on {addr}: is another server using the port? (pick another with --port, or 0 for any)")
     })?;
     let local = listeners[0].local_addr()?;
-    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(plan.cpus.len());
-    let mut threads = Vec::new();
-    let epoch = broadcast::Broadcast::epoch_now();
-    for (l, &cpu) in listeners.into_iter().zip(&plan.cpus) {
-        let max_frame = plan.max_frame;
-        let push = plan.broadcast.map(|(rate, size)| (rate, size, epoch));
-        let tls = plan.tls.clone();
-        let ready = ready_tx.clone();
-        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("wsload-serve{cpu}"))
-            .io_memory(IO_MEMORY)
-            .ring_depth(RING_DEPTH);
-        let fd = l.into_raw_fd();
-        threads.push(std::thread::spawn(move || {
-            let ex = match builder.make() {
-                Ok(ex) => ex,
-                Err(e) => {
-                    let _ = ready.send(Err(format!("CPU {cpu}: cannot start an io_uring executor: {e}")));
-                    return;
-                }
-            };
-            ex.run(async move {
-                // SAFETY: `fd` is a listening socket we own, handed over exactly once.
-                let listener = unsafe { TcpListener::from_raw_fd(fd) };
-                let _ = ready.send(Ok(()));
-                // Each core its own config (and TLS 1.2 session cache); the ticket key is shared.
-                let acceptor = tls.map(|t| futures_rustls::TlsAcceptor::from(t.config()));
-                accept_loop(listener, max_frame, acceptor, push).await;
-            });
-        }));
-    }
-    drop(ready_tx);
-    for _ in 0..plan.cpus.len() {
-        match ready_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => anyhow::bail!("{e}"),
-            Err(_) => anyhow::bail!("a server core failed to start"),
-        }
-    }
+    let max_frame = plan.max_frame;
+    let push = plan
+        .broadcast
+        .map(|(rate, size)| (rate, size, broadcast::Broadcast::epoch_now()));
+    let tls = plan.tls.clone();
+    let threads = start_cores("wsload-serve", listeners, &plan.cpus, move |l, _| {
+        // Each core its own config (and TLS 1.2 session cache); the ticket key is shared.
+        let acceptor = tls.clone().map(|t| futures_rustls::TlsAcceptor::from(t.config()));
+        accept_loop(l, max_frame, acceptor, push)
+    })?;
     let cpus = crate::sys::cores::format_cpu_list(&plan.cpus);
     println!("listening on {local}");
     std::io::stdout().flush()?;
@@ -135,6 +106,56 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Start one pinned glommio executor per listener (on the matching CPU of `cpus`, with the
+/// shards' small io_uring reservation), each running `serve(listener, index)`. Returns once every
+/// core runs, or the first core's error. `name` prefixes the threads' names.
+pub fn start_cores<F, Fut>(
+    name: &str,
+    listeners: Vec<StdListener>,
+    cpus: &[usize],
+    serve: F,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>>
+where
+    F: Fn(TcpListener, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), String>>(cpus.len());
+    let mut threads = Vec::new();
+    for (i, (l, &cpu)) in listeners.into_iter().zip(cpus).enumerate() {
+        let ready = ready_tx.clone();
+        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("{name}{cpu}"))
+            .io_memory(IO_MEMORY)
+            .ring_depth(RING_DEPTH);
+        let fd = l.into_raw_fd();
+        let serve = serve.clone();
+        threads.push(std::thread::spawn(move || {
+            let ex = match builder.make() {
+                Ok(ex) => ex,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("CPU {cpu}: cannot start an io_uring executor: {e}")));
+                    return;
+                }
+            };
+            ex.run(async move {
+                // SAFETY: `fd` is a listening socket we own, handed over exactly once.
+                let listener = unsafe { TcpListener::from_raw_fd(fd) };
+                let _ = ready.send(Ok(()));
+                serve(listener, i).await;
+            });
+        }));
+    }
+    drop(ready_tx);
+    for _ in 0..cpus.len() {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => anyhow::bail!("{e}"),
+            Err(_) => anyhow::bail!("a core failed to start"),
+        }
+    }
+    Ok(threads)
 }
 
 /// `push`: broadcast (rate, size, epoch) instead of echoing.

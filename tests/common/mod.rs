@@ -101,6 +101,11 @@ impl Peer {
         self.stderr.snapshot()
     }
 
+    /// What the peer wrote to stdout so far (`wsload proxy`'s JSON lines).
+    pub fn stdout(&self) -> String {
+        self.stdout.snapshot()
+    }
+
     /// Is the process still running?
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -176,6 +181,20 @@ pub fn spawn_wsload_server_with(extra: &[&str]) -> Peer {
     cmd.args(["serve", "--port", "0", "--cores", "1", "--for", "90s"])
         .args(extra);
     spawn_server(cmd, "wsload serve", |line| {
+        let addr: std::net::SocketAddr = line.trim().strip_prefix("listening on ")?.parse().ok()?;
+        Some(addr.port())
+    })
+}
+
+/// `wsload proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT --cores 1 --for 90s EXTRA...`,
+/// its port read from its `listening on ADDR` line.
+pub fn spawn_wsload_proxy(upstream: u16, extra: &[&str]) -> Peer {
+    let mut cmd = Command::new(WSLOAD);
+    cmd.args(["proxy", "--listen", "127.0.0.1:0", "--cores", "1", "--for", "90s"])
+        .arg("--upstream")
+        .arg(format!("127.0.0.1:{upstream}"))
+        .args(extra);
+    spawn_server(cmd, "wsload proxy", |line| {
         let addr: std::net::SocketAddr = line.trim().strip_prefix("listening on ")?.parse().ok()?;
         Some(addr.port())
     })

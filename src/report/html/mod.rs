@@ -66,6 +66,7 @@ pub fn render(summary: &Value) -> String {
     tables::thresholds(&mut h, s);
     tables::errors(&mut h, s);
     tables::faults(&mut h, s);
+    tables::proxy(&mut h, s);
     tables::recovery(&mut h, s);
     tables::server(&mut h, s);
     tables::client(&mut h, s);

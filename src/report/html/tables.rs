@@ -251,6 +251,40 @@ pub fn faults(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
+/// The network-fault proxy: its toxics, their on/off times, its counters.
+pub fn proxy(h: &mut String, s: &Value) {
+    let Some(p) = s.get("proxy").filter(|p| p.is_object()) else {
+        return;
+    };
+    h.push_str("<section id=\"proxy\"><h2>Network faults (proxy)</h2>");
+    let _ = write!(
+        h,
+        "<p>Clients connected through <code>wsload proxy</code> at {}, forwarding to {}.</p>",
+        text(p.get("listen")),
+        text(p.get("upstream"))
+    );
+    let toxics = p.get("toxics").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    table(
+        h,
+        &["toxic"],
+        toxics.iter().map(|t| vec![text(t.get("what"))]).collect(),
+    );
+    let events = p.get("events").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    if !events.is_empty() {
+        let rows = events
+            .iter()
+            .map(|e| vec![secs(e, "/t_s"), text(e.get("event")), text(e.get("what"))])
+            .collect();
+        table(h, &["at", "toxic", "what"], rows);
+    }
+    let totals: Vec<Vec<String>> = counts(p.get("totals"))
+        .into_iter()
+        .filter(|r| r.get(1).is_some_and(|n| n != "0"))
+        .collect();
+    table(h, &["proxy counter", "total"], totals);
+    h.push_str("</section>");
+}
+
 pub fn recovery(h: &mut String, s: &Value) {
     let Some(r) = s.get("recovery") else {
         return;

@@ -20,7 +20,7 @@ fn trim_float(v: f64) -> String {
 }
 
 /// `30s`, `1.5s`, `250ms`, `2m30s`.
-pub(super) fn fmt_dur(d: Duration) -> String {
+pub fn fmt_dur(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;
     if d.is_zero() {
         "0s".to_string()
@@ -39,7 +39,7 @@ pub(super) fn fmt_dur(d: Duration) -> String {
 }
 
 /// `64 B`, `16 KiB`, `1 MiB`.
-pub(super) fn fmt_bytes(b: u64) -> String {
+pub fn fmt_bytes(b: u64) -> String {
     if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
         format!("{} MiB", b >> 20)
     } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
@@ -233,6 +233,13 @@ pub fn describe(s: &Scenario) -> String {
             trim_float(f.fraction * 100.0),
             fmt_dur(f.at)
         );
+    }
+    if let Some(p) = &s.proxy {
+        let cpu = p.cpu.map_or("the last CPU".to_string(), |c| format!("CPU {c}"));
+        let _ = writeln!(o, "proxy (network faults, on {cpu}; times from the start of traffic):");
+        for t in &p.toxics {
+            let _ = writeln!(o, "  {}", t.describe());
+        }
     }
     if !s.thresholds.is_empty() {
         let abort = if s.abort_on_fail {

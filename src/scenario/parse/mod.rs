@@ -10,6 +10,7 @@
 mod connection;
 mod describe;
 mod payload;
+mod proxy;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -27,7 +28,8 @@ use crate::config::target::Target;
 use connection::{
     read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols, read_tls,
 };
-pub use describe::describe;
+pub use describe::{describe, fmt_bytes, fmt_dur};
+pub(crate) use read::closest;
 use read::*;
 use traffic::{read_faults, read_messages, read_phases, read_thresholds};
 use tree::{apply, position, Node, Src};
@@ -165,6 +167,7 @@ const TOP_KEYS: &[&str] = &[
     "connection",
     "reconnect",
     "faults",
+    "proxy",
     "thresholds",
     "abort_on_fail",
 ];
@@ -226,6 +229,10 @@ fn read_scenario(root: &Node, base: &Path) -> Res<Scenario> {
         Some(n) => read_faults(n, traffic_end)?,
         None => Vec::new(),
     };
+    let proxy = match top.get("proxy") {
+        Some(n) => Some(proxy::read_proxy(n, traffic_end)?),
+        None => None,
+    };
     let thresholds = top.opt("thresholds", read_thresholds)?.unwrap_or_default();
     let abort_on_fail = top.opt("abort_on_fail", get_bool)?.unwrap_or(false);
 
@@ -249,6 +256,7 @@ fn read_scenario(root: &Node, base: &Path) -> Res<Scenario> {
         reconnect,
         recovered_within,
         faults,
+        proxy,
         thresholds,
         abort_on_fail,
         drain,

@@ -17,7 +17,7 @@ pub(super) fn error(location: &str, field: &str, message: impl Into<String>) -> 
 }
 
 /// "did you mean `x`?" for the closest of `choices`, if any is close.
-fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
     choices
         .iter()
         .map(|c| (*c, strsim::jaro_winkler(word, c), strsim::levenshtein(word, c)))

@@ -47,6 +47,7 @@ pub(super) fn defaults() -> Scenario {
         reconnect: Reconnect::Off,
         recovered_within: secs(5.0),
         faults: vec![],
+        proxy: None,
         thresholds: vec![],
         abort_on_fail: false,
         drain: secs(5.0),
@@ -268,6 +269,7 @@ fn full_example_uses_every_field() {
                 lasting: Some(secs(2.0)),
             },
         ],
+        proxy: None,
         thresholds: vec!["latency.p99 < 200ms".into(), "messages.lost == 0".into()],
         abort_on_fail: true,
         drain: secs(2.0),
@@ -426,4 +428,24 @@ fn load_reads_files_and_names_them_in_errors() {
         e.to_string(),
         "--set connections=0: connections: expected an integer of 1 or more, found 0"
     );
+}
+
+#[test]
+fn proxy_toxics_read_like_the_command_line() {
+    let text = "[[phases]]\nkind = \"sustained\"\nrate = 1\nduration = \"30s\"\n\n[proxy]\ncpu = 1\n\n\
+[[proxy.toxics]]\nkind = \"latency\"\ndelay = \"50ms\"\njitter = \"10ms\"\ndirection = \"downstream\"\nat = \"20s\"\nfor = \"5s\"\n\n\
+[[proxy.toxics]]\nkind = \"slice\"\nsize = 1\nfraction = 0.5\n";
+    let s = parse("a.toml", text, &[]).unwrap();
+    let p = s.proxy.expect("[proxy]");
+    assert_eq!(p.cpu, Some(1));
+    let cli = [
+        "latency,delay=50ms,jitter=10ms,direction=downstream,at=20s,for=5s",
+        "slice,size=1,fraction=0.5",
+    ]
+    .map(|t| crate::proxy::spec::parse_toxic(t).unwrap());
+    assert_eq!(p.toxics, cli);
+    // Overrides reach the toxics too.
+    let s = parse("a.toml", text, &[set("proxy.toxics.0.delay=80ms")]).unwrap();
+    assert!(s.proxy.unwrap().toxics[0].describe().starts_with("latency 80ms"));
+    assert!(describe(&parse("a.toml", text, &[]).unwrap()).contains("latency 50ms ±10ms downstream, from 20s to 25s"));
 }
