@@ -141,7 +141,7 @@ pub struct Counters {
     pub faults: [u64; FAULT_KINDS],
     /// Connections that ended because of an injected fault (their ends are not server errors).
     pub ended_by_fault: u64,
-    /// Connections closed by the client at the end of their lifetime (churn).
+    /// Connections closed by the client at the end of their lifetime and reopened (churn).
     pub churned: u64,
     /// Connections closed by the ramp-down.
     pub ramped_down: u64,

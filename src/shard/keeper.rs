@@ -577,15 +577,17 @@ pub fn on_conn_end(shard: &Shard, local: u32, ending: Ending, failed: bool) {
     s.fault = None;
     s.close = Ending::None;
     let dropped = ending == Ending::Fault || failed;
-    if ending == Ending::Lifetime && !failed {
-        rec.counters.churned += 1;
-    }
     if ending == Ending::RampDown && !failed {
         rec.counters.ramped_down += 1;
     }
     if !active || ending == Ending::RampDown || (ending == Ending::None && !failed) {
+        // A lifetime close that completes after the load (it waited for its echoes) is the end
+        // of the run for that connection, not churn: nothing reopens it.
         s.state = SlotState::Closed;
         return;
+    }
+    if ending == Ending::Lifetime && !failed {
+        rec.counters.churned += 1;
     }
     if dropped {
         s.down_since = now;
