@@ -33,7 +33,7 @@ pub const RUN_START_LEAD: Duration = Duration::from_millis(5);
 
 /// One point of the time line (per interval). Rates and `*_new` maps cover the interval
 /// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TimelinePoint {
     /// Seconds since the start of the run (the ramp's time 0).
     pub t_s: f64,

@@ -364,18 +364,7 @@ mod tests {
             connects_per_s: 2.0 * n as f64,
             sent_per_s: 2.0 * n as f64,
             received_per_s: 2.0 * n as f64,
-            dropped: 0,
-            errors: 0,
-            errors_new: Default::default(),
-            faults_new: Default::default(),
-            proxy_new: Default::default(),
-            server: None,
-            kernel: None,
-            p50_us: 0.0,
-            p90_us: 0.0,
-            p99_us: 0.0,
-            p99_9_us: 0.0,
-            max_us: 0.0,
+            ..Default::default()
         };
         Totals {
             intervals: Interval::encode(0.0, 1.0, &rec.corrected).into_iter().collect(),

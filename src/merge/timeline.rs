@@ -91,23 +91,12 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
         let q = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
         let mut p = TimelinePoint {
             t_s: t,
-            open: 0,
-            established: 0,
-            connects_per_s: 0.0,
-            sent_per_s: 0.0,
-            received_per_s: 0.0,
-            dropped: 0,
-            errors: 0,
-            errors_new: BTreeMap::new(),
-            faults_new: BTreeMap::new(),
-            proxy_new: BTreeMap::new(),
-            server: None,
-            kernel: None,
             p50_us: q(0.5),
             p90_us: q(0.9),
             p99_us: q(0.99),
             p99_9_us: q(0.999),
             max_us: h.max() as f64 / 1e3,
+            ..Default::default()
         };
         for &(i, sp) in here {
             carried[i] = (sp.open, sp.established, sp.errors);

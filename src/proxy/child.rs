@@ -240,23 +240,7 @@ mod tests {
     fn point(t_s: f64) -> TimelinePoint {
         TimelinePoint {
             t_s,
-            open: 0,
-            established: 0,
-            connects_per_s: 0.0,
-            sent_per_s: 0.0,
-            received_per_s: 0.0,
-            dropped: 0,
-            errors: 0,
-            errors_new: BTreeMap::new(),
-            faults_new: BTreeMap::new(),
-            proxy_new: BTreeMap::new(),
-            server: None,
-            kernel: None,
-            p50_us: 0.0,
-            p90_us: 0.0,
-            p99_us: 0.0,
-            p99_9_us: 0.0,
-            max_us: 0.0,
+            ..Default::default()
         }
     }
 

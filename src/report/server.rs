@@ -236,26 +236,13 @@ mod tests {
             t_s,
             open,
             established: open,
-            connects_per_s: 0.0,
-            sent_per_s: 0.0,
-            received_per_s: 0.0,
-            dropped: 0,
-            errors: 0,
-            errors_new: Default::default(),
-            faults_new: Default::default(),
-            proxy_new: Default::default(),
             server: Some(ServerPoint {
                 cpu_s: t_s,
                 rss_bytes: rss,
                 fds,
                 threads: 1,
             }),
-            kernel: None,
-            p50_us: 0.0,
-            p90_us: 0.0,
-            p99_us: 0.0,
-            p99_9_us: 0.0,
-            max_us: 0.0,
+            ..Default::default()
         }
     }
 
