@@ -149,11 +149,7 @@ impl RunPlan {
             (false, None) => None,
         };
         let client_cpus = match &a.cores {
-            Some(list) => {
-                let l = cores::parse_cpu_list(list).map_err(|e| format!("--cores: {e}"))?;
-                cores::check_cpus(&l, &available).map_err(|e| format!("--cores: {e}"))?;
-                l
-            }
+            Some(list) => cores::cores_flag(list, &available)?,
             None if !builtin => available.clone(),
             None => default_client,
         };
@@ -273,11 +269,7 @@ impl ServePlan {
     pub fn from_args(a: &ServeArgs) -> Result<ServePlan, String> {
         let available = cores::available_cpus();
         let cpus = match &a.cores {
-            Some(list) => {
-                let l = cores::parse_cpu_list(list).map_err(|e| format!("--cores: {e}"))?;
-                cores::check_cpus(&l, &available).map_err(|e| format!("--cores: {e}"))?;
-                l
-            }
+            Some(list) => cores::cores_flag(list, &available)?,
             None => available,
         };
         let broadcast = match a.broadcast {

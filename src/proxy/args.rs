@@ -159,11 +159,7 @@ impl ProxyPlan {
     pub fn from_args(a: &ProxyArgs) -> Result<ProxyPlan, String> {
         let available = cores::available_cpus();
         let cpus = match &a.cores {
-            Some(list) => {
-                let l = cores::parse_cpu_list(list).map_err(|e| format!("--cores: {e}"))?;
-                cores::check_cpus(&l, &available).map_err(|e| format!("--cores: {e}"))?;
-                l
-            }
+            Some(list) => cores::cores_flag(list, &available)?,
             None => available,
         };
         let upstream = a

@@ -115,6 +115,13 @@ pub fn default_split(available: &[usize]) -> (Vec<usize>, usize) {
     }
 }
 
+/// A `--cores` list, parsed and checked against `available`; errors start with `--cores: `.
+pub fn cores_flag(list: &str, available: &[usize]) -> Result<Vec<usize>, String> {
+    let l = parse_cpu_list(list).map_err(|e| format!("--cores: {e}"))?;
+    check_cpus(&l, available).map_err(|e| format!("--cores: {e}"))?;
+    Ok(l)
+}
+
 /// Check that every requested CPU is one this process may run on.
 ///
 /// # Errors
