@@ -85,7 +85,7 @@ impl Conn {
         // A connection opened during the traffic starts at the schedule's next message.
         let now = shard.now_ns();
         let k = shard.schedule(local as u64).due(now.min(shard.load_end_ns.get()));
-        let greeting = if shard_greets(&shard) { 0 } else { 2 };
+        let greeting = if shard.scenario().first_message.is_some() { 0 } else { 2 };
         let spill = (!leftover.is_empty()).then(|| {
             Box::new(Spill {
                 partial: leftover,
@@ -142,9 +142,8 @@ impl Conn {
         t.render(&mut body, &fill, || shard.next_u32());
         wire::write_body(shard, &mut shard.wbuf.borrow_mut(), OpCode::Text, &body, self.deflate);
         shard.rec.borrow_mut().counters.wire.first_sent += 1;
-        // Its reply is expected first: fifo matching takes it off the queue; a stamped echo run
-        // lets one unstamped message through.
-        self.greeting = 1;
+        // Its reply: fifo matching expects it first and takes it off the queue; a stamped echo run
+        // lets one unstamped message through (greeting 1 until then); otherwise nothing waits.
         if sc.mode == Mode::Echo && sc.correlate == Correlate::Fifo {
             let first = Pending {
                 seq: 0,
@@ -153,11 +152,9 @@ impl Conn {
                 ty: FIRST,
             };
             self.spill.get_or_insert_with(Default::default).pending.push_back(first);
-            self.greeting = 2;
         }
-        if sc.mode == Mode::Subscribe || matches!(sc.correlate, Correlate::Pointer(_)) {
-            self.greeting = 2;
-        }
+        let stamped_echo = sc.mode == Mode::Echo && sc.correlate == Correlate::Stamp;
+        self.greeting = if stamped_echo { 1 } else { 2 };
     }
 
     fn has_partial(&self) -> bool {
@@ -694,11 +691,6 @@ impl Conn {
         shard.live.set(shard.live.get() - 1);
         keeper::on_conn_end(shard, self.local, self.ending, failure.is_some());
     }
-}
-
-/// Does the scenario send a first message on every connection?
-fn shard_greets(shard: &Shard) -> bool {
-    shard.scenario().first_message.is_some()
 }
 
 fn frame_failure(e: frame::FrameError) -> Failure {
