@@ -43,7 +43,7 @@ fn python_websockets_client_against_wsload_serve() {
     let mut server = spawn_wsload_server();
     let url = server.url();
     let limit = Duration::from_secs(90);
-    let mut child = Command::new("python3")
+    let mut child = Command::new(common::python())
         .arg(peer_script("py_client.py"))
         .args(["--url", &url, "--timeout", "60", "--seed", "12345"])
         .stdin(Stdio::null())

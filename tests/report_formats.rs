@@ -5,7 +5,8 @@
 //! new output and rewrite them with `UPDATE_GOLDEN=1 cargo test --release --test report_formats`.
 //!
 //! The real-run test needs the Python packages of tests/peers/requirements.txt (`hdrhistogram`
-//! for latency.hlog, `prometheus-client` for metrics.prom).
+//! for latency.hlog, `prometheus-client` for metrics.prom), which `scripts/test.sh` installs
+//! into target/pyenv.
 
 mod common;
 
@@ -99,7 +100,7 @@ fn compare_command_exit_codes() {
 }
 
 fn python(script: &str, file: &Path) -> String {
-    let out = Command::new("python3")
+    let out = Command::new(common::python())
         .arg(common::peer_script(script))
         .arg(file)
         .output()
@@ -168,7 +169,7 @@ fn a_real_run_writes_every_format_and_other_parsers_read_them() {
     }
 
     // metrics.prom through Prometheus's own linter (promtool, from Debian's `prometheus`
-    // package, which .ci/run installs) ...
+    // package, which scripts/test.sh installs when run as root) ...
     let prom = std::fs::read(dir.join("metrics.prom")).unwrap();
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -176,7 +177,7 @@ fn a_real_run_writes_every_format_and_other_parsers_read_them() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("promtool is not installed: apt-get install -y prometheus (as .ci/run does)");
+        .expect("promtool is not installed: run scripts/test.sh as root, or apt-get install -y --no-install-recommends prometheus");
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &prom).unwrap();
     let lint = child.wait_with_output().unwrap();
     assert!(

@@ -2,8 +2,8 @@
 //! render every chart at a non-zero size without loading anything, and text from the target
 //! (a close reason with `<script>`) must arrive as text, never as markup.
 //!
-//! Chromium comes from Debian's packages (`.ci/run` installs it). Without it these tests fail:
-//! a report nobody opened in a browser is not tested.
+//! Chromium comes from Debian's packages (`scripts/test.sh` installs it when run as root).
+//! Without it these tests fail: a report nobody opened in a browser is not tested.
 
 mod common;
 
@@ -23,7 +23,7 @@ fn chromium() -> PathBuf {
     }
     panic!(
         "chromium is not installed, and tests/report_html.rs needs it to open report.html: \
-         apt-get install -y chromium (as .ci/run does)"
+         run scripts/test.sh as root, or apt-get install -y chromium"
     );
 }
 

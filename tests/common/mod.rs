@@ -33,6 +33,20 @@ pub fn peer_script(script: &str) -> PathBuf {
         .join(script)
 }
 
+/// The Python interpreter that runs tests/peers/: `$WSLOAD_TEST_PYTHON` if set, else the
+/// virtual environment `scripts/test.sh` makes (target/pyenv, with tests/peers/requirements.txt
+/// installed), else `python3` from PATH (which then needs those packages itself).
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("WSLOAD_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python3");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}
+
 /// Collects everything a child writes to one pipe, in a background thread,
 /// so the child can never block on a full pipe.
 struct Collector {
@@ -151,9 +165,10 @@ fn spawn_server(mut cmd: Command, what: &str, parse_port: impl Fn(&str) -> Optio
     }
 }
 
-/// Start `python3 tests/peers/SCRIPT ARGS... --max-seconds 90` and read its `PORT <n>` line.
+/// Start `python3 tests/peers/SCRIPT ARGS... --max-seconds 90` (with [`python`]) and read its
+/// `PORT <n>` line.
 pub fn spawn_peer(script: &str, args: &[&str]) -> Peer {
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python());
     cmd.arg(peer_script(script)).args(args);
     if !args.contains(&"--max-seconds") {
         cmd.args(["--max-seconds", "90"]);
