@@ -166,9 +166,14 @@ fn sysctl_snapshot() -> Vec<(String, String)> {
     .collect()
 }
 
+/// Run `tuning/NAME ARGS...` as the README says it: by its path, not through bash, so a script
+/// committed without its run bit fails here (`Permission denied`).
 fn script(name: &str, args: &[&str]) -> Output {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning").join(name);
-    Command::new("bash").arg(path).args(args).output().expect("run bash")
+    Command::new(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e} (is it executable?)", path.display()))
 }
 
 #[test]
@@ -240,8 +245,7 @@ fn apply_sh_is_idempotent_and_reverts_in_a_fake_tree() {
     std::fs::write(&conf, "# mine\n").unwrap();
     let run = |args: &[&str], uid: &str| {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/apply.sh");
-        let o = Command::new("bash")
-            .arg(path)
+        let o = Command::new(path)
             .args(args)
             .env("WSLOAD_ETC", t.join("etc"))
             .env("WSLOAD_SYSCTL_ROOT", &sys)

@@ -6,12 +6,18 @@
 #
 #   tuning/apply.sh --connections 100000            # dry run: print current → new, write nothing
 #   sudo tuning/apply.sh --connections 100000 --apply
+#   sudo tuning/apply.sh --connections 100000 --source-ips 4 --apply
 #   sudo tuning/apply.sh --revert                   # put back what was there before
 #
 # Dry run by default. --apply keeps a backup of each file it replaces and the
 # sysctl values in force before (taken once, so applying twice is harmless),
 # never lowers a value, and writes nothing when the files already say so.
 # --revert restores the backups and the earlier sysctl values.
+#
+# The dry run also prints the commands that do the same for now only, without
+# files: `sysctl -w` (until reboot) and `ulimit`/`prlimit` (for one shell or one
+# command). A limit raised by a script that is run, not sourced, ends with it,
+# which is why those are printed rather than run.
 #
 # WSLOAD_ETC (default /etc) and WSLOAD_SYSCTL_ROOT (default /proc/sys) point
 # the script at a fake tree for tests; with WSLOAD_ETC set, sysctl is not run.
@@ -32,20 +38,22 @@ MAX_BACKLOG=65535
 
 usage() {
 	cat <<'EOF'
-usage: tuning/apply.sh --connections N [--executors E] [--apply]
+usage: tuning/apply.sh --connections N [--executors E] [--source-ips S] [--apply]
        tuning/apply.sh --revert
 
   --connections N   connections of the run (required unless --revert)
   --executors E     io_uring executors per process; default: nproc
+  --source-ips S    source addresses the client spreads its connections over
+                    (wsload --source-ip); default 1
   --apply           write the files (root); without it, only print
   --revert          restore the files and sysctl values from before --apply (root)
 EOF
 }
 
-connections="" executors="" mode=dry
+connections="" executors="" source_ips=1 mode=dry
 while [ $# -gt 0 ]; do
 	case $1 in
-	--connections | --executors)
+	--connections | --executors | --source-ips)
 		if [ $# -lt 2 ]; then
 			echo "apply.sh: $1 needs a value" >&2
 			exit 2
@@ -53,6 +61,7 @@ while [ $# -gt 0 ]; do
 		case $1 in
 		--connections) connections=$2 ;;
 		--executors) executors=$2 ;;
+		--source-ips) source_ips=$2 ;;
 		esac
 		shift 2
 		;;
@@ -66,7 +75,7 @@ done
 uid=${WSLOAD_TEST_UID:-$(id -u)}
 if [[ $mode != dry ]] && [[ $uid != 0 ]]; then
 	echo "apply.sh: --$mode writes under $etc and runs sysctl, which needs root:" \
-		"run it as 'sudo bash tuning/apply.sh ...'. Without --$mode it only prints what it would do." >&2
+		"run it as 'sudo tuning/apply.sh ...'. Without --$mode it only prints what it would do." >&2
 	exit 2
 fi
 
@@ -111,13 +120,15 @@ fi
 
 is_number() { [[ $1 =~ ^[0-9]+$ ]]; }
 [[ -n $executors ]] || executors=$(nproc 2>/dev/null || echo 1)
-if ! is_number "$connections" || ((10#$connections == 0)) || ! is_number "$executors"; then
-	echo "apply.sh: --connections N is required, a whole number above 0, and --executors a whole number" \
-		"(got '$connections', '$executors')" >&2
+if ! is_number "$connections" || ((10#$connections == 0)) || ! is_number "$executors" ||
+	! is_number "$source_ips" || ((10#$source_ips == 0)); then
+	echo "apply.sh: --connections N is required, a whole number above 0; --executors takes a whole" \
+		"number and --source-ips one above 0 (got '$connections', '$executors', '$source_ips')" >&2
 	exit 2
 fi
 n=$((10#$connections))
 e=$((10#$executors))
+s=$((10#$source_ips))
 fd=$((n + FD_BASE + FD_PER_EXECUTOR * e))
 fd=$(((fd + 999) / 1000 * 1000)) # round figures in files people read
 backlog=$((n < MAX_BACKLOG ? n : MAX_BACKLOG))
@@ -128,6 +139,7 @@ sysctl_text="# Written by wsload tuning/apply.sh for N = $n connections, E = $e 
 before_text="# sysctl values in force before tuning/apply.sh --apply (for --revert)
 "
 changes=0
+now=() # "sysctl -w" commands that raise the same values until reboot
 
 # Add "key = max(current, need)" to the sysctl file. $1 key, $2 need, $3 comment.
 want() {
@@ -143,6 +155,7 @@ want() {
 	else
 		echo "  $key: $cur → $value"
 		changes=$((changes + 1))
+		now+=("sysctl -w $key=$value")
 	fi
 	sysctl_text+="# $why
 $key = $value
@@ -151,7 +164,7 @@ $key = $value
 "
 }
 
-echo "# wsload settings for N = $n connections, E = $e executors (mode: $mode)"
+echo "# wsload settings for N = $n connections, E = $e executors, S = $s source address(es) (mode: $mode)"
 echo "# kernel ($sysctl_file):"
 want fs.file-max $((2 * n + SYSTEM_FILES)) "open files system-wide: 2·N + 65536 (both ends of every connection on this host, plus the rest)"
 want fs.nr_open "$fd" "ceiling for any process's open-files hard limit: N + 64 + 8·E, rounded up"
@@ -161,6 +174,7 @@ if cur=$(current net.ipv4.tcp_tw_reuse); then
 	if [[ $cur == 1 ]]; then echo "  net.ipv4.tcp_tw_reuse: 1 (enough)"; else
 		echo "  net.ipv4.tcp_tw_reuse: $cur → 1"
 		changes=$((changes + 1))
+		now+=("sysctl -w net.ipv4.tcp_tw_reuse=1")
 	fi
 	sysctl_text+="# reuse TIME_WAIT ports for new outgoing connections (1: all; 2, the default, loopback only)
 net.ipv4.tcp_tw_reuse = 1
@@ -171,15 +185,23 @@ fi
 if current net.netfilter.nf_conntrack_max >/dev/null; then
 	want net.netfilter.nf_conntrack_max $((2 * n)) "connection-tracking entries: 2·N (each connection, and as many lingering after closes)"
 fi
-# The port range: widen only if one source address cannot hold N.
+# The port range: connect() to one destination uses each local port once per source
+# address, so each of the S addresses needs ⌈N/S⌉ ports. Widen only if that does not fit.
+per_source=$(((n + s - 1) / s))
+widest=$((65535 - 1024 + 1))
+if ((per_source > widest)); then
+	echo "  (even 1024-65535 offers only $widest ports per source address: N = $n needs" \
+		"⌈N/$widest⌉ = $(((n + widest - 1) / widest)) source addresses, wsload --source-ip)"
+fi
 if range=$(current net.ipv4.ip_local_port_range) && [[ $range =~ ^([0-9]+)\ ([0-9]+)$ ]]; then
 	low=${BASH_REMATCH[1]} high=${BASH_REMATCH[2]}
-	if ((high - low + 1 >= n)) || ((low <= 1024 && high >= 65535)); then
-		echo "  net.ipv4.ip_local_port_range: $range (enough, or already the widest; beyond it use --source-ip)"
+	if ((high - low + 1 >= per_source)) || ((low <= 1024 && high >= 65535)); then
+		echo "  net.ipv4.ip_local_port_range: $range (enough for ⌈N/S⌉ = $per_source, or already the widest)"
 	else
-		echo "  net.ipv4.ip_local_port_range: $range → 1024 65535 (N = $n > $((high - low + 1)) ports per source address)"
+		echo "  net.ipv4.ip_local_port_range: $range → 1024 65535 (⌈N/S⌉ = $per_source > $((high - low + 1)) ports per source address)"
 		changes=$((changes + 1))
-		sysctl_text+="# ephemeral ports per source address: at least N to one target, else more --source-ip
+		now+=("sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"")
+		sysctl_text+="# ephemeral ports per source address: at least ⌈N/S⌉ to one target for S source addresses (--source-ip)
 net.ipv4.ip_local_port_range = 1024 65535
 "
 		before_text+="net.ipv4.ip_local_port_range = $range
@@ -216,6 +238,13 @@ text_of() { if [[ $1 == sysctl ]]; then printf '%s' "$sysctl_text"; else printf 
 same() { [[ -e $1 ]] && [[ $(cat "$1") == "$2" ]]; }
 
 if [[ $mode == dry ]]; then
+	echo
+	echo "# for now only, without files (as root):"
+	for c in "${now[@]}"; do echo "#   $c   # until reboot"; done
+	echo "#   ulimit -Hn $fd && ulimit -Sn $fd   # this shell and what it starts"
+	echo "#   prlimit --nofile=$fd:$fd -- wsload run ...   # one command"
+	echo "#   prlimit --pid PID --nofile=$fd:$fd   # a running process"
+	echo "#   (fs.nr_open caps any hard limit: raise it first; wsload raises its own soft limits to the hard ones)"
 	echo
 	for which in sysctl limits; do
 		f=$(path_of "$which") text=$(text_of "$which")

@@ -192,7 +192,7 @@ pub fn hints(input: &Input, knee: Option<&LatencyKnee>) -> Vec<Finding> {
         ev.extend(first_seen(input, "emfile"));
         let mut f = hint(
             "The client ran out of file descriptors (open-files limit)",
-            "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/ulimit.sh) \
+            "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
              or fs.file-max, or lower --connections."
                 .into(),
             ev,

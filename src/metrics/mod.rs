@@ -86,7 +86,7 @@ impl ErrorKind {
             ErrorKind::FrameTooLarge => "the server announced a frame larger than --max-frame; it was refused before any memory was allocated",
             ErrorKind::ClosedByServer => "the server closed connections with a close frame before the run ended (see close_codes)",
             ErrorKind::EofWithoutClose => "the server closed TCP connections without a WebSocket close frame",
-            ErrorKind::TooManyOpenFiles => "the client ran out of file descriptors (EMFILE): raise `ulimit -n` (see tuning/ulimit.sh) or lower --connections",
+            ErrorKind::TooManyOpenFiles => "the client ran out of file descriptors (EMFILE): raise `ulimit -n` (see tuning/apply.sh) or lower --connections",
             ErrorKind::NoFreePorts => "no free ephemeral port (EADDRNOTAVAIL): about 28,000 connections fit per source address; add --source-ip 127.0.0.2,127.0.0.3,... or widen net.ipv4.ip_local_port_range",
             ErrorKind::OtherIo => "another I/O error (see first_errors)",
         }

@@ -30,7 +30,7 @@ use crate::shard::IO_MEMORY;
 pub const MSGS_PER_CORE: u64 = 20_000;
 
 /// Open files the rest of the system keeps besides wsload's sockets, in the
-/// `fs.file-max` formula (the same figure as `tuning/sysctl.sh`).
+/// `fs.file-max` formula (the same figure as `tuning/apply.sh` and `tuning/check.sh`).
 pub const SYSTEM_FILES: u64 = 65_536;
 
 /// The largest accept queue the kernel allows (`somaxconn` is a u16 in the
@@ -273,7 +273,7 @@ fn nofile_hard(facts: &Facts, req: &Request, e: usize) -> Check {
              starts wsload with `ulimit -Hn {target} && ulimit -Sn {target}`, for a running shell with \
              `prlimit --pid $$ --nofile={target}:{target}`, or for good with `* - nofile {target}` in \
              /etc/security/limits.conf (see tuning/limits.conf; log in again); or split the load over \
-             {processes} (--shard, planned)",
+             {processes} (`--shard i/N` on each, then `wsload merge`)",
             thousands(n),
             limits::limit_text(reachable),
             thousands(need),
