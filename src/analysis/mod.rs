@@ -3,6 +3,7 @@
 pub mod bursts;
 pub mod failures;
 pub mod fit;
+pub mod growth;
 pub mod hints;
 pub mod hints_server;
 pub mod imbalance;
