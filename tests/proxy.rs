@@ -63,20 +63,29 @@ fn added_latency_appears_in_the_latency_histogram() {
     let o = run_through(&proxy, &["-c", "20", "--rate", "10", "-d", "2s"]);
     o.assert_clean();
     let s = o.summary();
-    let (p50, p90, p99) = (
-        f(s, "/latency_us/corrected/p50") - base_p50,
-        f(s, "/latency_us/corrected/p90"),
-        f(s, "/latency_us/corrected/p99"),
-    );
-    // One way, downstream: every echo is held 30 ms ± 10 ms (uniform), so the median is near
-    // 30 ms and the spread shows the jitter; loopback and scheduling add a little.
+    let (p50, p90) = (f(s, "/latency_us/corrected/p50"), f(s, "/latency_us/corrected/p90"));
+    // One way, downstream: every echo is held 30 ms ± 10 ms (uniform, 20 to 40 ms) on top of
+    // whatever the echo costs without the proxy. Adding a delay that is never negative can only
+    // raise each percentile, so the bounds below hold however busy the machine is: the median
+    // is at least the uniform's (30 ms), the 90th percentile at least its 38 ms (less 2 ms for
+    // the sample and the histogram's buckets). No upper bound: a busy machine adds to the tail.
     assert!(
-        (27_000.0..36_000.0).contains(&p50),
-        "added p50 {p50} us\n{}",
+        p50 >= 28_000.0,
+        "p50 {p50} us: the 30 ms delay is missing\n{}",
         o.pretty()
     );
-    assert!(p90 - (p50 + base_p50) > 3_000.0, "no jitter: p50 {p50} p90 {p90}");
-    assert!(p99 < 55_000.0, "p99 {p99} us");
+    assert!(
+        p90 >= 36_000.0,
+        "p90 {p90} us: the delay's upper half is missing\n{}",
+        o.pretty()
+    );
+    // The added delay shows against the direct run's median.
+    assert!(
+        p50 - base_p50 >= 10_000.0,
+        "p50 {p50} us through the proxy, {base_p50} us direct"
+    );
+    // The jitter widens the spread: without it p90 would sit next to p50.
+    assert!(p90 - p50 > 3_000.0, "no jitter: p50 {p50} p90 {p90}");
     let c = counters_when(&proxy, |c| c["ended"].as_u64() == Some(20));
     // Downstream only: what was delayed is what went server → client.
     assert_eq!(c["bytes_delayed"], c["bytes_downstream"], "{c}");
