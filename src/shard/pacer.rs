@@ -296,8 +296,11 @@ mod tests {
         }
     }
 
-    /// Not a test of speed (nothing asserted): prints ns per call, for the record.
-    /// `cargo test --release --lib shard::pacer -- --nocapture`.
+    /// The walk the pacer does at run time, timed and then checked: ns per call is printed for
+    /// the record (a timing is never asserted: `cargo test --release --lib shard::pacer --
+    /// --nocapture`), and the same calls are checked against a reference. The intended times
+    /// rise, each message is due at its intended time and not a nanosecond before, and the sum
+    /// of the timed `due` calls equals a count of the intended times by binary search.
     #[test]
     fn cost_per_call() {
         for (name, c) in [
@@ -317,13 +320,33 @@ mod tests {
                 acc = acc.wrapping_add(std::hint::black_box(&s).intended_ns(k % total));
             }
             let intended = t.elapsed().as_nanos() as f64 / iters as f64;
+            let now_of = |i: u64| i.wrapping_mul(2_654_435_761) % 7_000_000_000;
             let t = Instant::now();
+            let mut due_sum = 0u64;
             for i in 0..iters {
-                acc = acc.wrapping_add(std::hint::black_box(&s).due(i.wrapping_mul(2_654_435_761) % 7_000_000_000));
+                due_sum = due_sum.wrapping_add(std::hint::black_box(&s).due(now_of(i)));
             }
             let due = t.elapsed().as_nanos() as f64 / iters as f64;
-            std::hint::black_box(acc);
             eprintln!("pacer {name}: intended_ns {intended:.1} ns/call, due {due:.1} ns/call");
+
+            let times: Vec<u64> = (0..total).map(|k| s.intended_ns(k)).collect();
+            let want_acc = (0..iters).fold(0u64, |a, k| a.wrapping_add(times[(k % total) as usize]));
+            assert_eq!(acc, want_acc, "{name}: intended_ns is not a function of k");
+            for (k, &t) in times.iter().enumerate() {
+                let k = k as u64;
+                assert!(t != u64::MAX, "{name}: message {k} of {total} never due");
+                assert!(
+                    k == 0 || t > times[k as usize - 1],
+                    "{name}: message {k} not after {}",
+                    k - 1
+                );
+                assert_eq!(s.due(t), k + 1, "{name}: message {k} is not due at its intended time");
+                assert_eq!(s.due(t - 1), k, "{name}: message {k} is due 1 ns early");
+            }
+            let want_due = (0..iters).fold(0u64, |a, i| {
+                a.wrapping_add(times.partition_point(|&t| t <= now_of(i)) as u64)
+            });
+            assert_eq!(due_sum, want_due, "{name}: due() disagrees with the intended times");
         }
     }
 }
