@@ -96,21 +96,11 @@ fn run(a: &RunArgs) -> u8 {
         Err(e) if e.is::<wsload::run::NotStarted>() => return 130,
         Err(e) => return setup_error(format!("{e:#}")),
     };
-    if json {
-        match serde_json::to_string_pretty(&out.summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("wsload: cannot print the summary as JSON: {e}"),
-        }
-    }
-    if !(quiet && json) {
-        eprint!("{}", wsload::report::text::render(&out.summary));
-        if let Some(p) = &out.summary_path {
-            eprintln!("  results       {}", p.display());
-            let page = p.with_file_name("report.html");
-            if page.is_file() {
-                eprintln!("  report        {}", page.display());
-            }
-        }
+    // -q with --json: the JSON alone.
+    if quiet && json {
+        out.show(true, false);
+    } else {
+        out.show(json, true);
     }
     if out.summary.connections.established == 0 {
         eprintln!("wsload: no connection could be established: see the errors above");

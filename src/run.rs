@@ -25,6 +25,27 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Show the finished run: the summary as JSON on stdout (`json`), the text summary on
+    /// stderr (`text`), then where the results and the HTML report are.
+    pub fn show(&self, json: bool, text: bool) {
+        if json {
+            match serde_json::to_string_pretty(&self.summary) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("wsload: cannot print the summary as JSON: {e}"),
+            }
+        }
+        if text {
+            eprint!("{}", report::text::render(&self.summary));
+        }
+        if let Some(p) = &self.summary_path {
+            eprintln!("  results       {}", p.display());
+            let page = p.with_file_name("report.html");
+            if page.is_file() {
+                eprintln!("  report        {}", page.display());
+            }
+        }
+    }
+
     /// 130: interrupted; 2: not one connection could be established (the run could not start);
     /// with thresholds, 0 when all pass and 1 when one fails; without, 0 when clean and 1 when
     /// connections failed or messages were lost or damaged.
@@ -353,13 +374,19 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     });
     let mut summary = Summary::build(&plan, &target.redacted, &totals);
     summary.proxy = proxy;
+    Ok(finish(&plan, &totals, summary))
+}
+
+/// The end of a run, and of a merge of shards: the failure analysis, then every result file
+/// into the plan's directory ([`write_results`]).
+pub fn finish(plan: &RunPlan, totals: &aggregate::Totals, mut summary: Summary) -> Outcome {
     // The failure analysis reads the summary as JSON, as it does for a saved summary.json.
     summary.analysis = serde_json::to_value(&summary)
         .ok()
         .map(|v| crate::analysis::analyze_json(&v));
-    let raw = crate::merge::raw::RawTotals::from_totals(&plan, &totals);
+    let raw = crate::merge::raw::RawTotals::from_totals(plan, totals);
     let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals, &raw);
-    Ok(Outcome { summary, summary_path })
+    Outcome { summary, summary_path }
 }
 
 /// Every result file (summary.json, timeline.csv, report.md, report.html, metrics.prom,

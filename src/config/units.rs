@@ -59,6 +59,30 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Bytes for people, the one formatting of byte counts: in the largest unit the count reaches,
+/// as a whole number when it is one (`64 KiB`, `16 MiB`); else the count in bytes below 10 KiB
+/// (`100 B`, `1500 B`), and above it with one decimal (`12.2 MiB`). A scenario's sizes read
+/// back exactly; a measured figure reads at a glance. `–` for NaN or infinity.
+pub fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if !b.is_finite() {
+        return "–".to_string();
+    }
+    let sign = if b < 0.0 { "-" } else { "" };
+    let b = b.abs();
+    let unit = |i: usize| 1024f64.powi(i as i32);
+    // The largest unit the count reaches.
+    let i = (1..UNITS.len()).rev().find(|&i| b >= unit(i)).unwrap_or(0);
+    let v = b / unit(i);
+    if i > 0 && v.fract() == 0.0 {
+        format!("{sign}{v} {}", UNITS[i])
+    } else if b < 10.0 * 1024.0 {
+        format!("{sign}{} B", b.round())
+    } else {
+        format!("{sign}{v:.1} {}", UNITS[i])
+    }
+}
+
 /// `"100"`, `"100/s"`, `"6000/m"`: events per second.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -148,6 +172,27 @@ fn parse_ipv4_range(item: &str, start: &str, end: &str) -> Result<impl Iterator<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_for_people() {
+        for (b, want) in [
+            (0.0, "0 B"),
+            (100.0, "100 B"),
+            (1500.0, "1500 B"),
+            (1024.0, "1 KiB"),
+            ((64 << 10) as f64, "64 KiB"),
+            ((16 << 20) as f64, "16 MiB"),
+            ((3u64 << 30) as f64, "3 GiB"),
+            (10_241.0, "10.0 KiB"),
+            (12_779_520.0, "12.2 MiB"),
+            (-12_779_520.0, "-12.2 MiB"),
+            (954.4, "954 B"),
+            (f64::NAN, "–"),
+            (f64::INFINITY, "–"),
+        ] {
+            assert_eq!(fmt_bytes(b), want, "{b}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -20,7 +20,7 @@ use crate::aggregate::{TimelinePoint, Totals};
 use crate::config::cli::MergeArgs;
 use crate::config::RunPlan;
 use crate::metrics::Recorder;
-use crate::report::{self, Summary};
+use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::sys::procstat::ProcSample;
 use raw::RawTotals;
@@ -295,14 +295,7 @@ pub fn main(a: &MergeArgs) -> u8 {
     }
     let partial = summary.partial;
     summary.merge = Some(merge_section(&shards, count, &problems));
-    summary.analysis = serde_json::to_value(&summary)
-        .ok()
-        .map(|v| crate::analysis::analyze_json(&v));
-    let raw = RawTotals::from_totals(&plan, &totals);
-    let written = crate::run::write_results(&a.out, &summary, &totals.intervals, &raw);
-    if !a.quiet {
-        eprint!("{}", report::text::render(&summary));
-    }
+    let outcome = crate::run::finish(&plan, &totals, summary);
     for p in &problems {
         eprintln!("wsload merge: {p}");
     }
@@ -311,15 +304,10 @@ pub fn main(a: &MergeArgs) -> u8 {
         shards.len(),
         if partial { ": the results are PARTIAL" } else { "" }
     );
-    match written {
-        Some(p) => eprintln!("  results       {}", p.display()),
-        None => return 2,
-    }
-    let outcome = crate::run::Outcome {
-        summary,
-        summary_path: None,
-    };
-    if partial {
+    outcome.show(false, !a.quiet);
+    if outcome.summary_path.is_none() {
+        2
+    } else if partial {
         EXIT_PARTIAL
     } else {
         outcome.exit_code()

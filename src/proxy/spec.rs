@@ -232,11 +232,12 @@ impl Toxic {
 
     /// A short description for logs and reports: `latency 50ms ±10ms downstream, 50% of connections`.
     pub fn describe(&self) -> String {
-        use crate::scenario::parse::{fmt_bytes, fmt_dur as ms};
+        use crate::config::units::fmt_bytes;
+        use crate::scenario::parse::fmt_dur as ms;
         let mut o = match &self.kind {
             Kind::Latency { delay, jitter } if jitter.is_zero() => format!("latency {}", ms(*delay)),
             Kind::Latency { delay, jitter } => format!("latency {} ±{}", ms(*delay), ms(*jitter)),
-            Kind::Bandwidth { bytes_per_s } => format!("bandwidth {}/s", fmt_bytes(*bytes_per_s)),
+            Kind::Bandwidth { bytes_per_s } => format!("bandwidth {}/s", fmt_bytes(*bytes_per_s as f64)),
             Kind::Stall { pause, every } => format!("stall {} every {}", ms(*pause), ms(*every)),
             Kind::Slice { size, delay } => format!("slice {size} B every {}", ms(*delay)),
             Kind::Reset { trigger } | Kind::Close { trigger } => match trigger {

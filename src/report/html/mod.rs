@@ -311,24 +311,7 @@ pub(crate) fn tick_us(us: f64) -> String {
     format!("{}{unit}", svg::tick_label(v))
 }
 
-/// Bytes for people: `12.2 MiB`.
-pub(crate) fn fmt_bytes(b: f64) -> String {
-    if !b.is_finite() {
-        return "–".to_string();
-    }
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut i = 0;
-    while v.abs() >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{} B", v.round() as i64)
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
-}
+pub(crate) use crate::config::units::fmt_bytes;
 
 /// A fraction as a percentage: `99.95%`.
 pub(crate) fn fmt_pct(f: f64) -> String {

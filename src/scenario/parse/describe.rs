@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::super::model::*;
+use crate::config::units::fmt_bytes;
 
 pub(super) fn fmt_rate(r: f64) -> String {
     format!("{}/s", trim_float(r))
@@ -35,17 +36,6 @@ pub fn fmt_dur(d: Duration) -> String {
         }
     } else {
         format!("{}s", trim_float(d.as_secs_f64()))
-    }
-}
-
-/// `64 B`, `16 KiB`, `1 MiB`.
-pub fn fmt_bytes(b: u64) -> String {
-    if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
-        format!("{} MiB", b >> 20)
-    } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
-        format!("{} KiB", b >> 10)
-    } else {
-        format!("{b} B")
     }
 }
 
@@ -81,10 +71,10 @@ fn describe_phase(k: &PhaseKind) -> String {
 
 fn describe_size(s: &SizeDist) -> String {
     match s {
-        SizeDist::Fixed(n) => fmt_bytes(*n as u64),
-        SizeDist::Uniform { min, max } => format!("{}..{}", fmt_bytes(*min as u64), fmt_bytes(*max as u64)),
+        SizeDist::Fixed(n) => fmt_bytes(*n as f64),
+        SizeDist::Uniform { min, max } => format!("{}..{}", fmt_bytes(*min as f64), fmt_bytes(*max as f64)),
         SizeDist::List(l) => {
-            let v: Vec<String> = l.iter().map(|n| fmt_bytes(*n as u64)).collect();
+            let v: Vec<String> = l.iter().map(|n| fmt_bytes(*n as f64)).collect();
             format!("one of {}", v.join(", "))
         }
     }
@@ -291,8 +281,8 @@ mod tests {
         assert_eq!(fmt_dur(secs(0.25)), "250ms");
         assert_eq!(fmt_dur(secs(150.0)), "2m30s");
         assert_eq!(fmt_dur(secs(1.5)), "1.5s");
-        assert_eq!(fmt_bytes(64 << 10), "64 KiB");
-        assert_eq!(fmt_bytes(100), "100 B");
+        assert_eq!(fmt_bytes((64 << 10) as f64), "64 KiB");
+        assert_eq!(fmt_bytes(100.0), "100 B");
         assert_eq!(fmt_rate(0.5), "0.5/s");
         assert_eq!(describe(&defaults()).lines().count(), 8, "{}", describe(&defaults()));
     }

@@ -28,7 +28,7 @@ use crate::config::target::Target;
 use connection::{
     read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols, read_tls,
 };
-pub use describe::{describe, fmt_bytes, fmt_dur};
+pub use describe::{describe, fmt_dur};
 pub(crate) use read::closest;
 use read::*;
 use traffic::{read_faults, read_messages, read_phases, read_thresholds};

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::super::model::*;
-use super::describe::{fmt_bytes, fmt_dur, fmt_rate};
+use super::describe::{fmt_dur, fmt_rate};
 use super::payload::{get_template, read_message_file};
 use super::read::*;
 use super::tree::{Node, Val};
 use super::Res;
+use crate::config::units::fmt_bytes;
 use crate::proto::payload;
 
 const SHORTHAND_PHASE: &[&str] = &["rate", "in_flight", "duration"];
@@ -516,8 +517,8 @@ fn check_size_value(v: u64, loc: &str, found: &str, field: &str, kind: MessageKi
             field,
             format!(
                 "{} is above max_frame ({}): raise max_frame or send smaller messages",
-                fmt_bytes(v),
-                fmt_bytes(max_frame)
+                fmt_bytes(v as f64),
+                fmt_bytes(max_frame as f64)
             ),
         ));
     }
