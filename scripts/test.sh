@@ -37,7 +37,7 @@ if ((${#missing[@]})) && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; t
   apt-get update -qq >&2
   for n in "${missing[@]}"; do
     IFS='|' read -r cmd pkg opts _ <<<"$n"
-    echo "test.sh: apt-get install $opts $pkg (for $cmd)" >&2
+    echo "test.sh: apt-get install ${opts:+$opts }$pkg (for $cmd)" >&2
     # shellcheck disable=SC2086 # $opts is empty or one option
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $opts "$pkg" >/dev/null
   done
@@ -50,7 +50,7 @@ fi
 
 for n in "${missing[@]}"; do
   IFS='|' read -r cmd pkg opts tests <<<"$n"
-  echo "test.sh: MISSING $cmd (Debian package $pkg: apt-get install $opts $pkg, as root):" \
+  echo "test.sh: MISSING $cmd (Debian package $pkg: apt-get install ${opts:+$opts }$pkg, as root):" \
     "$tests cannot pass without it" >&2
 done
 
