@@ -35,6 +35,8 @@
 # whose p99 is <= KNEE_P99_MS (default 10 ms). tcpkali's latency is its --latency-marker
 # histogram: from the actual write (uncorrected), over the whole run including the connect ramp,
 # in 0.1 ms steps; it reports no send delay. SWEEP_OUT=FILE keeps every run's figures (JSON lines).
+# FLOOR_TICK=1ms (read by the floor) makes the floor batch a millisecond of work per loop, as
+# libev-based clients do; TCPKALI_WORKERS (default 1) is tcpkali's -w.
 #   TCPKALI=/work/peers/bin/tcpkali REF_SERVER=/work/peers/bin/uws-echo RUNS=1 scripts/bench.sh sweep
 #
 # Server: each server (`wsload serve`, and REF_SERVER if set) fresh on SERVER_CPU, driven by the
@@ -444,13 +446,19 @@ for server in dict.fromkeys(r["server"] for r in rows):
             print("  ".join(row))
             continue
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    knees = []
-    for client in sorted({r["client"] for r in srows}, key=lambda c: order.get(c, 9)):
-        ok = [o for (o, c), m in fig.items() if c == client and m["p99_ms"] is not None and m["p99_ms"] <= knee_ms]
-        top = max(o for (o, c) in fig if c == client)
-        k = "none" if not ok else rate_label(max(ok)) + (" (the sweep's top: extend RATES)" if max(ok) == top else "")
-        knees.append(f"{client} {k}")
-    print(f"knee (highest offered msg/s with p99 <= {knee_ms:g} ms): " + "; ".join(knees))
+    def knees(key, limit):
+        out = []
+        for client in sorted({r["client"] for r in srows}, key=lambda c: order.get(c, 9)):
+            if all(m[key] is None for (o, c), m in fig.items() if c == client):
+                continue
+            ok = [o for (o, c), m in fig.items() if c == client and m[key] is not None and m[key] <= limit]
+            top = max(o for (o, c) in fig if c == client)
+            k = "none" if not ok else rate_label(max(ok)) + (" (the sweep's top: extend RATES)" if max(ok) == top else "")
+            out.append(f"{client} {k}")
+        return "; ".join(out)
+
+    print(f"knee (highest offered msg/s with p99 <= {knee_ms:g} ms): " + knees("p99_ms", knee_ms))
+    print("knee by send delay (highest offered msg/s with send-delay p99 <= 1 ms): " + knees("sd_p99_ms", 1.0))
 print("\n# messages are echoes (one send + one receive); CPU is user + system over the steady window;"
       " p50/p99 are corrected (from the intended send time) except tcpkali's (from the actual write,"
       " whole run incl. ramp, 0.1 ms steps)")
