@@ -23,10 +23,11 @@
 //!   such as tcpkali do, and adds up to that much latency);
 //! - `--drain`, how long to wait for the last echoes after the window (FLOOR_DRAIN, default 2s).
 //!
-//! Output: progress on stderr, including `floor: steady window starts` at the moment the load
-//! starts (an outside sampler of /proc/PID/stat can key its window on it), and one JSON line on
-//! stdout at the end: messages sent/received/lost, corrected and uncorrected latency, send delay,
-//! and the process's own CPU over the steady window (from /proc/self/stat).
+//! Output: progress on stderr, including `floor: ... steady window starts at T ns` (T on
+//! CLOCK_MONOTONIC) when the load starts, so that an outside sampler of /proc/PID/stat can key
+//! its window on it; then one JSON line on stdout: messages sent/received/lost, corrected and
+//! uncorrected latency, send delay, and the process's own CPU over the steady window (from
+//! /proc/self/stat). At exit every connection is reset (SO_LINGER 0), leaving no TIME_WAIT.
 
 use std::io::Write;
 use std::net::SocketAddrV4;
@@ -405,6 +406,31 @@ impl Floor {
         }
     }
 
+    /// Close every connection with a reset (SO_LINGER 0): no TIME_WAIT sockets are left holding
+    /// 10,000 ephemeral ports for a minute, which the next client of a sweep needs (tcpkali binds
+    /// its source address, so it cannot reuse them).
+    fn abort_all(&mut self) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        for j in 0..self.conns.len() {
+            if self.conns[j].state != State::Idle && self.conns[j].state != State::Dead {
+                // SAFETY: a valid linger struct and its size, on a descriptor we own.
+                unsafe {
+                    libc::setsockopt(
+                        self.conns[j].fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&linger as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                    )
+                };
+                self.kill(j);
+            }
+        }
+    }
+
     /// Open every connection (TCP connect + upgrade), at most CONNECT_WINDOW at a time.
     fn connect_all(&mut self, addr: SocketAddrV4) -> Result<(), String> {
         let request = format!(
@@ -681,7 +707,7 @@ fn main() -> std::process::ExitCode {
     // The steady window: message m (connection m % n, its message m / n) is due at start + m * period.
     let start = now_ns();
     let cpu0 = cpu_self_s();
-    eprintln!("floor: {n} connections open in {connect_s:.3} s; steady window starts");
+    eprintln!("floor: {n} connections open in {connect_s:.3} s; steady window starts at {start} ns (CLOCK_MONOTONIC)");
     let _ = std::io::stderr().flush();
     let period = 1e9 / (n as f64 * opts.rate);
     let window_ns = opts.duration.as_nanos() as u64;
@@ -761,5 +787,7 @@ fn main() -> std::process::ExitCode {
         "cpu_s_per_million_msgs": if c.received > 0 { ((cpu_s / (c.received as f64 / 1e6)) * 100.0).round() / 100.0 } else { 0.0 },
     });
     println!("{line}");
+    let _ = std::io::stdout().flush();
+    fl.abort_all();
     std::process::ExitCode::SUCCESS
 }

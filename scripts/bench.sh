@@ -234,10 +234,12 @@ start_named() {
 
 # sample_window CLIENT_PID ERRFILE MARKER OUT : in the background, the CPU seconds (user + system,
 # /proc/PID/stat) of the client and of the server over the client's steady window, from
-# SAMPLE_MARGIN after MARKER appears in ERRFILE to SAMPLE_MARGIN before DURATION ends; JSON to OUT.
+# SAMPLE_MARGIN after MARKER appears in ERRFILE (or after the "at T ns" CLOCK_MONOTONIC time the
+# marker line gives) to SAMPLE_MARGIN before DURATION ends; JSON to OUT. Samples every 0.1 s, so a
+# client that ends early still gives its window up to its last sample (an error below 80 %).
 sample_window() {
     python3 - "$1" "$SERVER_PID" "$2" "$3" "$(secs "$DURATION")" "$SAMPLE_MARGIN" "$4" <<'PY' &
-import json, os, sys, time
+import json, os, re, sys, time
 client, server, errfile, marker, dur, margin, out = sys.argv[1:]
 dur, margin = float(dur), float(margin)
 hz = os.sysconf("SC_CLK_TCK")
@@ -259,20 +261,30 @@ deadline = time.monotonic() + 120  # connecting 10,000 takes seconds, not minute
 while True:
     try:
         with open(errfile, errors="replace") as f:
-            if marker in f.read():
-                break
+            text = f.read()
     except OSError:
-        pass
+        text = ""
+    if marker in text:
+        break
     if cpu(client) is None or time.monotonic() > deadline:
         result({"error": f"no '{marker}' from the client"})
     time.sleep(0.01)
-start = time.monotonic()
-time.sleep(margin)
-t0, c0, s0 = time.monotonic(), cpu(client), cpu(server)
-time.sleep(max(start + dur - margin - time.monotonic(), 0.1))
-t1, c1, s1 = time.monotonic(), cpu(client), cpu(server)
-if None in (c0, c1, s0, s1):
-    result({"error": "the client or the server exited inside the window"})
+at = re.search(re.escape(marker) + r" at (\d+) ns", text)
+start = int(at.group(1)) / 1e9 if at else time.monotonic()  # time.monotonic() is CLOCK_MONOTONIC
+time.sleep(max(start + margin - time.monotonic(), 0))
+first = (time.monotonic(), cpu(client), cpu(server))
+last, gone = first, "client" if first[1] is None else "server"
+while time.monotonic() < start + dur - margin:
+    time.sleep(min(0.1, max(start + dur - margin - time.monotonic(), 0.001)))
+    now = (time.monotonic(), cpu(client), cpu(server))
+    if None in now:
+        gone = "client" if now[1] is None else "server"
+        break
+    last = now
+(t0, c0, s0), (t1, c1, s1) = first, last
+if None in first or t1 - t0 < 0.8 * (dur - 2 * margin):
+    result({"error": f"the {gone} ended {time.monotonic() - start:.1f} s into the window"
+            f" ({t1 - t0:.1f} s sampled, from {t0 - start:.1f} s)"})
 result({"window_s": t1 - t0, "client_cpu_s": c1 - c0, "server_cpu_s": s1 - s0})
 PY
     SAMPLER_PID=$!
@@ -289,6 +301,23 @@ watchdog() {
         echo "# client $1 still running after ${limit}s: ending it" >&2
         kill "$1" 2>/dev/null || true
     ) &
+}
+
+# wait_ports : until loopback has CONNS ephemeral ports to spare (at most 70 s). A client that closes
+# first leaves its sockets in TIME_WAIT for 60 s; tcpkali binds its source address before
+# connecting, so it cannot reuse those ports and fails to ramp up if too few are left.
+wait_ports() {
+    local lo hi tw waited=0
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    while true; do
+        # Ephemeral ports held: distinct local ports in the range (a server's TIME_WAIT sockets share one).
+        tw=$(ss -Htan state time-wait | awk -v lo="$lo" -v hi="$hi" \
+            '{ n = split($3, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi && !seen[p]++) c++ } END { print c + 0 }')
+        (( hi - lo + 1 - tw >= CONNS + 2000 || waited >= 70 )) && break
+        (( waited == 0 )) && echo "# waiting for TIME_WAIT sockets holding $tw ports to expire (ports $lo-$hi)" >&2
+        sleep 5
+        waited=$((waited + 5))
+    done
 }
 
 # client_floor RATE NAME : the floor client (benches/floor.rs) at RATE msg/s per connection
@@ -485,6 +514,7 @@ sweep() {
                 for client in "${clients[@]}"; do
                     kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
                     name="sw-$server-$rate-$client-$i"
+                    wait_ports
                     "client_$client" "$rate" "$name"
                     record "$client" "$label" "$rate" "$i" "$name" | tee -a "$results" >&2
                     sleep "$SETTLE"
@@ -532,6 +562,7 @@ server_mode() {
             big=$(server_idle_rss "$CONNS" "sv-$server-idle-$i")
             mem+=("$(( (big - small) / (CONNS - 100) ))")
             for rate in "${rate_list[@]}"; do
+                wait_ports
                 client_floor "$rate" "sv-$server-$rate-$i"
                 record floor "$label" "$rate" "$i" "sv-$server-$rate-$i" | tee "$WORK/sv-$server-$rate-$i.rec" >&2
                 sleep "$SETTLE"
