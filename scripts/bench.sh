@@ -303,18 +303,21 @@ watchdog() {
     ) &
 }
 
-# wait_ports : until loopback has CONNS ephemeral ports to spare (at most 70 s). A client that closes
-# first leaves its sockets in TIME_WAIT for 60 s; tcpkali binds its source address before
-# connecting, so it cannot reuse those ports and fails to ramp up if too few are left.
+# wait_ports [MAX_HELD] : until TIME_WAIT sockets hold at most MAX_HELD ephemeral ports (default:
+# enough left for CONNS more connections), for at most 70 s. A client that closes first leaves
+# its sockets in TIME_WAIT for 60 s (tcpkali does: 10,000 after each run). connect() reuses those
+# ports on loopback, but tcpkali binds its source address first, and with most of the range held
+# its ramp slows until it fails ("Could not create 10000 connections"): before tcpkali, wait_ports 1000.
 wait_ports() {
-    local lo hi tw waited=0
+    local lo hi held waited=0 max
     read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    max=${1:-$((hi - lo + 1 - CONNS - 2000))}
     while true; do
-        # Ephemeral ports held: distinct local ports in the range (a server's TIME_WAIT sockets share one).
-        tw=$(ss -Htan state time-wait | awk -v lo="$lo" -v hi="$hi" \
+        # Ports held: distinct local ports in the range (a server's TIME_WAIT sockets share one).
+        held=$(ss -Htan state time-wait | awk -v lo="$lo" -v hi="$hi" \
             '{ n = split($3, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi && !seen[p]++) c++ } END { print c + 0 }')
-        (( hi - lo + 1 - tw >= CONNS + 2000 || waited >= 70 )) && break
-        (( waited == 0 )) && echo "# waiting for TIME_WAIT sockets holding $tw ports to expire (ports $lo-$hi)" >&2
+        (( held <= max || waited >= 70 )) && break
+        (( waited == 0 )) && echo "# waiting for TIME_WAIT sockets holding $held ports (of $lo-$hi) to expire" >&2
         sleep 5
         waited=$((waited + 5))
     done
@@ -502,7 +505,7 @@ sweep() {
     : >"$results"
     local servers=(wsload) clients=(floor wsload)
     [[ -z "$REF_SERVER" ]] || servers=(ref wsload)
-    [[ -z "$TCPKALI" ]] || clients=(floor tcpkali wsload)
+    [[ -z "$TCPKALI" ]] || clients=(tcpkali floor wsload) # tcpkali first: the others leave fewer TIME_WAIT ports
     echo "# sweep: $CONNS connections x {$rates} msg/s, 64 B binary, open loop, $DURATION steady, $RUNS run(s);" \
         "client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
     local server rate client i name label
@@ -514,7 +517,7 @@ sweep() {
                 for client in "${clients[@]}"; do
                     kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
                     name="sw-$server-$rate-$client-$i"
-                    wait_ports
+                    if [[ "$client" == tcpkali ]]; then wait_ports 1000; else wait_ports; fi
                     "client_$client" "$rate" "$name"
                     record "$client" "$label" "$rate" "$i" "$name" | tee -a "$results" >&2
                     sleep "$SETTLE"
