@@ -8,6 +8,9 @@
 #   scripts/bench.sh codec           # only the frame codec micro-benchmark
 #   PLAIN=0 scripts/bench.sh         # only the wss:// figures (WSS=0: only the ws:// ones)
 #   scripts/bench.sh proxy           # only the proxy's cost (below)
+#   scripts/bench.sh sweep           # the rate sweep of issue 14 against the peers (below)
+#   scripts/bench.sh server          # the server's cost per message and per idle connection (below)
+#   KEEP=1 scripts/bench.sh ...      # keep every raw output (the directory is named at the end)
 #
 # Prints: time to open 10,000 connections; client bytes per idle connection
 # (VmRSS at 10,000 idle minus at 100 idle, / 9,900); echoed msgs/s at
@@ -18,6 +21,28 @@
 # the server's: with 2 CPUs it shares it), 1,000 connections, the same loads run
 # directly and through the proxy: echoed msgs/s at --in-flight 16, and p50/p99 at
 # 10 msg/s per connection; the difference is what the proxy adds (PROXY=0 skips it).
+#
+# Sweep (one sitting): CONNS connections x RATES msg/s each (default "1 2 3 4 5"), 64 B binary,
+# open loop, DURATION steady (default 15s), RUNS runs (medians). Servers, each pinned to
+# SERVER_CPU: REF_SERVER (if set: a command that takes a port, e.g. /work/peers/bin/uws-echo)
+# and `wsload serve`. Clients, each pinned to CLIENT_CPU: tcpkali (if TCPKALI is set: its
+# binary), the floor (benches/floor.rs: epoll, one send and one recv per message) and wsload.
+# Per rate and client: client cores used and CPU s per million echoes over the steady window
+# (user + system from /proc/PID/stat: the floor and tcpkali sampled from outside, SAMPLE_MARGIN
+# inside each end of the window; wsload from its summary.json, whose window is its load phase),
+# corrected p50/p99, send-delay p99, and the server's CPU us per echo; every client figure also
+# as a ratio to the floor's at the same rate. Then the knee per client: the highest offered rate
+# whose p99 is <= KNEE_P99_MS (default 10 ms). tcpkali's latency is its --latency-marker
+# histogram: from the actual write (uncorrected), over the whole run including the connect ramp,
+# in 0.1 ms steps; it reports no send delay. SWEEP_OUT=FILE keeps every run's figures (JSON lines).
+# FLOOR_TICK=1ms (read by the floor) makes the floor batch a millisecond of work per loop, as
+# libev-based clients do; TCPKALI_WORKERS (default 1) is tcpkali's -w.
+#   TCPKALI=/work/peers/bin/tcpkali REF_SERVER=/work/peers/bin/uws-echo RUNS=1 scripts/bench.sh sweep
+#
+# Server: each server (`wsload serve`, and REF_SERVER if set) fresh on SERVER_CPU, driven by the
+# floor client on CLIENT_CPU: bytes per idle connection (server VmRSS with CONNS idle connections
+# minus with 100, / (CONNS - 100)), then CPU us per echo at SERVER_RATES msg/s per connection
+# (default "1 3": 10k and 30k msg/s with 10,000 connections), over DURATION (default 15s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +50,7 @@ RUNS=${RUNS:-3}
 WSS=${WSS:-1}
 PLAIN=${PLAIN:-1}
 CONNS=${CONNS:-10000}
+DURATION_SET=${DURATION:-}
 DURATION=${DURATION:-10s}
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
@@ -44,16 +70,28 @@ stop_server() {
 }
 cleanup() {
     stop_server
-    rm -rf "$WORK"
+    if [[ -n "${KEEP:-}" ]]; then echo "# raw outputs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
 cargo build --release --quiet
 
-if [[ "${1:-}" == "codec" ]]; then
-    cargo bench --quiet --bench codec
-    exit 0
-fi
+case "${1:-}" in
+    codec)
+        cargo bench --quiet --bench codec
+        exit 0
+        ;;
+    sweep | server)
+        # The floor client's binary (a harness-less bench target), run directly so that its PID is the client's.
+        FLOOR=$(cargo bench --no-run --quiet --bench floor --message-format=json 2>/dev/null |
+            python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "floor" and m.get("executable"):
+        print(m["executable"])')
+        [[ -x "$FLOOR" ]] || { echo "could not build benches/floor.rs" >&2; exit 1; }
+        ;;
+esac
 
 # start_server ARGS... : our own echo server, alone on its CPU, bounded in time; sets ADDR.
 start_server() {
@@ -63,10 +101,6 @@ start_server() {
     ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out")
     [[ -n "$ADDR" ]] || { echo "server did not start: $(cat "$WORK/server.err")" >&2; exit 1; }
 }
-start_server
-URL="ws://$ADDR/"
-CLIENT_ARGS=()
-echo "# wsload benchmarks: client CPU $CLIENT_CPU, server CPU $SERVER_CPU ($URL), $CONNS connections, 64 B, $RUNS runs"
 
 # run_at URL NAME ARGS... : one client run against URL, summary JSON saved as $WORK/NAME.json
 run_at() {
@@ -155,6 +189,415 @@ proxy_cost() {
     stats "proxy: added p99 (same run pairs)" "us" "${add99[@]}"
     kill "$PROXY_PID" 2>/dev/null || true; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=""
 }
+
+# ---- sweep and server modes (issue 14): peers found through TCPKALI= and REF_SERVER= ----
+TCPKALI=${TCPKALI:-}
+TCPKALI_WORKERS=${TCPKALI_WORKERS:-1}
+REF_SERVER=${REF_SERVER:-}
+SAMPLE_MARGIN=${SAMPLE_MARGIN:-0.5}
+KNEE_P99_MS=${KNEE_P99_MS:-10}
+SETTLE=${SETTLE:-2}
+SAMPLER_PID=""
+
+# secs DURATION : a duration (15s, 500ms, 2m, 15) in seconds
+secs() {
+    python3 -c 'import sys
+s = sys.argv[1]
+for suf, k in (("ms", 1e-3), ("s", 1.0), ("m", 60.0)):
+    if s.endswith(suf):
+        print(float(s[: -len(suf)]) * k); break
+else:
+    print(float(s))' "$1"
+}
+
+# start_ref : REF_SERVER alone on its CPU, on a free port; sets ADDR and SERVER_PID.
+start_ref() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    taskset -c "$SERVER_CPU" "$REF_SERVER" "$port" >"$WORK/ref.out" 2>"$WORK/ref.err" &
+    SERVER_PID=$!
+    ADDR=127.0.0.1:$port
+    for _ in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        if (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "REF_SERVER did not start on port $port: $(cat "$WORK/ref.err")" >&2
+    exit 1
+}
+
+# start_named ref|wsload : a fresh server of that kind
+start_named() {
+    stop_server
+    if [[ "$1" == "ref" ]]; then start_ref; else start_server; fi
+}
+
+# sample_window CLIENT_PID ERRFILE MARKER OUT : in the background, the CPU seconds (user + system,
+# /proc/PID/stat) of the client and of the server over the client's steady window, from
+# SAMPLE_MARGIN after MARKER appears in ERRFILE (or after the "at T ns" CLOCK_MONOTONIC time the
+# marker line gives) to SAMPLE_MARGIN before DURATION ends; JSON to OUT. Samples every 0.1 s, so a
+# client that ends early still gives its window up to its last sample (an error below 80 %).
+sample_window() {
+    python3 - "$1" "$SERVER_PID" "$2" "$3" "$(secs "$DURATION")" "$SAMPLE_MARGIN" "$4" <<'PY' &
+import json, os, re, sys, time
+client, server, errfile, marker, dur, margin, out = sys.argv[1:]
+dur, margin = float(dur), float(margin)
+hz = os.sysconf("SC_CLK_TCK")
+
+def cpu(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / hz
+
+def result(r):
+    with open(out, "w") as f:
+        json.dump(r, f)
+    sys.exit(0)
+
+deadline = time.monotonic() + 120  # connecting 10,000 takes seconds, not minutes
+while True:
+    try:
+        with open(errfile, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        text = ""
+    if marker in text:
+        break
+    if cpu(client) is None or time.monotonic() > deadline:
+        result({"error": f"no '{marker}' from the client"})
+    time.sleep(0.01)
+at = re.search(re.escape(marker) + r" at (\d+) ns", text)
+start = int(at.group(1)) / 1e9 if at else time.monotonic()  # time.monotonic() is CLOCK_MONOTONIC
+time.sleep(max(start + margin - time.monotonic(), 0))
+first = (time.monotonic(), cpu(client), cpu(server))
+last, gone = first, "client" if first[1] is None else "server"
+while time.monotonic() < start + dur - margin:
+    time.sleep(min(0.1, max(start + dur - margin - time.monotonic(), 0.001)))
+    now = (time.monotonic(), cpu(client), cpu(server))
+    if None in now:
+        gone = "client" if now[1] is None else "server"
+        break
+    last = now
+(t0, c0, s0), (t1, c1, s1) = first, last
+if None in first or t1 - t0 < 0.8 * (dur - 2 * margin):
+    result({"error": f"the {gone} ended {time.monotonic() - start:.1f} s into the window"
+            f" ({t1 - t0:.1f} s sampled, from {t0 - start:.1f} s)"})
+result({"window_s": t1 - t0, "client_cpu_s": c1 - c0, "server_cpu_s": s1 - s0})
+PY
+    SAMPLER_PID=$!
+}
+
+# watchdog PID : in the background, end PID if it outlives DURATION plus two minutes (connecting,
+# draining); a client that hangs (tcpkali's main thread can block for good on a busy machine) must
+# not hold up the sitting. Polls once a second, so it ends within a second of the client.
+watchdog() {
+    local limit
+    limit=$(python3 -c 'import sys; print(int(float(sys.argv[1])) + 120)' "$(secs "$DURATION")")
+    (
+        for _ in $(seq "$limit"); do kill -0 "$1" 2>/dev/null || exit 0; sleep 1; done
+        echo "# client $1 still running after ${limit}s: ending it" >&2
+        kill "$1" 2>/dev/null || true
+    ) &
+}
+
+# wait_ports [MAX_HELD] : until TIME_WAIT sockets hold at most MAX_HELD ephemeral ports (default:
+# enough left for CONNS more connections), for at most 70 s. A client that closes first leaves
+# its sockets in TIME_WAIT for 60 s (tcpkali does: 10,000 after each run). connect() reuses those
+# ports on loopback, but tcpkali binds its source address first, and with most of the range held
+# its ramp slows until it fails ("Could not create 10000 connections"): before tcpkali, wait_ports 1000.
+wait_ports() {
+    local lo hi held waited=0 max
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    max=${1:-$((hi - lo + 1 - CONNS - 2000))}
+    while true; do
+        # Ports held: distinct local ports in the range (a server's TIME_WAIT sockets share one).
+        held=$(ss -Htan state time-wait | awk -v lo="$lo" -v hi="$hi" \
+            '{ n = split($3, a, ":"); p = a[n] + 0; if (p >= lo && p <= hi && !seen[p]++) c++ } END { print c + 0 }')
+        (( held <= max || waited >= 70 )) && break
+        (( waited == 0 )) && echo "# waiting for TIME_WAIT sockets holding $held ports (of $lo-$hi) to expire" >&2
+        sleep 5
+        waited=$((waited + 5))
+    done
+}
+
+# client_floor RATE NAME : the floor client (benches/floor.rs) at RATE msg/s per connection
+client_floor() {
+    taskset -c "$CLIENT_CPU" "$FLOOR" --addr "$ADDR" -c "$CONNS" --rate "$1" -d "$DURATION" --cpu "$CLIENT_CPU" \
+        >"$WORK/$2.out" 2>"$WORK/$2.err" &
+    local pid=$!
+    watchdog "$pid"
+    sample_window "$pid" "$WORK/$2.err" "steady window starts" "$WORK/$2.cpu"
+    wait "$pid" || true
+    wait "$SAMPLER_PID" || true
+}
+
+# client_tcpkali RATE NAME : tcpkali, one worker thread, 64-byte messages ending in its latency marker
+client_tcpkali() {
+    taskset -c "$CLIENT_CPU" "$TCPKALI" --ws -w "$TCPKALI_WORKERS" -c "$CONNS" --connect-rate 10000 -T "$DURATION" \
+        -m "$(printf 'x%.0s' $(seq 60))PING" -r "$1" --latency-marker PING --latency-percentiles 50,99 "$ADDR" \
+        >"$WORK/$2.out" 2>"$WORK/$2.err" &
+    local pid=$!
+    watchdog "$pid"
+    sample_window "$pid" "$WORK/$2.err" "Ramped up to" "$WORK/$2.cpu"
+    wait "$pid" || true
+    wait "$SAMPLER_PID" || true
+}
+
+# client_wsload RATE NAME : this build's wsload, on one core, with the server's CPU sampled by --server-pid
+client_wsload() {
+    taskset -c "$CLIENT_CPU" "$BIN" run "ws://$ADDR/" -c "$CONNS" --rate "$1" --size 64 -d "$DURATION" \
+        --cores "$CLIENT_CPU" --server-pid "$SERVER_PID" -q --out "$WORK/$2" >/dev/null 2>"$WORK/$2.err" &
+    local pid=$!
+    watchdog "$pid"
+    wait "$pid" || true
+}
+
+# record KIND SERVER RATE RUN NAME : one run's figures as a JSON line on stdout
+record() {
+    python3 - "$@" "$WORK" "$CONNS" <<'PY'
+import json, os, re, sys
+kind, server, rate, run, name, work, conns = sys.argv[1:]
+rate, conns = float(rate), int(conns)
+p = lambda ext: os.path.join(work, name + ext)
+r = {"client": kind, "server": server, "rate": rate, "offered": rate * conns, "run": int(run)}
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+def from_window(received_per_s):
+    w = json.loads(read(p(".cpu")) or '{"error": "no CPU sample"}')
+    if "error" in w or received_per_s <= 0:
+        r["error"] = w.get("error", "no messages received")
+        return
+    msgs = received_per_s * w["window_s"]
+    r["cores"] = w["client_cpu_s"] / w["window_s"]
+    r["cpu_per_m"] = w["client_cpu_s"] / (msgs / 1e6)
+    r["server_us"] = w["server_cpu_s"] / msgs * 1e6
+
+if kind == "floor":
+    lines = [l for l in read(p(".out")).splitlines() if l.startswith("{")]
+    if not lines:
+        r["error"] = (read(p(".err")).strip().splitlines() or ["no output"])[-1]
+    else:
+        f = json.loads(lines[-1])
+        r.update(received_per_s=f["received_per_s"], lost=f["lost"] + f["corrupted"],
+                 p50_ms=f["latency_us"]["p50"] / 1e3, p99_ms=f["latency_us"]["p99"] / 1e3,
+                 sd_p99_ms=f["send_delay_us"]["p99"] / 1e3, self_cpu_s=f["cpu_s"])
+        from_window(f["received_per_s"])
+elif kind == "tcpkali":
+    out = read(p(".out"))
+    rcvd = re.search(r"Total data received:.*\((\d+) bytes\)", out)
+    dur = re.search(r"Test duration: ([\d.]+) s", out)
+    lat = re.search(r"Message latency at percentiles: ([\d.]+)/([\d.]+) ms", out)
+    if not (rcvd and dur and lat):
+        r["error"] = (read(p(".err")).strip().splitlines() or ["no output"])[-1]
+    else:
+        # Echoed frames are 66 bytes on the wire (2-byte header, 64-byte payload), counted after the ramp.
+        r.update(received_per_s=int(rcvd.group(1)) / 66 / float(dur.group(1)),
+                 p50_ms=float(lat.group(1)), p99_ms=float(lat.group(2)))
+        from_window(r["received_per_s"])
+else:
+    try:
+        s = json.loads(read(os.path.join(work, name, "summary.json")))
+    except ValueError:
+        r["error"] = (read(p(".err")).strip().splitlines() or ["no summary.json"])[-1]
+    else:
+        m, c, lat = s["messages"], s["client"], s["latency_us"]["corrected"]
+        r.update(received_per_s=m["received"] / s["duration_s"], lost=m["lost"] + m["corrupted"],
+                 cores=c["cpu_busy"], cpu_per_m=c["cpu_s_per_million_msgs"],
+                 p50_ms=lat["p50"] / 1e3, p99_ms=lat["p99"] / 1e3, sd_p99_ms=c["send_delay_us"]["p99"] / 1e3,
+                 server_us=(s.get("server") or {}).get("cpu_s_per_million_msgs"))
+print(json.dumps(r))
+PY
+}
+
+# sweep_table FILE : medians per (server, rate, client), ratios to the floor, and the knees
+sweep_table() {
+    python3 - "$1" "$KNEE_P99_MS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+knee_ms = float(sys.argv[2])
+order = {"floor": 0, "tcpkali": 1, "wsload": 2}
+FIGS = ("received_per_s", "cores", "cpu_per_m", "p50_ms", "p99_ms", "sd_p99_ms", "server_us", "lost")
+
+def med(runs, k):
+    v = [x[k] for x in runs if x.get(k) is not None]
+    return statistics.median(v) if v else None
+
+def num(v, digits):
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+def with_ratio(v, f, digits):
+    if v is None:
+        return "-"
+    if f in (None, 0):
+        return num(v, digits)
+    return f"{num(v, digits)} ({v / f:.2f}x)"
+
+def rate_label(offered):
+    return f"{offered / 1000:g}k"
+
+for server in dict.fromkeys(r["server"] for r in rows):
+    srows = [r for r in rows if r["server"] == server]
+    n_runs = max(r["run"] for r in srows)
+    print(f"\n## server: {server}   (median of {n_runs} run(s); (x) = ratio to the floor at the same rate)")
+    head = ("offered", "client", "recv/s", "cores", "CPU s/1M msgs", "p50 ms", "p99 ms", "send-delay p99 ms",
+            "server us/msg", "lost")
+    table = [head]
+    fig = {}
+    for offered in sorted({r["offered"] for r in srows}):
+        for client in sorted({r["client"] for r in srows}, key=lambda c: order.get(c, 9)):
+            runs = [r for r in srows if r["offered"] == offered and r["client"] == client]
+            fig[(offered, client)] = {k: med(runs, k) for k in FIGS}
+            errs = [r["error"] for r in runs if "error" in r]
+            fig[(offered, client)]["error"] = errs[0] if errs and len(errs) == len(runs) else None
+        for client in sorted({r["client"] for r in srows}, key=lambda c: order.get(c, 9)):
+            m = fig[(offered, client)]
+            fl = fig.get((offered, "floor"), {}) if client != "floor" else {}
+            if m["error"]:
+                table.append((rate_label(offered), client, "failed: " + m["error"][:100]))
+                continue
+            table.append((
+                rate_label(offered), client, num(m["received_per_s"], 0),
+                with_ratio(m["cores"], fl.get("cores"), 2),
+                with_ratio(m["cpu_per_m"], fl.get("cpu_per_m"), 1),
+                with_ratio(m["p50_ms"], fl.get("p50_ms"), 2),
+                with_ratio(m["p99_ms"], fl.get("p99_ms"), 2),
+                with_ratio(m["sd_p99_ms"], fl.get("sd_p99_ms"), 2),
+                num(m["server_us"], 1), num(m["lost"], 0)))
+    widths = [max(len(row[i]) for row in table if len(row) > i and len(row) == len(head)) for i in range(len(head))]
+    for row in table:
+        if len(row) != len(head):
+            print("  ".join(row))
+            continue
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    def knees(key, limit):
+        out = []
+        for client in sorted({r["client"] for r in srows}, key=lambda c: order.get(c, 9)):
+            if all(m[key] is None for (o, c), m in fig.items() if c == client):
+                continue
+            ok = [o for (o, c), m in fig.items() if c == client and m[key] is not None and m[key] <= limit]
+            top = max(o for (o, c) in fig if c == client)
+            k = "none" if not ok else rate_label(max(ok)) + (" (the sweep's top: extend RATES)" if max(ok) == top else "")
+            out.append(f"{client} {k}")
+        return "; ".join(out)
+
+    print(f"knee (highest offered msg/s with p99 <= {knee_ms:g} ms): " + knees("p99_ms", knee_ms))
+    print("knee by send delay (highest offered msg/s with send-delay p99 <= 1 ms): " + knees("sd_p99_ms", 1.0))
+print("\n# messages are echoes (one send + one receive); CPU is user + system over the steady window;"
+      " p50/p99 are corrected (from the intended send time) except tcpkali's (from the actual write,"
+      " whole run incl. ramp, 0.1 ms steps)")
+PY
+}
+
+# sweep : the rate sweep of issue 14, one sitting
+sweep() {
+    DURATION=${DURATION_SET:-15s}
+    local rates=${RATES:-1 2 3 4 5}
+    local results=${SWEEP_OUT:-$WORK/sweep.jsonl}
+    : >"$results"
+    local servers=(wsload) clients=(floor wsload)
+    [[ -z "$REF_SERVER" ]] || servers=(ref wsload)
+    [[ -z "$TCPKALI" ]] || clients=(tcpkali floor wsload) # tcpkali first: the others leave fewer TIME_WAIT ports
+    echo "# sweep: $CONNS connections x {$rates} msg/s, 64 B binary, open loop, $DURATION steady, $RUNS run(s);" \
+        "client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    local server rate client i name label
+    for server in "${servers[@]}"; do
+        label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
+        start_named "$server"
+        for i in $(seq "$RUNS"); do
+            for rate in $rates; do
+                for client in "${clients[@]}"; do
+                    kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
+                    name="sw-$server-$rate-$client-$i"
+                    if [[ "$client" == tcpkali ]]; then wait_ports 1000; else wait_ports; fi
+                    "client_$client" "$rate" "$name"
+                    record "$client" "$label" "$rate" "$i" "$name" | tee -a "$results" >&2
+                    sleep "$SETTLE"
+                done
+            done
+        done
+        stop_server
+    done
+    sweep_table "$results"
+    echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# wait_marker FILE TEXT : until TEXT appears in FILE (at most 60 s)
+wait_marker() {
+    for _ in $(seq 1200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+    return 1
+}
+
+# server_idle_rss N NAME : the server's VmRSS (bytes) while the floor holds N idle connections to it
+server_idle_rss() {
+    "$FLOOR" --addr "$ADDR" -c "$1" --rate 0 -d 3s --cpu "$CLIENT_CPU" >"$WORK/$2.out" 2>"$WORK/$2.err" &
+    local pid=$!
+    watchdog "$pid"
+    wait_marker "$WORK/$2.err" "steady window starts" || true
+    sleep 0.5
+    awk '/VmRSS/ {print $2 * 1024}' "/proc/$SERVER_PID/status"
+    wait "$pid" || true
+}
+
+# server_mode : each server's CPU per echo and memory per idle connection, driven by the floor
+server_mode() {
+    DURATION=${DURATION_SET:-15s}
+    local rates=${SERVER_RATES:-1 3}
+    local servers=(wsload) server label i rate small big
+    [[ -z "$REF_SERVER" ]] || servers=(wsload ref)
+    echo "# server cost: server on CPU $SERVER_CPU, the floor client on CPU $CLIENT_CPU, $CONNS connections, 64 B," \
+        "$DURATION steady, $RUNS run(s); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    for server in "${servers[@]}"; do
+        label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
+        local mem=() us1=() us2=() rate_list=()
+        read -r -a rate_list <<<"$rates"
+        for i in $(seq "$RUNS"); do
+            start_named "$server"
+            small=$(server_idle_rss 100 "sv-$server-idle100-$i")
+            big=$(server_idle_rss "$CONNS" "sv-$server-idle-$i")
+            mem+=("$(( (big - small) / (CONNS - 100) ))")
+            for rate in "${rate_list[@]}"; do
+                wait_ports
+                client_floor "$rate" "sv-$server-$rate-$i"
+                record floor "$label" "$rate" "$i" "sv-$server-$rate-$i" | tee "$WORK/sv-$server-$rate-$i.rec" >&2
+                sleep "$SETTLE"
+            done
+            stop_server
+        done
+        stats "$label: memory per idle connection" "B" "${mem[@]}"
+        for rate in "${rate_list[@]}"; do
+            us1=()
+            for i in $(seq "$RUNS"); do
+                us1+=("$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("server_us") or "")' \
+                    "$WORK/sv-$server-$rate-$i.rec")")
+            done
+            read -r -a us2 <<<"${us1[*]}"
+            stats "$label: CPU per echo at $(python3 -c "print(f'{$rate * $CONNS / 1000:g}k')") msg/s" "us" "${us2[@]}"
+        done
+    done
+}
+
+if [[ "${1:-}" == "sweep" ]]; then
+    sweep
+    exit 0
+fi
+if [[ "${1:-}" == "server" ]]; then
+    server_mode
+    exit 0
+fi
+
+start_server
+URL="ws://$ADDR/"
+CLIENT_ARGS=()
+echo "# wsload benchmarks: client CPU $CLIENT_CPU, server CPU $SERVER_CPU ($URL), $CONNS connections, 64 B, $RUNS runs"
 
 if [[ "${1:-}" == "proxy" ]]; then
     proxy_cost
