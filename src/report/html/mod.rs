@@ -91,10 +91,11 @@ fn verdict(h: &mut String, s: &Value) {
     h.push_str("<section id=\"verdict\"><h2>Verdict</h2>");
     if let Some(v) = s.pointer("/analysis/verdict") {
         let ready = v.get("ready").and_then(Value::as_bool);
-        let (class, word) = match ready {
-            Some(true) => ("ok", "Ready"),
-            Some(false) => ("bad", "Not ready"),
-            None => ("unknown", "No verdict"),
+        let (class, word) = match (v.get("status").and_then(Value::as_str), ready) {
+            (Some("inconclusive"), _) => ("warn", "Inconclusive: the client was the bottleneck"),
+            (_, Some(true)) => ("ok", "Ready"),
+            (_, Some(false)) => ("bad", "Not ready"),
+            (_, None) => ("unknown", "No verdict"),
         };
         let basis = match v.get("basis").and_then(Value::as_str) {
             Some("thresholds") => "judged against the scenario's thresholds".to_string(),
@@ -104,6 +105,15 @@ fn verdict(h: &mut String, s: &Value) {
         };
         let _ = write!(h, "<p class=\"verdict {class}\">{word}</p><p>{basis}</p>");
         list(h, v.get("reasons"));
+        if v.get("client_bottleneck")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            h.push_str(
+                "<p class=\"warn\">The client was the bottleneck: its figures describe it as much as the server.</p>",
+            );
+            list(h, v.get("client_bottleneck"));
+        }
     } else {
         let n = s.get("thresholds").and_then(Value::as_array).map_or(0, Vec::len);
         let failed = s.get("thresholds").and_then(Value::as_array).map_or(0, |a| {
