@@ -1,5 +1,7 @@
 //! wss:// end to end: `wsload serve --tls-cert` and a Python `websockets` server with a CA made at
-//! test time (`wsload cert`, rcgen), certificate failures, `--insecure`, and bad TLS settings.
+//! test time (`wsload cert`, rcgen), self-signed certificates pinned with `--ca` (made by the
+//! `openssl` command, Debian package openssl, and by rcgen), certificate failures, `--insecure`,
+//! and bad TLS settings.
 
 mod common;
 
@@ -178,6 +180,162 @@ fn an_untrusted_certificate_fails_with_the_fix() {
             .any(|t| t["class"] == "tls_certificate" && t["phase"] == "tls"),
         "{rows:?}"
     );
+}
+
+/// The self-signed certificate most people make:
+/// `openssl req -x509 -newkey rsa:2048 -nodes ... -subj /CN=localhost -addext subjectAltName=...`.
+/// It says CA:TRUE. (cert.pem, key.pem) in a fresh directory.
+fn openssl_self_signed() -> (PathBuf, PathBuf) {
+    let dir = fresh_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        .output()
+        .expect("run openssl (Debian package openssl)");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("run openssl x509");
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+        "the case this test is about is a self-signed certificate that says CA:TRUE"
+    );
+    (cert, key)
+}
+
+/// A self-signed certificate made by rcgen for 127.0.0.1 and localhost, with or without the CA
+/// flag: (cert.pem, key.pem) in a fresh directory.
+fn rcgen_self_signed(ca: bool) -> (PathBuf, PathBuf) {
+    let dir = fresh_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+#[test]
+fn ca_pins_a_self_signed_certificate_whatever_its_ca_flag() {
+    // Issue 16: `--ca cert.pem` with openssl's self-signed certificate failed every connection
+    // with CaUsedAsEndEntity; curl, Python and Node accept that pair.
+    let (cert, key) = openssl_self_signed();
+    let server = tls_server(&cert, &key);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--ca",
+        s(&cert),
+        "-c",
+        "200",
+        "--connect-rate",
+        "1000",
+        "--rate",
+        "2",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+        "-q",
+    ]);
+    r.assert_clean();
+    assert_eq!(r.num("/connections/established"), 200, "{}", r.pretty());
+    // The same from rcgen, with and without the CA flag, by name and by address.
+    for ca in [true, false] {
+        let (cert, key) = rcgen_self_signed(ca);
+        let server = tls_server(&cert, &key);
+        for host in ["127.0.0.1", "localhost"] {
+            let r = run_wsload(&[
+                "run",
+                &wss(host, server.port),
+                "--ca",
+                s(&cert),
+                "-c",
+                "5",
+                "--rate",
+                "5",
+                "-d",
+                "1s",
+                "--cores",
+                "0",
+                "-q",
+            ]);
+            r.assert_clean();
+        }
+    }
+}
+
+#[test]
+fn ca_refuses_an_unrelated_self_signed_certificate_in_plain_words() {
+    let (cert, key) = openssl_self_signed();
+    let (other, _) = openssl_self_signed();
+    let server = tls_server(&cert, &key);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--ca",
+        s(&other),
+        "-c",
+        "3",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+    ]);
+    r.assert_exit(2);
+    let ctx = r.pretty();
+    assert_eq!(r.num("/errors/tls_certificate"), 3, "{ctx}");
+    assert_eq!(r.num("/connections/established"), 0, "{ctx}");
+    assert!(
+        r.stderr.contains("it is a CA certificate (CA:TRUE") && r.stderr.contains("not one of the --ca certificates"),
+        "the refusal says what is wrong in plain words\n{ctx}"
+    );
+    assert!(
+        r.stderr.contains("pass --ca FILE with this very certificate"),
+        "and the fix\n{ctx}"
+    );
+    assert!(
+        !r.stderr.contains("CaUsedAsEndEntity"),
+        "not the library's name for it\n{ctx}"
+    );
+    // rcgen's self-signed certificate without the CA flag, not pinned: an unknown issuer.
+    let (cert, key) = rcgen_self_signed(false);
+    let server = tls_server(&cert, &key);
+    let r = run_wsload(&[
+        "run",
+        &wss("127.0.0.1", server.port),
+        "--ca",
+        s(&other),
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "--cores",
+        "0",
+    ]);
+    r.assert_exit(2);
+    assert_eq!(r.num("/errors/tls_certificate"), 2, "{}", r.pretty());
+    assert!(r.stderr.contains("not signed by a trusted CA"), "{}", r.pretty());
 }
 
 #[test]

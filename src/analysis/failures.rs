@@ -54,12 +54,28 @@ pub struct Finding {
     pub end_s: Option<f64>,
 }
 
+/// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
+/// bottleneck, so the figures describe it as much as the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    NotReady,
+    Inconclusive,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
+    /// `status == ready`: false when inconclusive too.
     pub ready: bool,
+    pub status: Status,
     /// `thresholds` (the scenario's) or `defaults`.
     pub basis: &'static str,
     pub reasons: Vec<String>,
+    /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
+    /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
+    /// when every failed criterion is one the client's lag distorts (latency, rates).
+    pub client_bottleneck: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -77,6 +77,8 @@ pub struct FaultEvent {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Threshold {
     pub expr: String,
+    /// The metric it names (`latency.p99`); empty in summaries written before it was recorded.
+    pub metric: String,
     pub pass: bool,
     pub measured_text: String,
     pub limit_text: String,
@@ -129,6 +131,17 @@ impl Core {
     }
 }
 
+/// The client's own load (the summary's `client` section).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientHealth {
+    /// Share of the client cores' time spent working under load (0..1); `None` when not measured.
+    pub cpu_busy: Option<f64>,
+    /// Open loop: how late messages left against their schedule, microseconds (count 0: none).
+    pub send_delay_count: u64,
+    pub send_delay_p50_us: u64,
+    pub send_delay_p99_us: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Input {
     pub target: String,
@@ -155,6 +168,8 @@ pub struct Input {
     pub source_ips: usize,
     pub server: Option<Server>,
     pub client_warnings: Vec<String>,
+    /// The client's own health: whether its figures can judge the server.
+    pub client: ClientHealth,
     /// Per client core, in core order; empty for summaries written before `cores` existed.
     pub cores: Vec<Core>,
 }
@@ -299,6 +314,7 @@ impl Input {
             thresholds: list(v, "thresholds")
                 .map(|t| Threshold {
                     expr: s(t, "expr"),
+                    metric: s(t, "metric"),
                     pass: t.get("pass").and_then(Value::as_bool).unwrap_or(false),
                     measured_text: s(t, "measured_text"),
                     limit_text: s(t, "limit_text"),
@@ -316,6 +332,16 @@ impl Input {
             source_ips: list(scenario, "source_ips").count(),
             server,
             client_warnings: v.get("client").map(|c| strings(c, "warnings")).unwrap_or_default(),
+            client: {
+                let c = v.get("client").unwrap_or(&null);
+                let d = c.get("send_delay_us").unwrap_or(&null);
+                ClientHealth {
+                    cpu_busy: opt_f(c, "cpu_busy"),
+                    send_delay_count: u(d, "count"),
+                    send_delay_p50_us: u(d, "p50"),
+                    send_delay_p99_us: u(d, "p99"),
+                }
+            },
             cores: list(v, "cores")
                 .filter(|c| c.is_object())
                 .map(|c| Core {

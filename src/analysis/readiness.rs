@@ -2,9 +2,57 @@
 //! (ready iff they all passed); otherwise the defaults: every connection
 //! established, no message lost, error rate under [`MAX_ERROR_RATE`], p99 under
 //! [`MAX_P99_US`]. The reasons list every criterion with its measured value.
+//!
+//! The client's own health comes first: when it fell behind its send schedule (send delay
+//! p99 ≥ [`CLIENT_LAG_P99_US`]) or its cores were busy (≥ [`CLIENT_BUSY_LIMIT`]), latency is
+//! partly its own, and the verdict is `inconclusive` rather than `ready`, with the evidence.
+//! A failing verdict stays `not_ready` when a criterion the client cannot distort failed
+//! (connections, loss, errors).
 
-use super::failures::{num, us, Verdict};
+use super::failures::{num, us, Status, Verdict};
 use super::input::Input;
+
+/// p99 send delay (µs) from which the client fell behind its own schedule: latency is measured
+/// from the intended send time, so the client's lag is counted as the server's.
+pub const CLIENT_LAG_P99_US: u64 = 5_000;
+
+/// Share of the client cores' time busy under load from which the client is its own bottleneck.
+pub const CLIENT_BUSY_LIMIT: f64 = 0.9;
+
+/// Why the client was the bottleneck, each with its figures; empty when it kept up.
+pub fn client_bottleneck(input: &Input) -> Vec<String> {
+    let c = &input.client;
+    let mut why = Vec::new();
+    if c.send_delay_count > 0 && c.send_delay_p99_us >= CLIENT_LAG_P99_US {
+        why.push(format!(
+            "the client fell behind its send schedule: send delay p50 {}, p99 {} (limit {}); latency \
+             includes the client's own lag",
+            us(c.send_delay_p50_us as f64),
+            us(c.send_delay_p99_us as f64),
+            us(CLIENT_LAG_P99_US as f64)
+        ));
+    }
+    if let Some(b) = c.cpu_busy.filter(|b| *b >= CLIENT_BUSY_LIMIT) {
+        why.push(format!(
+            "the client cores were {}% busy under load (limit {}%)",
+            num(b * 100.0),
+            num(CLIENT_BUSY_LIMIT * 100.0)
+        ));
+    }
+    if !why.is_empty() {
+        why.push("add client cores (--cores), spread the load over more clients, or lower --rate".into());
+    }
+    why
+}
+
+/// A threshold metric the client's own lag can make fail: latencies, connect times, rates.
+fn distorted_by_client(metric: &str) -> bool {
+    let m = metric.split_whitespace().next().unwrap_or("");
+    m.starts_with("latency.")
+        || m.starts_with("connect.")
+        || matches!(m, "p50" | "p90" | "p95" | "p99" | "p99.9" | "max" | "mean")
+        || matches!(m, "messages.rate" | "messages.sent" | "messages.received")
+}
 
 /// Errors over connect attempts plus messages sent (attempts taken as established + failed,
 /// which counts retried attempts once: the rate errs high).
@@ -13,7 +61,7 @@ pub const MAX_P99_US: u64 = 200_000;
 
 pub fn verdict(input: &Input) -> Verdict {
     let mut reasons = Vec::new();
-    let mut v = if let Some(passed) = input.thresholds_passed {
+    let (mut v, only_lag) = if let Some(passed) = input.thresholds_passed {
         let failed: Vec<_> = input.thresholds.iter().filter(|t| !t.pass).collect();
         if passed || failed.is_empty() {
             reasons.push(format!("all {} thresholds passed", input.thresholds.len()));
@@ -24,22 +72,37 @@ pub fn verdict(input: &Input) -> Verdict {
                 t.expr, t.measured_text, t.limit_text
             ));
         }
-        Verdict {
-            ready: passed,
-            basis: "thresholds",
-            reasons,
-        }
+        let only_lag = input
+            .thresholds
+            .iter()
+            .filter(|t| !t.pass)
+            .all(|t| distorted_by_client(if t.metric.is_empty() { &t.expr } else { &t.metric }));
+        (
+            Verdict {
+                ready: passed,
+                status: if passed { Status::Ready } else { Status::NotReady },
+                basis: "thresholds",
+                reasons,
+                client_bottleneck: Vec::new(),
+            },
+            only_lag,
+        )
     } else {
         let c = &input.connections;
         let m = &input.messages;
         let mut ok = true;
-        let mut check = |pass: bool, text: String| {
+        // Whether every failed criterion is one the client's lag distorts (latency).
+        let mut only_lag = true;
+        // `lag`: the client's own lag can make this criterion fail.
+        let mut check = |pass: bool, lag: bool, text: String| {
             ok &= pass;
+            only_lag &= pass || lag;
             reasons.push(text);
         };
         let all = c.established >= c.target && c.failed == 0 && c.not_attempted == 0;
         check(
             all,
+            false,
             if all {
                 format!("all {} connections established", c.target)
             } else {
@@ -51,6 +114,7 @@ pub fn verdict(input: &Input) -> Verdict {
         );
         check(
             m.lost == 0,
+            false,
             if m.lost == 0 {
                 format!("no message lost ({} sent)", m.sent)
             } else {
@@ -67,6 +131,7 @@ pub fn verdict(input: &Input) -> Verdict {
         let pct = |x: f64| format!("{}%", num_pct(x * 100.0));
         check(
             rate < MAX_ERROR_RATE && (attempts > 0 || errors == 0),
+            false,
             format!(
                 "error rate {} ({errors} errors over {attempts} connects and messages), limit {}",
                 pct(rate),
@@ -77,27 +142,43 @@ pub fn verdict(input: &Input) -> Verdict {
         if l.count > 0 {
             check(
                 l.p99 < MAX_P99_US,
+                true,
                 format!("p99 latency {} (limit {})", us(l.p99 as f64), us(MAX_P99_US as f64)),
             );
         } else if m.sent > 0 {
-            check(false, format!("{} messages sent and no latency measured", m.sent));
+            check(
+                false,
+                false,
+                format!("{} messages sent and no latency measured", m.sent),
+            );
         } else {
-            check(true, "no messages were sent: latency not judged".into());
+            check(true, false, "no messages were sent: latency not judged".into());
         }
         if input.partial {
             check(
                 false,
+                false,
                 "the run was partial: the figures cover only what was gathered".into(),
             );
         }
-        Verdict {
-            ready: ok,
-            basis: "defaults",
-            reasons,
-        }
+        (
+            Verdict {
+                ready: ok,
+                status: if ok { Status::Ready } else { Status::NotReady },
+                basis: "defaults",
+                reasons,
+                client_bottleneck: Vec::new(),
+            },
+            only_lag,
+        )
     };
     if v.basis == "thresholds" && input.partial {
         v.reasons.push("note: the run was partial".into());
+    }
+    v.client_bottleneck = client_bottleneck(input);
+    if !v.client_bottleneck.is_empty() && (v.ready || only_lag) {
+        v.ready = false;
+        v.status = Status::Inconclusive;
     }
     v
 }
@@ -116,7 +197,7 @@ fn num_pct(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::input::{Connections, Latency, Messages, Threshold};
+    use crate::analysis::input::{ClientHealth, Connections, Latency, Messages, Threshold};
 
     fn good() -> Input {
         Input {
@@ -172,6 +253,108 @@ mod tests {
         assert!(verdict(&f).ready);
     }
 
+    /// The client fell behind its schedule by `p99_us` at p99, its cores `busy` busy.
+    fn client(p99_us: u64, busy: f64) -> ClientHealth {
+        ClientHealth {
+            cpu_busy: Some(busy),
+            send_delay_count: 600,
+            send_delay_p50_us: p99_us / 4,
+            send_delay_p99_us: p99_us,
+        }
+    }
+
+    #[test]
+    fn a_lagging_client_makes_a_passing_verdict_inconclusive() {
+        // Issue 16: "Ready" in green while the client fell behind its schedule (p99 5 ms).
+        for (why, c, needle) in [
+            (
+                "send delay",
+                client(5_000, 0.3),
+                "send delay p50 1.2 ms, p99 5 ms (limit 5 ms)",
+            ),
+            (
+                "CPU",
+                client(200, 0.95),
+                "the client cores were 95% busy under load (limit 90%)",
+            ),
+        ] {
+            let mut i = good();
+            i.client = c;
+            let v = verdict(&i);
+            assert_eq!((v.status, v.ready), (Status::Inconclusive, false), "{why}: {v:?}");
+            assert!(v.client_bottleneck[0].contains(needle), "{why}: {v:?}");
+            assert!(
+                v.client_bottleneck.last().unwrap().contains("--cores"),
+                "the fix: {v:?}"
+            );
+            assert_eq!(v.reasons, verdict(&good()).reasons, "the criteria are still listed");
+        }
+    }
+
+    #[test]
+    fn a_healthy_client_leaves_the_verdict_unchanged() {
+        for c in [
+            client(4_999, 0.89),
+            ClientHealth::default(),
+            // Closed loop: no schedule, no send delay measured.
+            ClientHealth {
+                send_delay_p99_us: 50_000,
+                ..ClientHealth::default()
+            },
+        ] {
+            let mut i = good();
+            i.client = c.clone();
+            let v = verdict(&i);
+            assert_eq!((v.status, v.ready), (Status::Ready, true), "{c:?}: {v:?}");
+            assert!(v.client_bottleneck.is_empty(), "{v:?}");
+            let mut bad = i.clone();
+            bad.latency.p99 = 250_000;
+            assert_eq!(verdict(&bad).status, Status::NotReady, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn a_lagging_client_cannot_explain_lost_connections_or_messages() {
+        let lagging = |mut i: Input| {
+            i.client = client(40_000, 0.5);
+            verdict(&i)
+        };
+        // Only latency failed: the client's lag may be all of it.
+        let mut slow = good();
+        slow.latency.p99 = 250_000;
+        assert_eq!(lagging(slow).status, Status::Inconclusive);
+        // A lost message or a refused connection is the server's, lag or not.
+        let mut lost = good();
+        lost.latency.p99 = 250_000;
+        lost.messages.lost = 3;
+        let mut refused = good();
+        refused.connections.established = 290;
+        refused.connections.failed = 10;
+        for i in [lost, refused] {
+            let v = lagging(i);
+            assert_eq!(v.status, Status::NotReady, "{v:?}");
+            assert!(!v.client_bottleneck.is_empty(), "the lag is still reported: {v:?}");
+        }
+        // The same with thresholds: a latency threshold may be the client's; a loss one is not.
+        let th = |metric: &str, expr: &str| Threshold {
+            expr: expr.into(),
+            metric: metric.into(),
+            pass: false,
+            ..Default::default()
+        };
+        for (t, want) in [
+            (th("latency.p99", "latency.p99 < 1ms"), Status::Inconclusive),
+            (th("", "p99 < 1ms"), Status::Inconclusive),
+            (th("messages.rate", "messages.rate > 1000"), Status::Inconclusive),
+            (th("messages.lost", "messages.lost == 0"), Status::NotReady),
+        ] {
+            let mut i = good();
+            i.thresholds_passed = Some(false);
+            i.thresholds = vec![t.clone()];
+            assert_eq!(lagging(i).status, want, "{t:?}");
+        }
+    }
+
     #[test]
     fn thresholds_decide_when_present() {
         let mut i = good();
@@ -179,6 +362,7 @@ mod tests {
         i.thresholds = vec![
             Threshold {
                 expr: "latency.p99 < 1ms".into(),
+                metric: "latency.p99".into(),
                 pass: false,
                 measured_text: "3.8 ms".into(),
                 limit_text: "1 ms".into(),

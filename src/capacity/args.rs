@@ -98,6 +98,21 @@ pub struct CapacityArgs {
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<i32>,
 
+    /// wss://: trust the certificates in this PEM file, as `wsload run --ca` does (a server
+    /// whose own certificate is in it is accepted as it is; others must chain to one of them or
+    /// to a system root).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// wss://: accept any certificate, as `wsload run --insecure` does (the target's identity
+    /// is NOT checked; every step says so).
+    #[arg(long)]
+    pub insecure: bool,
+
+    // -H, --subprotocol, --origin, --cookie and --compression, passed to every step's run.
+    #[command(flatten)]
+    pub handshake: crate::config::wire_args::HandshakeArgs,
+
     /// Results directory [default: ./wsload-results/capacity-<UTC timestamp>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

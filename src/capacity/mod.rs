@@ -328,6 +328,12 @@ fn run_args(a: &CapacityArgs, n: u64, out: PathBuf) -> RunArgs {
         server_core: a.server_core,
         source_ip: a.source_ip.clone(),
         server_pid: a.server_pid,
+        ca: a.ca.clone(),
+        insecure: a.insecure,
+        wire: crate::config::wire_args::WireArgs {
+            handshake: a.handshake.clone(),
+            ..Default::default()
+        },
         out: Some(out),
         quiet: a.quiet,
         ..RunArgs::default()
@@ -425,5 +431,73 @@ pub fn result_line(o: &search::Outcome, rate: f64) -> String {
             }
         ),
         _ => "no result".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parsed(extra: &[&str]) -> CapacityArgs {
+        let argv: Vec<&str> = ["wsload", "capacity", "wss://localhost:9/"]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        match Cli::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+            .command
+        {
+            Some(Command::Capacity(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_step_gets_the_handshake_and_tls_options() {
+        // Issue 16: `wsload capacity` did not pass --ca, --insecure or -H to its runs.
+        let dir = std::env::temp_dir().join(format!("wsload-capacity-args-{}", std::process::id()));
+        let written = crate::tls::cert::write(&dir, &["localhost".to_string()]).unwrap();
+        let ca = written.ca.to_str().unwrap();
+        let a = parsed(&[
+            "--ca",
+            ca,
+            "-H",
+            "Authorization: Bearer t0k",
+            "--subprotocol",
+            "chat.v2",
+            "--origin",
+            "https://app.example.com",
+            "--cookie",
+            "session=abc",
+            "--compression",
+            "deflate",
+        ]);
+        let plan = RunPlan::from_args(&run_args(&a, 10, dir.join("step"))).unwrap();
+        let sc = &plan.scenario;
+        assert_eq!(sc.tls.ca.as_deref(), Some(written.ca.as_path()));
+        assert!(!sc.tls.insecure);
+        let header = |name: &str| {
+            sc.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("Authorization"), Some("Bearer t0k"), "{:?}", sc.headers);
+        assert_eq!(header("Origin"), Some("https://app.example.com"), "{:?}", sc.headers);
+        assert!(
+            header("Cookie").is_some_and(|c| c.contains("session=abc")),
+            "{:?}",
+            sc.headers
+        );
+        assert_eq!(sc.subprotocols, vec!["chat.v2".to_string()]);
+        assert!(sc.compression);
+        assert_eq!(sc.connections, 10);
+
+        let plan = RunPlan::from_args(&run_args(&parsed(&["--insecure"]), 10, dir.join("step"))).unwrap();
+        assert!(plan.scenario.tls.insecure);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

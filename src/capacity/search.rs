@@ -11,7 +11,7 @@ use crate::sys::thousands;
 pub const DEFAULT_SLO: &str = "p99<200ms,errors<0.1%,connect>=100%";
 
 /// Client CPU busy share (over its cores) from which a step counts as limited by the client.
-pub const CLIENT_BUSY_LIMIT: f64 = 0.9;
+pub const CLIENT_BUSY_LIMIT: f64 = crate::analysis::readiness::CLIENT_BUSY_LIMIT;
 
 /// The full metric name of a short SLO alias (`p99` → `latency.p99`); other names unchanged.
 fn alias(metric: &str) -> String {

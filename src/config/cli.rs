@@ -251,8 +251,10 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_bytes)]
     pub max_frame: Option<u64>,
 
-    /// wss://: also trust the CA certificates in this PEM file (besides the system roots),
-    /// e.g. the ca.pem of `wsload cert`. Scenario field `tls.ca`.
+    /// wss://: trust the certificates in this PEM file (besides the system roots): a server
+    /// whose own certificate is one of them is accepted as it is (pinning, e.g. the self-signed
+    /// cert.pem of `openssl req -x509`); others must chain to one of them or to a system root
+    /// (e.g. the ca.pem of `wsload cert`). Scenario field `tls.ca`.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
 

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use crate::config::target::redact_header;
 use crate::scenario::parse::Override;
 
+/// What the upgrade request offers: shared by `wsload run` and `wsload capacity`.
 #[derive(Debug, Clone, Args, Default)]
 #[command(next_help_heading = "Handshake and messages")]
-pub struct WireArgs {
+pub struct HandshakeArgs {
     /// Extra upgrade header, `-H "Authorization: Bearer $TOKEN"` (repeatable). Values of
     /// credential headers are shown as `***` in every report and log.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
@@ -33,6 +34,14 @@ pub struct WireArgs {
     /// the compression ratio and its CPU cost [default: none].
     #[arg(long, value_name = "deflate|none")]
     pub compression: Option<String>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Handshake and messages")]
+pub struct WireArgs {
+    // Upgrade headers, subprotocols, origin, cookies, compression (also `wsload capacity`'s).
+    #[command(flatten)]
+    pub handshake: HandshakeArgs,
 
     /// `echo` sends messages and matches replies; `subscribe` sends only --first-message and
     /// then counts what the server pushes (with --timestamp-field: end-to-end latency)
@@ -102,6 +111,31 @@ fn parse_cookie(s: &str) -> Result<(String, String), String> {
 
 /// The flags as scenario overrides. `quote` turns a string into a TOML string.
 pub fn overrides(a: &WireArgs, quote: impl Fn(&str) -> String) -> Vec<Override> {
+    let mut o = handshake_overrides(&a.handshake, &quote);
+    let mut add = |key: String, value: String, origin: String| o.push(Override { key, value, origin });
+    let strings = [
+        ("mode", &a.mode),
+        ("template", &a.template),
+        ("first_message", &a.first_message),
+        ("correlate", &a.correlate),
+        ("timestamp_field", &a.timestamp_field),
+        ("timestamp_unit", &a.timestamp_unit),
+        ("sequence_field", &a.sequence_field),
+    ];
+    for (key, v) in strings {
+        if let Some(v) = v {
+            add(key.into(), quote(v), format!("--{} {v}", key.replace('_', "-")));
+        }
+    }
+    if let Some(p) = &a.messages_file {
+        let p = p.display().to_string();
+        add("messages_file".into(), quote(&p), format!("--messages-file {p}"));
+    }
+    o
+}
+
+/// The handshake flags as scenario overrides.
+fn handshake_overrides(a: &HandshakeArgs, quote: &impl Fn(&str) -> String) -> Vec<Override> {
     let mut o = Vec::new();
     let mut add = |key: String, value: String, origin: String| o.push(Override { key, value, origin });
     for (k, v) in &a.headers {
@@ -119,25 +153,10 @@ pub fn overrides(a: &WireArgs, quote: impl Fn(&str) -> String) -> Vec<Override> 
     for (k, v) in &a.cookies {
         add(format!("cookies.{k}"), quote(v), format!("--cookie {k}=***"));
     }
-    let strings = [
-        ("origin", &a.origin),
-        ("compression", &a.compression),
-        ("mode", &a.mode),
-        ("template", &a.template),
-        ("first_message", &a.first_message),
-        ("correlate", &a.correlate),
-        ("timestamp_field", &a.timestamp_field),
-        ("timestamp_unit", &a.timestamp_unit),
-        ("sequence_field", &a.sequence_field),
-    ];
-    for (key, v) in strings {
+    for (key, v) in [("origin", &a.origin), ("compression", &a.compression)] {
         if let Some(v) = v {
-            add(key.into(), quote(v), format!("--{} {v}", key.replace('_', "-")));
+            add(key.into(), quote(v), format!("--{key} {v}"));
         }
-    }
-    if let Some(p) = &a.messages_file {
-        let p = p.display().to_string();
-        add("messages_file".into(), quote(&p), format!("--messages-file {p}"));
     }
     o
 }

@@ -80,7 +80,7 @@ impl ErrorKind {
             ErrorKind::Unreachable => "no route to the target: check the address and the network",
             ErrorKind::UpgradeRejected => "the server answered the WebSocket upgrade with a non-101 HTTP status (see upgrade_status): check the path, authentication and Origin",
             ErrorKind::HandshakeInvalid => "the server's answer to the upgrade is not a valid WebSocket handshake: is this a WebSocket endpoint?",
-            ErrorKind::TlsCertificate => "the server's TLS certificate was not trusted (unknown CA, a name that does not match the URL's host, or expired): pass --ca FILE with the CA that signed it, or --insecure for a test server",
+            ErrorKind::TlsCertificate => "the server's TLS certificate was not trusted (unknown CA, a CA certificate used as the server's own, a name that does not match the URL's host, or expired): pass --ca FILE with the server's own certificate or the CA that signed it, or --insecure for a test server",
             ErrorKind::TlsHandshake => "the TLS handshake failed for another reason than the certificate (no common protocol version or cipher, an alert from the server, or not a TLS port: is the URL wss:// on a ws:// server?)",
             ErrorKind::ProtocolViolation => "the server sent frames that break RFC 6455 (reserved bits or opcodes, bad control frames, masked frames)",
             ErrorKind::FrameTooLarge => "the server announced a frame larger than --max-frame; it was refused before any memory was allocated",

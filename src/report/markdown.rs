@@ -108,11 +108,29 @@ fn verdict(o: &mut String, s: &Value) {
             "defaults" => "judged against wsload's default expectations (the scenario has no thresholds)",
             other => other,
         };
-        let _ = writeln!(o, "**{}**, {basis}.\n", if ready { "READY" } else { "NOT READY" });
+        let word = if get::text(v, "status") == "inconclusive" {
+            "INCONCLUSIVE: the client was the bottleneck"
+        } else if ready {
+            "READY"
+        } else {
+            "NOT READY"
+        };
+        let _ = writeln!(o, "**{word}**, {basis}.\n");
         for r in get::list(v, "reasons") {
             let _ = writeln!(o, "- {}", r.as_str().map_or_else(|| r.to_string(), str::to_string));
         }
         if !get::list(v, "reasons").is_empty() {
+            o.push('\n');
+        }
+        let lag = get::list(v, "client_bottleneck");
+        if !lag.is_empty() {
+            let _ = writeln!(
+                o,
+                "The client was the bottleneck: its figures describe it as much as the server.\n"
+            );
+            for r in lag {
+                let _ = writeln!(o, "- {}", r.as_str().map_or_else(|| r.to_string(), str::to_string));
+            }
             o.push('\n');
         }
     }

@@ -296,8 +296,9 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-/// p99 send delay (µs) from which the summary warns that the client could not keep its schedule.
-pub const SEND_DELAY_WARN_US: u64 = 5_000;
+/// p99 send delay (µs) from which the summary warns that the client could not keep its schedule
+/// (the same limit makes the readiness verdict inconclusive).
+pub const SEND_DELAY_WARN_US: u64 = crate::analysis::readiness::CLIENT_LAG_P99_US;
 
 impl Summary {
     pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {

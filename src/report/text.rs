@@ -245,5 +245,29 @@ pub fn render(s: &Summary) -> String {
     if let Some(why) = &s.aborted_by {
         let _ = writeln!(o, "  STOPPED EARLY {why}");
     }
+    if let Some(v) = s.analysis.as_ref().and_then(|a| a.get("verdict")) {
+        verdict(&mut o, v);
+    }
     o
+}
+
+/// The readiness verdict: one line, then what it rests on when it is not "ready".
+fn verdict(o: &mut String, v: &serde_json::Value) {
+    use super::get;
+    let basis = match get::text(v, "basis") {
+        "thresholds" => "judged against the scenario's thresholds",
+        _ => "judged against wsload's default limits",
+    };
+    let (word, details) = match (get::text(v, "status"), get::at(v, "ready").as_bool()) {
+        ("inconclusive", _) => (
+            "INCONCLUSIVE: the client was the bottleneck, so the figures describe it as much as the server",
+            get::list(v, "client_bottleneck"),
+        ),
+        (_, Some(true)) => ("READY", &[][..]),
+        _ => ("NOT READY", get::list(v, "reasons")),
+    };
+    let _ = writeln!(o, "  verdict       {word} ({basis})");
+    for d in details {
+        let _ = writeln!(o, "                - {}", d.as_str().unwrap_or_default());
+    }
 }

@@ -43,10 +43,11 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// What the cores need to make their client configs: the trusted roots (unless insecure).
+/// What the cores need to make their client configs: how the server's certificate is checked.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
-    pub roots: RootCertStore,
+    /// The check: the system roots plus `--ca` (pinning its certificates), or none (`--insecure`).
+    verifier: Arc<dyn ServerCertVerifier>,
     /// Accept any certificate (`--insecure`).
     pub insecure: bool,
     /// The name the certificate is checked against (SNI for names; none for IP addresses).
@@ -59,47 +60,115 @@ impl ClientTls {
     pub fn load(host: &str, ca: Option<&Path>, insecure: bool) -> Result<ClientTls, String> {
         let server_name = ServerName::try_from(host.to_string())
             .map_err(|_| format!("`{host}` is not a host name or IP address that TLS can check"))?;
+        if insecure {
+            return Ok(ClientTls {
+                verifier: Arc::new(AnyCertificate(provider())),
+                insecure,
+                server_name,
+            });
+        }
         let mut roots = RootCertStore::empty();
-        if !insecure {
-            let native = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(native.certs);
-            if let Some(ca) = ca {
-                for c in read_certs(ca)? {
-                    roots
-                        .add(c)
-                        .map_err(|e| format!("{}: a certificate cannot be used as a CA: {e}", ca.display()))?;
-                }
-            }
-            if roots.is_empty() {
-                return Err(
-                    "no trusted root certificates: the system store is empty or unreadable; pass --ca FILE \
-                     (or --insecure for a test server)"
-                        .into(),
-                );
-            }
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        let pinned = match ca {
+            Some(ca) => read_certs(ca)?,
+            None => Vec::new(),
+        };
+        for c in &pinned {
+            roots.add(c.clone()).map_err(|e| {
+                format!(
+                    "{}: a certificate cannot be read as a trust anchor: {e}",
+                    ca.map_or(String::new(), |p| p.display().to_string())
+                )
+            })?;
+        }
+        if roots.is_empty() {
+            return Err(
+                "no trusted root certificates: the system store is empty or unreadable; pass --ca FILE \
+                 (or --insecure for a test server)"
+                    .into(),
+            );
         }
         Ok(ClientTls {
-            roots,
+            verifier: Arc::new(Pinning::new(roots, pinned)?),
             insecure,
             server_name,
         })
     }
 
-    /// A config of this core's own, with its own session cache.
+    /// A config of this core's own, with its own session cache (the verifier is shared: it
+    /// holds no lock).
     pub fn config(&self) -> Arc<ClientConfig> {
-        let builder = ClientConfig::builder_with_provider(provider())
+        let mut cfg = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default versions");
-        let mut cfg = if self.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
-                .with_no_client_auth()
-        } else {
-            builder.with_root_certificates(self.roots.clone()).with_no_client_auth()
-        };
+            .expect("the ring provider supports the default versions")
+            .dangerous()
+            .with_custom_certificate_verifier(self.verifier.clone())
+            .with_no_client_auth();
         cfg.resumption = rustls::client::Resumption::store(Arc::new(sessions::Sessions::default()));
         Arc::new(cfg)
+    }
+}
+
+/// `--ca FILE` trusts its certificates for what they are. A server whose own certificate is
+/// one of them is accepted as it is (pinning: its CA flag, names and dates are not checked, as
+/// the user named that very certificate); any other certificate goes through the usual checks
+/// (chain, dates, name) with FILE's certificates added to the system roots.
+///
+/// This is what curl, Python and Node do with the self-signed certificate that `openssl req
+/// -x509` makes (it says `CA:TRUE`, which webpki alone refuses as a server's own certificate).
+#[derive(Debug)]
+struct Pinning {
+    pinned: Vec<CertificateDer<'static>>,
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl Pinning {
+    fn new(roots: RootCertStore, pinned: Vec<CertificateDer<'static>>) -> Result<Pinning, String> {
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("cannot check certificates: {e}"))?;
+        Ok(Pinning { pinned, webpki })
+    }
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    // The handshake's signatures are checked against the certificate shown, pinned or not.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 
@@ -193,24 +262,217 @@ impl ServerTls {
     }
 }
 
-/// A failed TLS handshake, classified: certificate problems are their own kind, with the fix.
+/// A failed TLS handshake, classified: certificate problems are their own kind, said in plain
+/// words with the fix.
 pub fn failure(e: &io::Error) -> Option<(ErrorKind, String)> {
-    use rustls::CertificateError as C;
     let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
     let rustls::Error::InvalidCertificate(c) = tls else {
         return Some((ErrorKind::TlsHandshake, format!("TLS handshake failed: {tls}")));
     };
-    let why = match c {
-        C::UnknownIssuer | C::BadSignature => "it is not signed by a trusted CA".to_string(),
-        C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
-        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet (check the clocks)".to_string(),
-        C::NotValidForName | C::NotValidForNameContext { .. } => format!("it is not valid for the URL's host: {c}"),
-        other => other.to_string(),
+    Some((ErrorKind::TlsCertificate, refusal(c)))
+}
+
+/// Why a certificate was refused and what to do, for someone who has not read RFC 5280.
+fn refusal(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    const TRUST: &str = "pass --ca FILE with the server's own certificate or the CA that signed it \
+                         (or --insecure for a test server)";
+    let date = |t: &UnixTime| {
+        crate::config::fleet::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs()))
     };
-    Some((
-        ErrorKind::TlsCertificate,
-        format!(
-            "the server's certificate was refused, {why}: pass --ca FILE with the CA that signed it, or --insecure for a test server"
+    let (why, fix) = match c {
+        C::UnknownIssuer => (
+            "it is not signed by a trusted CA (nor one of the --ca certificates)".to_string(),
+            TRUST.to_string(),
         ),
-    ))
+        C::BadSignature => (
+            "a trusted CA has its issuer's name but did not sign it (two CAs with one name, or a broken chain)"
+                .to_string(),
+            TRUST.to_string(),
+        ),
+        C::Expired => ("it has expired".to_string(), renew()),
+        C::ExpiredContext { time, not_after } => (
+            format!("it has expired: valid until {}, now {}", date(not_after), date(time)),
+            renew(),
+        ),
+        C::NotValidYet => (
+            "it is not valid yet".to_string(),
+            "check the clocks of both hosts".into(),
+        ),
+        C::NotValidYetContext { time, not_before } => (
+            format!(
+                "it is not valid yet: valid from {}, now {}",
+                date(not_before),
+                date(time)
+            ),
+            "check the clocks of both hosts".into(),
+        ),
+        C::NotValidForName => ("it is not valid for the URL's host".to_string(), rename()),
+        C::NotValidForNameContext { expected, presented } => (
+            format!(
+                "it is not valid for the URL's host {}: it names {}",
+                expected.to_str(),
+                if presented.is_empty() {
+                    "no host".to_string()
+                } else {
+                    presented.iter().map(|n| plain_name(n)).collect::<Vec<_>>().join(", ")
+                }
+            ),
+            rename(),
+        ),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
+            "it is not made for a TLS server (its extended key usage lacks serverAuth)".to_string(),
+            "make a server certificate (extendedKeyUsage = serverAuth), or pass --ca FILE with this very \
+             certificate to trust it as it is"
+                .to_string(),
+        ),
+        C::Revoked => (
+            "it has been revoked by its CA".to_string(),
+            "give the server a new certificate".into(),
+        ),
+        C::Other(o) => match o.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => (
+                "it is a CA certificate (CA:TRUE, as `openssl req -x509` makes by default) used as the \
+                 server's own, and it is not one of the --ca certificates"
+                    .to_string(),
+                "pass --ca FILE with this very certificate (it is then trusted as it is), or give the server \
+                 a certificate signed by a CA (`wsload cert` makes both)"
+                    .to_string(),
+            ),
+            Some(webpki::Error::EndEntityUsedAsCa) => (
+                "its chain has a server certificate where a CA should be".to_string(),
+                "send the CA's certificate in the chain, or pass --ca FILE with the server's own certificate"
+                    .to_string(),
+            ),
+            _ => (o.to_string(), TRUST.to_string()),
+        },
+        other => (format!("{other}"), TRUST.to_string()),
+    };
+    format!("the server's certificate was refused: {why}; {fix}")
+}
+
+/// webpki names the certificate's names as `DnsName("localhost")` and `IpAddress(127.0.0.1)`.
+fn plain_name(n: &str) -> &str {
+    for (open, close) in [("DnsName(\"", "\")"), ("IpAddress(", ")"), ("UriName(\"", "\")")] {
+        if let Some(inner) = n.strip_prefix(open).and_then(|r| r.strip_suffix(close)) {
+            return inner;
+        }
+    }
+    n
+}
+
+fn renew() -> String {
+    "give the server a new certificate (e.g. `wsload cert`), or check this host's clock".into()
+}
+
+fn rename() -> String {
+    "connect with a name the certificate holds, or make one for this host (openssl: \
+     -addext \"subjectAltName=IP:127.0.0.1,DNS:localhost\"; wsload cert --host NAME)"
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    fn names() -> Vec<String> {
+        vec!["127.0.0.1".into(), "localhost".into()]
+    }
+
+    /// A CA and a certificate it signed for `names`, valid until `until` (year): (CA, leaf).
+    fn ca_and_leaf(names: Vec<String>, until: i32) -> (CertificateDer<'static>, CertificateDer<'static>) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // A name of its own: CAs that share a name are the "bad signature" case, not this one.
+        let tag = format!("test CA {:?}", &ca_key.public_key_raw()[1..9]);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, tag);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let mut leaf = CertificateParams::new(names).unwrap();
+        leaf.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        leaf.not_after = rcgen::date_time_ymd(until, 1, 1);
+        let leaf = leaf.signed_by(&KeyPair::generate().unwrap(), &issuer).unwrap();
+        (ca_cert.der().clone(), leaf.der().clone())
+    }
+
+    /// A self-signed certificate saying CA:TRUE, as `openssl req -x509` makes.
+    fn self_signed_ca() -> CertificateDer<'static> {
+        let mut p = CertificateParams::new(names()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.self_signed(&KeyPair::generate().unwrap()).unwrap().der().clone()
+    }
+
+    /// Check `leaf` for `host` trusting `ca_file` (what `--ca` holds): the refusal in words.
+    fn check(ca_file: &[CertificateDer<'static>], leaf: &CertificateDer<'_>, host: &str) -> Result<(), String> {
+        let mut roots = RootCertStore::empty();
+        for c in ca_file {
+            roots.add(c.clone()).unwrap();
+        }
+        let v = Pinning::new(roots, ca_file.to_vec()).unwrap();
+        let name = ServerName::try_from(host.to_string()).unwrap();
+        v.verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
+            .map(|_| ())
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(c) => refusal(&c),
+                other => panic!("not a certificate error: {other}"),
+            })
+    }
+
+    #[test]
+    fn a_pinned_certificate_is_accepted_whatever_its_ca_flag_and_names() {
+        let pinned = self_signed_ca();
+        for host in ["127.0.0.1", "localhost", "example.com"] {
+            assert_eq!(check(std::slice::from_ref(&pinned), &pinned, host), Ok(()), "{host}");
+        }
+        // A CA in the same file still signs for others, checked the usual way.
+        let (ca, leaf) = ca_and_leaf(names(), 2100);
+        assert_eq!(check(&[pinned.clone(), ca.clone()], &leaf, "localhost"), Ok(()));
+        let wrong = check(&[pinned, ca], &leaf, "example.com").unwrap_err();
+        assert!(
+            wrong.contains("not valid for the URL's host example.com: it names 127.0.0.1, localhost")
+                && wrong.contains("connect with a name the certificate holds"),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong_and_the_fix() {
+        let (_, leaf) = ca_and_leaf(names(), 2100);
+        let (ca, expired) = ca_and_leaf(names(), 2020);
+        let cases: [(&[CertificateDer<'static>], CertificateDer<'static>, &[&str]); 3] = [
+            // An unrelated self-signed certificate like openssl's: a CA used as the server's own.
+            (
+                &[self_signed_ca()],
+                self_signed_ca(),
+                &[
+                    "it is a CA certificate (CA:TRUE",
+                    "not one of the --ca certificates",
+                    "pass --ca FILE with this very certificate",
+                ],
+            ),
+            // Signed by a CA that is not in the file.
+            (
+                &[self_signed_ca()],
+                leaf,
+                &["not signed by a trusted CA", "pass --ca FILE"],
+            ),
+            // Expired, though signed by the CA in the file: the dates are said.
+            (
+                &[ca],
+                expired,
+                &[
+                    "it has expired: valid until 2020-01-01T00:00:00Z, now 20",
+                    "give the server a new certificate",
+                ],
+            ),
+        ];
+        for (file, cert, needles) in cases {
+            let why = check(file, &cert, "localhost").unwrap_err();
+            for n in needles {
+                assert!(why.contains(n), "{n:?} not in: {why}");
+            }
+        }
+    }
 }

@@ -62,6 +62,7 @@ pub fn render(summary: &Value) -> String {
     verdict(&mut h, s);
     findings(&mut h, s);
     tables::key_figures(&mut h, s);
+    tables::wire(&mut h, s);
     figures::charts(&mut h, s);
     tables::thresholds(&mut h, s);
     tables::errors(&mut h, s);
@@ -91,10 +92,11 @@ fn verdict(h: &mut String, s: &Value) {
     h.push_str("<section id=\"verdict\"><h2>Verdict</h2>");
     if let Some(v) = s.pointer("/analysis/verdict") {
         let ready = v.get("ready").and_then(Value::as_bool);
-        let (class, word) = match ready {
-            Some(true) => ("ok", "Ready"),
-            Some(false) => ("bad", "Not ready"),
-            None => ("unknown", "No verdict"),
+        let (class, word) = match (v.get("status").and_then(Value::as_str), ready) {
+            (Some("inconclusive"), _) => ("warn", "Inconclusive: the client was the bottleneck"),
+            (_, Some(true)) => ("ok", "Ready"),
+            (_, Some(false)) => ("bad", "Not ready"),
+            (_, None) => ("unknown", "No verdict"),
         };
         let basis = match v.get("basis").and_then(Value::as_str) {
             Some("thresholds") => "judged against the scenario's thresholds".to_string(),
@@ -104,6 +106,15 @@ fn verdict(h: &mut String, s: &Value) {
         };
         let _ = write!(h, "<p class=\"verdict {class}\">{word}</p><p>{basis}</p>");
         list(h, v.get("reasons"));
+        if v.get("client_bottleneck")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            h.push_str(
+                "<p class=\"warn\">The client was the bottleneck: its figures describe it as much as the server.</p>",
+            );
+            list(h, v.get("client_bottleneck"));
+        }
     } else {
         let n = s.get("thresholds").and_then(Value::as_array).map_or(0, Vec::len);
         let failed = s.get("thresholds").and_then(Value::as_array).map_or(0, |a| {
@@ -401,6 +412,31 @@ mod tests {
         assert!(!h.to_lowercase().contains("<script"));
         assert!(h.contains("Not ready") && h.contains("p99 &lt;script&gt;"));
         assert!(h.contains("t&lt;script&gt;") && h.contains("e&quot;") && h.contains("m&lt;"));
+    }
+
+    #[test]
+    fn the_wire_section_shows_tls_subprotocols_and_compression_escaped() {
+        let mut s = summary();
+        s["tls"] = json!({"insecure": false, "ca": "certs/<b>ca.pem", "full_handshakes": 40,
+            "resumed_handshakes": 160, "resumed_share": 0.8});
+        s["scenario"]["subprotocols"] = json!(["chat<script>", "v2"]);
+        s["wire"] = json!({"mode": "echo", "correlate": "stamp", "unmatched": 0, "reordered": 0,
+            "compression": {"offered": "permessage-deflate", "connections": 40,
+                "sent": {"ratio": 3.5}, "received": {"ratio": 2.0}, "cpu_us_per_message": 1.25}});
+        let h = render(&s);
+        let at = h
+            .find("<section id=\"wire\"><h2>On the wire</h2>")
+            .expect("a wire section");
+        let wire = &h[at..at + h[at..].find("</section>").unwrap()];
+        assert!(wire.contains("certs/&lt;b&gt;ca.pem (--ca)"), "{wire}");
+        assert!(wire.contains("40 full, 160 resumed a session (80%)"), "{wire}");
+        assert!(wire.contains("chat&lt;script&gt;, v2"), "{wire}");
+        assert!(wire.contains("ratio sent 3.50x, received 2.00x"), "{wire}");
+        assert!(!h.to_lowercase().contains("<script"));
+        // --insecure is said loudly; a plain ws:// echo run has no such section.
+        s["tls"]["insecure"] = json!(true);
+        assert!(render(&s).contains("NOT verified (--insecure)"));
+        assert!(!render(&summary()).contains("id=\"wire\""));
     }
 
     #[test]

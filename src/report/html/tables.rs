@@ -417,3 +417,57 @@ pub fn message_types(h: &mut String, s: &Value) {
     table(h, &["type", "sent", "received", "latency"], rows);
     h.push_str("</section>");
 }
+
+/// The wire: TLS (certificate check, session resumption), the subprotocol, permessage-deflate's
+/// ratio, how replies were matched. Everything the target or the user sent is escaped.
+pub fn wire(h: &mut String, s: &Value) {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(t) = s.get("tls").filter(|t| t.is_object()) {
+        let check = if t.get("insecure").and_then(Value::as_bool) == Some(true) {
+            "<strong class=\"bad\">NOT verified (--insecure)</strong>".to_string()
+        } else {
+            match t.get("ca").and_then(Value::as_str) {
+                Some(ca) => format!("system roots and {} (--ca)", esc(ca)),
+                None => "system roots".to_string(),
+            }
+        };
+        rows.push(("TLS certificate", check));
+        let n = |k: &str| t.get(k).and_then(Value::as_u64).unwrap_or(0);
+        rows.push((
+            "TLS handshakes",
+            format!(
+                "{} full, {} resumed a session ({})",
+                n("full_handshakes"),
+                n("resumed_handshakes"),
+                pct(t, "/resumed_share")
+            ),
+        ));
+        if let Some(v) = t.get("version").filter(|v| !v.is_null()) {
+            rows.push(("TLS version", text(Some(v))));
+        }
+    }
+    let offered = s
+        .pointer("/scenario/subprotocols")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty());
+    if let Some(p) = offered {
+        rows.push((
+            "subprotocols offered",
+            format!(
+                "{} (the server must choose one; a connection where it did not is counted as an error)",
+                text(Some(&Value::Array(p.clone())))
+            ),
+        ));
+    }
+    if let Some(w) = s.get("wire") {
+        for line in crate::report::wire::lines(w) {
+            rows.push(("", esc(&line)));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"wire\"><h2>On the wire</h2>");
+    kv_table(h, &rows);
+    h.push_str("</section>");
+}
