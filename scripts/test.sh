@@ -25,6 +25,7 @@ needs=(
   "chromium|chromium||tests/report_html.rs (every test)"
   "promtool|prometheus|--no-install-recommends|tests/report_formats.rs (the real-run test)"
   "ss|iproute2|--no-install-recommends|tests/limits.rs (source addresses)"
+  "openssl|openssl|--no-install-recommends|tests/tls.rs (certificates made by openssl)"
 )
 missing=()
 for n in "${needs[@]}"; do
