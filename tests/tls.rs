@@ -40,6 +40,11 @@ fn wss(host: &str, port: u16) -> String {
     format!("wss://{host}:{port}/")
 }
 
+/// `wsload run URL --ca CA -c CONNS -d 1s --cores 0`: a short run that trusts CA.
+fn run_trusting(url: &str, ca: &Path, conns: &str) -> Outcome {
+    run_wsload(&["run", url, "--ca", s(ca), "-c", conns, "-d", "1s", "--cores", "0"])
+}
+
 #[test]
 fn wss_echoes_every_message_and_resumes_sessions() {
     let (ca, cert, key) = make_certs(&[]);
@@ -155,18 +160,7 @@ fn an_untrusted_certificate_fails_with_the_fix() {
     }
     // The right CA, but a certificate for another name.
     let named = tls_server(&other_cert, &other_key);
-    let r = run_wsload(&[
-        "run",
-        &wss("127.0.0.1", named.port),
-        "--ca",
-        s(&other_ca),
-        "-c",
-        "2",
-        "-d",
-        "1s",
-        "--cores",
-        "0",
-    ]);
+    let r = run_trusting(&wss("127.0.0.1", named.port), &other_ca, "2");
     r.assert_exit(2);
     assert_eq!(r.num("/errors/tls_certificate"), 2, "{}", r.pretty());
     assert!(r.stderr.contains("not valid for the URL's host"), "{}", r.pretty());
@@ -290,18 +284,7 @@ fn ca_refuses_an_unrelated_self_signed_certificate_in_plain_words() {
     let (cert, key) = openssl_self_signed();
     let (other, _) = openssl_self_signed();
     let server = tls_server(&cert, &key);
-    let r = run_wsload(&[
-        "run",
-        &wss("127.0.0.1", server.port),
-        "--ca",
-        s(&other),
-        "-c",
-        "3",
-        "-d",
-        "1s",
-        "--cores",
-        "0",
-    ]);
+    let r = run_trusting(&wss("127.0.0.1", server.port), &other, "3");
     r.assert_exit(2);
     let ctx = r.pretty();
     assert_eq!(r.num("/errors/tls_certificate"), 3, "{ctx}");
@@ -321,18 +304,7 @@ fn ca_refuses_an_unrelated_self_signed_certificate_in_plain_words() {
     // rcgen's self-signed certificate without the CA flag, not pinned: an unknown issuer.
     let (cert, key) = rcgen_self_signed(false);
     let server = tls_server(&cert, &key);
-    let r = run_wsload(&[
-        "run",
-        &wss("127.0.0.1", server.port),
-        "--ca",
-        s(&other),
-        "-c",
-        "2",
-        "-d",
-        "1s",
-        "--cores",
-        "0",
-    ]);
+    let r = run_trusting(&wss("127.0.0.1", server.port), &other, "2");
     r.assert_exit(2);
     assert_eq!(r.num("/errors/tls_certificate"), 2, "{}", r.pretty());
     assert!(r.stderr.contains("not signed by a trusted CA"), "{}", r.pretty());
