@@ -357,7 +357,7 @@ fn default_out_dir() -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    PathBuf::from("wsload-results").join(format!("capacity-{}", crate::config::plan::utc_stamp(secs)))
+    PathBuf::from("wsload-results").join(format!("capacity-{}", crate::config::units::utc_stamp(secs)))
 }
 
 fn table_header() -> String {

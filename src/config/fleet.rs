@@ -146,7 +146,7 @@ fn leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `plan::utc_stamp`'s).
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of `units::utc_stamp`'s).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -158,6 +158,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Nanoseconds since the Unix epoch (0 before it).
+pub use super::units::rfc3339;
+
 pub fn unix_ns(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
@@ -174,7 +176,7 @@ pub fn check_start(at: SystemTime, now: SystemTime, flag: &str) -> Result<Durati
             "{flag}: that time passed {:.1} s ago (this host's clock reads {} UTC): give a time in the \
              future, e.g. --start-at {} or --start-in 30s; check the clock (NTP) if it should not have passed",
             late.as_secs_f64(),
-            super::plan::utc_stamp(unix_ns(now) / 1_000_000_000),
+            super::units::utc_stamp(unix_ns(now) / 1_000_000_000),
             rfc3339(now + Duration::from_secs(60)),
         )),
         Ok(late) => Ok(late),
@@ -197,21 +199,6 @@ pub struct StartRecord {
     /// This host's clock as the kernel saw it at the start (NTP synchronization, offset being
     /// corrected, error estimates); `null` where it cannot be read.
     pub clock: Option<crate::sys::clock::ClockStatus>,
-}
-
-/// `2026-12-01T10:00:00Z` (whole seconds) for messages.
-pub fn rfc3339(t: SystemTime) -> String {
-    let s = super::plan::utc_stamp(unix_ns(t) / 1_000_000_000);
-    // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[9..11],
-        &s[11..13],
-        &s[13..15]
-    )
 }
 
 #[cfg(test)]

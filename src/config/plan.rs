@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::cli::{RunArgs, ServeArgs};
 use super::fleet::{self, ShardSpec};
+use super::units::utc_stamp;
 use crate::scenario::parse::{self, Override};
 use crate::scenario::Scenario;
 use crate::sys::cores;
@@ -229,27 +230,6 @@ fn default_out_dir() -> PathBuf {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     PathBuf::from("wsload-results").join(utc_stamp(secs))
-}
-
-/// `YYYYMMDDTHHMMSSZ` for a Unix time (civil-from-days, proleptic Gregorian).
-pub fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let sod = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
 }
 
 #[derive(Debug, Clone)]

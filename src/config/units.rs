@@ -169,6 +169,42 @@ fn parse_ipv4_range(item: &str, start: &str, end: &str) -> Result<impl Iterator<
     Ok((a..=b).map(Ipv4Addr::from))
 }
 
+/// `YYYYMMDDTHHMMSSZ` for a Unix time (civil-from-days, proleptic Gregorian).
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let sod = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// `2026-12-01T10:00:00Z` (whole seconds) for messages.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let s = utc_stamp(t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    // YYYYMMDDTHHMMSSZ → YYYY-MM-DDTHH:MM:SSZ
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,7 +278,7 @@ fn refusal(c: &rustls::CertificateError) -> String {
     const TRUST: &str = "pass --ca FILE with the server's own certificate or the CA that signed it \
                          (or --insecure for a test server)";
     let date = |t: &UnixTime| {
-        crate::config::fleet::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs()))
+        crate::config::units::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.as_secs()))
     };
     let (why, fix) = match c {
         C::UnknownIssuer => (
