@@ -1,7 +1,7 @@
 //! wsload: a thread-per-core io_uring WebSocket load generator.
 //!
 //! ```text
-//!  config ──► run ──► shard (one pinned glommio executor per core)
+//!  config ──► run ──► shard (one pinned io_uring reactor per core)
 //!  (CLI →     │         connect → load (pacer) → drain → abort
 //!   plan)     │         per-core Recorder: counters + hdrhistograms
 //!             │              │ Snapshot every interval (crossbeam channel)
@@ -23,6 +23,7 @@ pub mod aggregate;
 pub mod analysis;
 pub mod capacity;
 pub mod config;
+pub mod engine;
 pub mod io;
 pub mod merge;
 pub mod metrics;

@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use crate::aggregate::{self, INTERRUPTS};
 use crate::config::{RunPlan, Target};
 use crate::report::{self, Summary};
-use crate::shard::{self, Control, CorePlan, IO_MEMORY};
+use crate::shard::{self, Control, CorePlan};
 use crate::sys::limits;
 use crate::tls::ClientTls;
 
@@ -239,11 +239,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     // Ports first: more source addresses fix that, whatever the open-files limit says.
     limits::check_ephemeral_ports(here, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
     limits::raise_nofile(limits::fds_needed(here, cores)).map_err(|e| SetupError(e.into()))?;
-    limits::check_memlock(
-        cores + usize::from(sc.target.is_none()),
-        limits::glommio_locked_bytes(IO_MEMORY as u64),
-    )
-    .map_err(|e| SetupError(e.into()))?;
+    limits::check_memlock(cores + usize::from(sc.target.is_none()), limits::ENGINE_LOCKED_BYTES)
+        .map_err(|e| SetupError(e.into()))?;
     std::fs::create_dir_all(&plan.out_dir)
         .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
         .map_err(SetupError)?;

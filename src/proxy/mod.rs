@@ -1,4 +1,4 @@
-//! `wsload proxy`: a fault-injecting TCP proxy, one pinned glommio executor per core.
+//! `wsload proxy`: a fault-injecting TCP proxy, one pinned reactor per core.
 //!
 //! ```text
 //!  args (CLI → ProxyPlan) ──► one core per CPU: accept ─► relay (per connection, both ways)

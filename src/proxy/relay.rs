@@ -16,11 +16,9 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::engine::{sleep, TcpListener, TcpStream};
 use futures_lite::future::{self, poll_fn};
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use glommio::channels::local_channel;
-use glommio::net::{TcpListener, TcpStream};
-use glommio::timer::sleep;
 
 use super::spec::{Kind, Toxic, Trigger};
 use super::stats::{CoreStats, Counter};
@@ -193,7 +191,7 @@ pub async fn accept_loop(listener: TcpListener, core: Rc<Core>) {
         match listener.accept().await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
-                glommio::spawn_local(handle(core.clone(), s)).detach();
+                crate::engine::spawn(handle(core.clone(), s)).detach();
             }
             Err(e) => {
                 // Out of descriptors or similar: back off instead of spinning.
@@ -224,7 +222,12 @@ async fn handle(core: Rc<Core>, client: TcpStream) {
             picked |= 1 << i;
         }
     }
-    let server = match TcpStream::connect_timeout(core.upstream, Duration::from_secs(10)).await {
+    let connect = async { TcpStream::connect(core.upstream).await };
+    let timeout = async {
+        sleep(Duration::from_secs(10)).await;
+        Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+    };
+    let server = match future::or(connect, timeout).await {
         Ok(s) => s,
         Err(e) => {
             stats.add(Counter::UpstreamFailed, 1);
@@ -386,7 +389,7 @@ enum Piece {
 }
 
 async fn shaped_forward(conn: &Conn, up: bool, src: &Stream, dst: &Stream) {
-    let (tx, rx) = local_channel::new_bounded::<Piece>(QUEUE);
+    let (tx, rx) = crate::engine::channel::<Piece>(QUEUE);
     let free: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
     let reader = async {
         let (core, stats, dir) = (&conn.core, &conn.core.stats, usize::from(!up));

@@ -68,7 +68,7 @@ impl Broadcast {
             let due = self.epoch_unix_ns + next * self.period_ns;
             let now = unix_ns();
             if due > now {
-                glommio::timer::sleep(Duration::from_nanos(due - now)).await;
+                crate::engine::sleep(Duration::from_nanos(due - now)).await;
             }
             // Late ticks (a busy core) are caught up at once: the messages still say when they
             // were due.

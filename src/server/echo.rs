@@ -250,7 +250,7 @@ impl Echo {
                         break;
                     }
                     // No break on a short read: the next poll_read costs no syscall
-                    // (glommio armed a readiness poll) and registers our waker.
+                    // (a short read marked the socket drained) and registers our waker.
                 }
                 Poll::Pending => break,
             }

@@ -1,4 +1,4 @@
-//! The built-in WebSocket echo server: one pinned glommio executor per CPU,
+//! The built-in WebSocket echo server: one pinned reactor per CPU,
 //! each with its own SO_REUSEPORT listener (built with socket2 for a deep
 //! backlog), a shared read and write buffer per core, and one small echo
 //! future per connection.
@@ -13,14 +13,13 @@ use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::engine::TcpListener;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpListener;
-use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::ServePlan;
 use crate::proto::handshake::{self, Request};
-use crate::shard::{IO_MEMORY, READ_BUF, RING_DEPTH};
+use crate::shard::READ_BUF;
 use crate::tls::stream::{ServerStream, Stream};
 use echo::Echo;
 
@@ -108,8 +107,7 @@ pub fn serve(plan: &ServePlan) -> anyhow::Result<()> {
     }
 }
 
-/// Start one pinned glommio executor per listener (on the matching CPU of `cpus`, with the
-/// shards' small io_uring reservation), each running `serve(listener, index)`. Returns once every
+/// Start one pinned reactor per listener (on the matching CPU of `cpus`), each running `serve(listener, index)`. Returns once every
 /// core runs, or the first core's error. `name` prefixes the threads' names.
 pub fn start_cores<F, Fut>(
     name: &str,
@@ -125,27 +123,22 @@ where
     let mut threads = Vec::new();
     for (i, (l, &cpu)) in listeners.into_iter().zip(cpus).enumerate() {
         let ready = ready_tx.clone();
-        let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("{name}{cpu}"))
-            .io_memory(IO_MEMORY)
-            .ring_depth(RING_DEPTH);
         let fd = l.into_raw_fd();
         let serve = serve.clone();
-        threads.push(std::thread::spawn(move || {
-            let ex = match builder.make() {
-                Ok(ex) => ex,
-                Err(e) => {
-                    let _ = ready.send(Err(format!("CPU {cpu}: cannot start an io_uring executor: {e}")));
-                    return;
-                }
-            };
-            ex.run(async move {
+        let thread = std::thread::Builder::new().name(format!("{name}{cpu}"));
+        threads.push(thread.spawn(move || {
+            core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            let failed = ready.clone();
+            let run = crate::engine::block_on(crate::engine::RING, async move {
                 // SAFETY: `fd` is a listening socket we own, handed over exactly once.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
                 let _ = ready.send(Ok(()));
                 serve(listener, i).await;
             });
-        }));
+            if let Err(e) = run {
+                let _ = failed.send(Err(format!("CPU {cpu}: cannot start an io_uring: {e}")));
+            }
+        })?);
     }
     drop(ready_tx);
     for _ in 0..cpus.len() {
@@ -174,7 +167,7 @@ async fn accept_loop(
     });
     if core.broadcast.is_some() {
         let core = core.clone();
-        glommio::spawn_local(async move { core.broadcast.as_ref().expect("set").ticker().await }).detach();
+        crate::engine::spawn(async move { core.broadcast.as_ref().expect("set").ticker().await }).detach();
     }
     loop {
         match listener.accept().await {
@@ -182,7 +175,7 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 let core = core.clone();
                 let tls = tls.clone();
-                glommio::spawn_local(async move {
+                crate::engine::spawn(async move {
                     let stream = match tls {
                         None => Stream::Plain(stream),
                         // A failed handshake (a client that does not trust us) just ends here.
@@ -198,7 +191,7 @@ async fn accept_loop(
             Err(e) => {
                 // Out of descriptors or similar: back off instead of spinning.
                 eprintln!("wsload serve: accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                crate::engine::sleep(Duration::from_millis(10)).await;
             }
         }
     }
@@ -231,7 +224,7 @@ async fn upgrade(core: Rc<ServerCore>, mut stream: ServerStream) {
                 core.conns.set(core.conns.get() + 1);
                 let mut echo = Echo::new(core.clone(), stream);
                 echo.feed_initial(&buf[head_len..filled]);
-                glommio::spawn_local(echo).detach();
+                crate::engine::spawn(echo).detach();
                 return;
             }
         }

@@ -281,7 +281,7 @@ impl Conn {
                         break;
                     }
                     // No break on a short read: the next poll_read costs no syscall
-                    // (glommio armed a readiness poll) and registers our waker.
+                    // (a short read marked the socket drained) and registers our waker.
                 }
                 Poll::Ready(Err(e)) => ended = Some((ErrorKind::from_io(&e, false), e.to_string())),
                 Poll::Pending => break,
@@ -728,7 +728,7 @@ mod tests {
     #[test]
     fn connection_future_stays_small() {
         let conn = std::mem::size_of::<super::Conn>();
-        let stream = std::mem::size_of::<glommio::net::TcpStream>();
+        let stream = std::mem::size_of::<crate::engine::TcpStream>();
         let either = std::mem::size_of::<super::ClientStream>();
         eprintln!("Conn {conn} B, of which TcpStream {stream} B (TCP or boxed TLS: {either} B)");
         // Every byte here is paid 10,000 times; the spill buffers are empty Vecs until needed.

@@ -8,9 +8,8 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::rc::Rc;
 
+use crate::engine::{sleep, TcpStream};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
-use glommio::timer::sleep;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::conn::Conn;
@@ -27,7 +26,7 @@ pub fn spawn_attempt(shard: &Rc<Shard>, local: u32) {
     let first = keeper::on_attempt(shard, local);
     shard.connecting.set(shard.connecting.get() + 1);
     let shard = shard.clone();
-    glommio::spawn_local(async move {
+    crate::engine::spawn(async move {
         attempt(&shard, local).await;
         shard.connecting.set(shard.connecting.get() - 1);
         if first {
@@ -83,7 +82,7 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
             }
             keeper::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
-            glommio::spawn_local(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate)).detach();
+            crate::engine::spawn(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate)).detach();
         }
         Err((kind, detail)) => {
             {

@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::sleep;
 use crossbeam_channel::Sender;
-use glommio::timer::sleep;
 
 use super::slots::{overlap, Due, Ending, Event, Slot, SlotState};
 use super::{connect, Control, Phase, Shard, Traffic, CLOSE_TIMEOUT};
@@ -69,7 +69,7 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
     let ticker = {
         let shard = shard.clone();
         let tx = tx.clone();
-        glommio::spawn_local(async move {
+        crate::engine::spawn(async move {
             let interval = shard.plan.run.interval;
             let mut next = Duration::from_nanos(start) + interval;
             loop {
@@ -119,7 +119,7 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
                     let ls = k.ctl.load_start_ns.load(Ordering::SeqCst);
                     if ls != u64::MAX && now >= ls {
                         k.start_load(ls);
-                        pacer = Some(glommio::spawn_local(super::pace(shard.clone())));
+                        pacer = Some(crate::engine::spawn(super::pace(shard.clone())));
                     }
                 }
                 w.min(now + WAIT_TICK.as_nanos() as u64)
@@ -187,10 +187,10 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
         }
     }
     if let Some(p) = pacer {
-        p.cancel().await;
+        p.cancel();
     }
     k.final_accounting();
-    ticker.cancel().await;
+    ticker.cancel();
     shard.send_snapshot(&tx, true);
 }
 

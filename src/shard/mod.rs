@@ -28,7 +28,6 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::RunPlan;
 use crate::metrics::{Recorder, Snapshot};
@@ -40,11 +39,6 @@ use slots::{Agenda, Slot};
 
 /// Shared read buffer per core: one read never takes more than this.
 pub const READ_BUF: usize = 64 * 1024;
-/// io_uring locked memory per executor (the 8 MiB memlock limit must hold several).
-pub const IO_MEMORY: usize = 64 * 1024;
-/// io_uring submission ring depth per executor. Measured: 256, 1,024 and 4,096 give the same
-/// throughput and CPU with 10,000 connections, so the smallest is kept.
-pub const RING_DEPTH: usize = 256;
 
 /// How long the close handshakes may take after the drain.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -299,7 +293,7 @@ impl Shard {
     }
 }
 
-/// Run one core's share on a pinned glommio executor; blocks until the core is done.
+/// Run one core's share on a pinned reactor of its own, on a new thread.
 pub fn run_core(
     plan: CorePlan,
     epoch: Instant,
@@ -307,28 +301,20 @@ pub fn run_core(
     tx: Sender<Snapshot>,
 ) -> std::thread::JoinHandle<()> {
     let name = format!("wsload-core{}", plan.index);
-    let builder = LocalExecutorBuilder::new(Placement::Fixed(plan.cpu))
-        .name(&name)
-        .io_memory(IO_MEMORY)
-        .ring_depth(RING_DEPTH);
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            let ex = match builder.make() {
-                Ok(ex) => ex,
-                Err(e) => {
-                    eprintln!(
-                        "wsload: core {} (CPU {}): cannot start an io_uring executor: {e}",
-                        plan.index, plan.cpu
-                    );
-                    ctl.ready.fetch_add(1, Ordering::SeqCst);
-                    ctl.connected.fetch_add(1, Ordering::SeqCst);
-                    let mut r = Recorder::default();
-                    let _ = tx.send(r.snapshot(plan.index, epoch.elapsed().as_nanos() as u64, true));
-                    return;
-                }
-            };
-            ex.run(core_main(plan, epoch, ctl, tx));
+            // A core that cannot be pinned still runs where the kernel puts it.
+            core_affinity::set_for_current(core_affinity::CoreId { id: plan.cpu });
+            let (index, cpu) = (plan.index, plan.cpu);
+            let (ctl2, tx2) = (ctl.clone(), tx.clone());
+            if let Err(e) = crate::engine::block_on(crate::engine::RING, core_main(plan, epoch, ctl, tx)) {
+                eprintln!("wsload: core {index} (CPU {cpu}): cannot start its io_uring: {e}");
+                ctl2.ready.fetch_add(1, Ordering::SeqCst);
+                ctl2.connected.fetch_add(1, Ordering::SeqCst);
+                let mut r = Recorder::default();
+                let _ = tx2.send(r.snapshot(index, epoch.elapsed().as_nanos() as u64, true));
+            }
         })
         .expect("spawn core thread")
 }
@@ -412,7 +398,7 @@ async fn pace(shard: Rc<Shard>) {
         let wake_at = roster.at_ns(cursor).min(end).min(now + check);
         let now = shard.now_ns();
         if wake_at > now {
-            glommio::timer::sleep(Duration::from_nanos(wake_at - now)).await;
+            crate::engine::sleep(Duration::from_nanos(wake_at - now)).await;
         }
     }
 }

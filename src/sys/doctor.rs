@@ -22,7 +22,6 @@ use super::cores;
 use super::limits::{self, FD_OVERHEAD_BASE, FD_OVERHEAD_PER_EXECUTOR};
 use super::thousands;
 use crate::config::cli::DoctorArgs;
-use crate::shard::IO_MEMORY;
 
 /// Messages per second one client core sends and receives with a
 /// sub-millisecond p50 when every message is its own socket event (measured,
@@ -297,7 +296,7 @@ fn memlock(facts: &Facts, req: &Request, e: usize) -> Check {
     let per = if facts.cap_ipc_lock {
         0
     } else {
-        limits::glommio_locked_bytes(IO_MEMORY as u64)
+        limits::ENGINE_LOCKED_BYTES
     };
     let need = limits::memlock_needed(executors, per);
     let floor = limits::GLOMMIO_MIN_MEMLOCK / 1024;

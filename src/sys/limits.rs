@@ -29,6 +29,10 @@ pub const FD_OVERHEAD_PER_EXECUTOR: u64 = 8;
 /// bytes (512 KiB). glommio compares it with the whole process's soft limit.
 pub const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
 
+/// Locked memory one core's ring takes from `RLIMIT_MEMLOCK`: none. Since Linux 5.12 io_uring
+/// rings are charged to the memory cgroup, and the engine registers no buffers.
+pub const ENGINE_LOCKED_BYTES: u64 = 0;
+
 /// Ports per source address after `sysctl -w net.ipv4.ip_local_port_range="1024 65535"`,
 /// the widest range that leaves the well-known ports alone.
 pub const WIDE_PORTS: u64 = 65535 - 1024 + 1;

@@ -1,4 +1,4 @@
-//! TLS for `wss://`: rustls (ring provider) over the glommio stream.
+//! TLS for `wss://`: rustls (ring provider) over the engine's TCP stream.
 //!
 //! The client builds one [`ClientConfig`] per core from the roots loaded once at start (system
 //! roots plus `--ca`), so each core has its own session cache: no lock is shared between cores,

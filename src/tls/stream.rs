@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::engine::TcpStream;
 use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::TcpStream;
 
 /// The client's and the server's streams.
 pub type ClientStream = Stream<futures_rustls::client::TlsStream<TcpStream>>;
