@@ -403,6 +403,13 @@ pub fn aggregate(
                     eprintln!("wsload: stopping early (abort_on_fail): {why}");
                     ctl.stop.store(true, Ordering::SeqCst);
                     aborted_by = Some(why);
+                } else if ctl.exhausted.load(Ordering::SeqCst) == ctl.cores {
+                    let why = "every connection is down and nothing will open another \
+                               (no reconnect policy, or it gave up; set `reconnect` in the scenario to keep trying)"
+                        .to_string();
+                    eprintln!("wsload: stopping early: {why}");
+                    ctl.stop.store(true, Ordering::SeqCst);
+                    aborted_by = Some(why);
                 }
             }
             if !quiet {

@@ -538,3 +538,41 @@ fn a_bad_scenario_file_starts_nothing_and_exits_2() {
     );
     assert!(o.summary.is_none(), "a run that did not start wrote a summary");
 }
+
+#[test]
+fn a_run_with_every_connection_gone_for_good_stops_early_and_says_why() {
+    let port = dead_port();
+    let server = spawn_wsload_server_on(port);
+    // No reconnect policy: once the server is gone, nothing will open a connection again.
+    let path = scenario_file(&format!(
+        "url = \"ws://127.0.0.1:{port}/\"\nconnections = 50\ndrain = \"1s\"\n\
+         [[phases]]\nkind = \"sustained\"\nrate = 2\nduration = \"30s\"\n"
+    ));
+    let run = start_wsload(&["run", "--scenario", path.to_str().unwrap(), "--interval", "250ms"]);
+    let waited = Instant::now();
+    loop {
+        let line = run
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no progress line; stderr:\n{}", run.stderr_so_far()));
+        if line.contains("sent/s") && !line.contains("sent/s         0") {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(20), "the traffic never started");
+    }
+    let killed = Instant::now();
+    drop(server);
+    let o = run.wait(RUN_TIMEOUT);
+    let ctx = o.pretty();
+    let s = o.summary();
+    let why = s["aborted_by"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no aborted_by\n{ctx}"));
+    assert!(why.contains("every connection is down"), "{why}\n{ctx}");
+    assert!(o.stderr.contains("stopping early"), "{ctx}");
+    // It ended well before the 30 s phase would have (drain and close included).
+    let traffic = f(s, "/duration_s");
+    assert!(traffic < 25.0, "ran {traffic} s of a 30 s phase\n{ctx}");
+    assert!(killed.elapsed() < Duration::from_secs(25), "{ctx}");
+    assert_eq!(o.num("/recovery/drops"), 50, "{ctx}");
+}

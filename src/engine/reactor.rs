@@ -52,8 +52,8 @@ struct Socks {
 pub(crate) struct Reactor {
     ring: RefCell<IoUring<squeue::Entry, cqueue::Entry>>,
     socks: RefCell<Socks>,
-    /// How the ring was set up (for the doctor and the docs).
-    pub mode: &'static str,
+    /// Completion batching (µs, events), when the kernel has it.
+    batch: Option<(u32, u32)>,
 }
 
 /// Try the best setup this kernel offers: SINGLE_ISSUER + DEFER_TASKRUN (6.1+: completions run
@@ -84,11 +84,13 @@ fn make_ring(cfg: RingConfig) -> io::Result<(IoUring, &'static str)> {
 
 impl Reactor {
     pub(crate) fn new(cfg: RingConfig) -> io::Result<Reactor> {
-        let (ring, mode) = make_ring(cfg)?;
+        let (ring, _mode) = make_ring(cfg)?;
+        let batch = (cfg.batch_us > 0 && ring.params().is_feature_min_timeout())
+            .then_some((cfg.batch_us, cfg.batch_events.max(1)));
         Ok(Reactor {
             ring: RefCell::new(ring),
             socks: RefCell::new(Socks::default()),
-            mode,
+            batch,
         })
     }
 
@@ -231,11 +233,21 @@ impl Reactor {
                 // GETEVENTS runs the deferred completions without waiting for any.
                 // SAFETY: no argument is passed.
                 Some(d) if d.is_zero() => unsafe { sub.enter::<libc::sigset_t>(queued, 0, ENTER_GETEVENTS, None) },
-                Some(d) => {
-                    let ts = types::Timespec::from(d);
-                    sub.submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+                wait => {
+                    let ts = wait.map(types::Timespec::from);
+                    let mut args = types::SubmitArgs::new();
+                    if let Some(ts) = &ts {
+                        args = args.timespec(ts);
+                    }
+                    let want = match self.batch {
+                        Some((us, events)) => {
+                            args = args.min_wait_usec(us);
+                            events as usize
+                        }
+                        None => 1,
+                    };
+                    sub.submit_with_args(want, &args)
                 }
-                None => sub.submit_and_wait(1),
             };
             if let Err(e) = res {
                 match e.raw_os_error() {

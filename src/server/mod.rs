@@ -129,7 +129,7 @@ where
         threads.push(thread.spawn(move || {
             core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
             let failed = ready.clone();
-            let run = crate::engine::block_on(crate::engine::RING, async move {
+            let run = crate::engine::block_on(crate::engine::RingConfig::server(), async move {
                 // SAFETY: `fd` is a listening socket we own, handed over exactly once.
                 let listener = unsafe { TcpListener::from_raw_fd(fd) };
                 let _ = ready.send(Ok(()));

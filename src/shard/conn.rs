@@ -732,8 +732,10 @@ mod tests {
         let either = std::mem::size_of::<super::ClientStream>();
         eprintln!("Conn {conn} B, of which TcpStream {stream} B (TCP or boxed TLS: {either} B)");
         // Every byte here is paid 10,000 times; the spill buffers are empty Vecs until needed.
-        assert!(conn - stream <= 112, "Conn grew to {conn} B");
-        // TLS is boxed behind the stream's niche: a plain connection pays nothing for it.
-        assert_eq!(either, stream, "the TCP-or-TLS stream outgrew the TCP stream");
+        assert!(conn <= 128, "Conn grew to {conn} B");
+        // The socket is a descriptor and a reactor slot; TLS is boxed, so a plain connection
+        // pays one word for the possibility.
+        assert!(stream <= 8, "the TCP stream grew to {stream} B");
+        assert!(either <= 16, "the TCP-or-TLS stream grew to {either} B");
     }
 }

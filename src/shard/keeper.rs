@@ -52,6 +52,8 @@ struct Keeper {
     stage_deadline: u64,
     last_traffic: Traffic,
     reported: bool,
+    /// This core has told the aggregator it has nothing left to run.
+    exhausted: bool,
 }
 
 pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
@@ -100,6 +102,7 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
         stage_deadline: 0,
         last_traffic: Traffic::Quiet,
         reported: false,
+        exhausted: false,
     };
     let mut pacer = None;
     loop {
@@ -133,6 +136,7 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
                     k.last_traffic = traffic;
                     shard.wake_all();
                 }
+                k.check_exhausted();
                 let end = shard.load_end_ns.get();
                 if k.ctl.stop.load(Ordering::Relaxed) && now < end {
                     // Cut short: nothing scheduled from now on is sent.
@@ -291,6 +295,29 @@ impl Keeper {
                 Due::Wake => shard.wake(e.local as u64),
                 _ => {}
             }
+        }
+    }
+
+    /// Tell the aggregator, once, when no connection is open or opening on this core and none
+    /// ever will be: every slot has been tried and given up (no reconnect policy, or it gave up).
+    fn check_exhausted(&mut self) {
+        let shard = &*self.shard;
+        if self.exhausted
+            || shard.live.get() > 0
+            || shard.connecting.get() > 0
+            || !self.pending.is_empty()
+            || self.cursor < shard.local_count()
+        {
+            return;
+        }
+        let alive = shard
+            .slots
+            .borrow()
+            .iter()
+            .any(|s| !matches!(s.state, SlotState::Closed));
+        if !alive {
+            self.exhausted = true;
+            self.ctl.exhausted.fetch_add(1, Ordering::SeqCst);
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Control {
     pub cores: usize,
     /// Start of the traffic, ns since the epoch; `u64::MAX` until the aggregator has set it.
     pub load_start_ns: AtomicU64,
+    /// Cores with no connection left and nothing that would open one (every slot given up:
+    /// no reconnect scheduled, the ramp complete). When all are, the run stops early.
+    pub exhausted: AtomicUsize,
 }
 
 impl Control {
@@ -75,6 +78,7 @@ impl Control {
             open_at_barrier: AtomicUsize::new(0),
             cores,
             load_start_ns: AtomicU64::new(u64::MAX),
+            exhausted: AtomicUsize::new(0),
         }
     }
 }
@@ -308,7 +312,9 @@ pub fn run_core(
             core_affinity::set_for_current(core_affinity::CoreId { id: plan.cpu });
             let (index, cpu) = (plan.index, plan.cpu);
             let (ctl2, tx2) = (ctl.clone(), tx.clone());
-            if let Err(e) = crate::engine::block_on(crate::engine::RING, core_main(plan, epoch, ctl, tx)) {
+            if let Err(e) =
+                crate::engine::block_on(crate::engine::RingConfig::client(), core_main(plan, epoch, ctl, tx))
+            {
                 eprintln!("wsload: core {index} (CPU {cpu}): cannot start its io_uring: {e}");
                 ctl2.ready.fetch_add(1, Ordering::SeqCst);
                 ctl2.connected.fetch_add(1, Ordering::SeqCst);
@@ -378,6 +384,7 @@ async fn pace(shard: Rc<Shard>) {
         return;
     }
     let check = Duration::from_millis(20).as_nanos() as u64;
+    let tick = crate::engine::tunable("WSLOAD_PACER_TICK_US", 0) as u64 * 1000;
     let mut cursor = 0u64;
     loop {
         let now = shard.now_ns();
@@ -395,7 +402,7 @@ async fn pace(shard: Rc<Shard>) {
             shard.wake(s % n);
         }
         cursor = cursor.max(due);
-        let wake_at = roster.at_ns(cursor).min(end).min(now + check);
+        let wake_at = roster.at_ns(cursor).max(now + tick).min(end).min(now + check);
         let now = shard.now_ns();
         if wake_at > now {
             crate::engine::sleep(Duration::from_nanos(wake_at - now)).await;
