@@ -105,7 +105,7 @@ impl AsyncRead for TcpStream {
                 // A short read drained the socket: the poll reports the next data, so no
                 // syscall is spent finding it empty. (End of file stays readable.)
                 if n > 0 && n < buf.len() {
-                    core.reactor.clear_readable(self.idx);
+                    core.reactor.drained(self.idx);
                 }
                 return Poll::Ready(Ok(n));
             }

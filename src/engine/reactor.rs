@@ -25,6 +25,7 @@ const IGNORE: u64 = 0;
 const ENTER_GETEVENTS: u32 = 1;
 
 const READ_EVENTS: u32 = (libc::POLLIN | libc::POLLRDHUP | libc::POLLERR | libc::POLLHUP) as u32;
+const HANG_UP: u32 = (libc::POLLRDHUP | libc::POLLERR | libc::POLLHUP) as u32;
 const WRITE_EVENTS: u32 = (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32;
 
 fn user_data(kind: u64, idx: u32, gen: u32) -> u64 {
@@ -36,6 +37,9 @@ struct Sock {
     fd: RawFd,
     gen: u32,
     readable: bool,
+    /// The peer shut its side or the socket failed: reads never block again, whatever a
+    /// short read suggests (the hang-up's completion may have been taken before that read).
+    hung_up: bool,
     writable: bool,
     read_armed: bool,
     write_armed: bool,
@@ -113,6 +117,7 @@ impl Reactor {
             fd,
             gen,
             readable: true,
+            hung_up: false,
             writable: true,
             read_armed: false,
             write_armed: false,
@@ -196,6 +201,13 @@ impl Reactor {
         self.socks.borrow_mut().v[idx as usize].readable = false;
     }
 
+    /// A short read emptied the socket's queue: the next data's poll completion says when to
+    /// read again, unless the peer has hung up (then the next read returns the end of file).
+    pub(crate) fn drained(&self, idx: u32) {
+        let sock = &mut self.socks.borrow_mut().v[idx as usize];
+        sock.readable = sock.hung_up;
+    }
+
     pub(crate) fn poll_writable(&self, idx: u32, waker: &Waker) -> bool {
         let arm = {
             let mut s = self.socks.borrow_mut();
@@ -275,6 +287,9 @@ impl Reactor {
             }
             if kind == KIND_READ {
                 sock.readable = true;
+                if cqe.result() > 0 && cqe.result() as u32 & HANG_UP != 0 {
+                    sock.hung_up = true;
+                }
                 if !cqueue::more(cqe.flags()) {
                     sock.read_armed = false;
                 }
