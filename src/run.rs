@@ -239,8 +239,6 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     // Ports first: more source addresses fix that, whatever the open-files limit says.
     limits::check_ephemeral_ports(here, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
     limits::raise_nofile(limits::fds_needed(here, cores)).map_err(|e| SetupError(e.into()))?;
-    limits::check_memlock(cores + usize::from(sc.target.is_none()), limits::ENGINE_LOCKED_BYTES)
-        .map_err(|e| SetupError(e.into()))?;
     std::fs::create_dir_all(&plan.out_dir)
         .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
         .map_err(SetupError)?;

@@ -351,7 +351,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(
     long_about = "Check whether this machine can generate a load of N connections, and say exactly \
-what to change. Reads the open-files limits (soft and hard), locked memory for io_uring, the \
+what to change. Reads the open-files limits (soft and hard), whether io_uring is allowed, the \
 ephemeral port range against connections per source address, somaxconn and tcp_max_syn_backlog \
 (for the built-in server), fs.file-max, fs.nr_open, nf_conntrack_max (when conntrack is loaded), \
 tcp_tw_reuse and the CPUs. Each line shows the current value, the needed value as a formula in N \

@@ -8,9 +8,9 @@
 //! a formula in N, a status and the command that fixes it. [`render`] draws
 //! the table and the verdict.
 //!
-//! The open-files, locked-memory and ephemeral-port checks are the same
+//! The open-files and ephemeral-port checks are the same
 //! functions `wsload run` calls before it starts ([`limits::nofile_verdict`],
-//! [`limits::memlock_verdict`], [`limits::ports_verdict`]), so the doctor and
+//! [`limits::ports_verdict`]), so the doctor and
 //! a refused run give the same advice. `tuning/check.sh` is the shell copy of
 //! this list for a server host without wsload.
 
@@ -42,10 +42,9 @@ pub const MAX_BACKLOG: u64 = 65_535;
 pub struct Facts {
     /// Soft and hard `RLIMIT_NOFILE`; `RLIM_INFINITY` (`u64::MAX`) is unlimited.
     pub nofile: (u64, u64),
-    /// Soft and hard `RLIMIT_MEMLOCK` in bytes; `None` is unlimited.
-    pub memlock: (Option<u64>, Option<u64>),
-    /// The process has `CAP_IPC_LOCK`: io_uring buffers are not charged to memlock.
-    pub cap_ipc_lock: bool,
+    /// `kernel.io_uring_disabled` (0 allowed, 1 only for root and `kernel.io_uring_group`,
+    /// 2 disabled); `None` on kernels without the switch (before 6.6), where io_uring is allowed.
+    pub io_uring_disabled: Option<u64>,
     /// `net.ipv4.ip_local_port_range`, both ends inclusive.
     pub port_range: Option<(u16, u16)>,
     /// Ports of that range listed in `net.ipv4.ip_local_reserved_ports`.
@@ -165,7 +164,7 @@ pub fn checks(facts: &Facts, req: &Request) -> Vec<Check> {
     let mut out = vec![
         nofile_soft(facts, req, e),
         nofile_hard(facts, req, e),
-        memlock(facts, req, e),
+        io_uring(facts),
         ports(facts, req),
     ];
     if req.local_server {
@@ -281,47 +280,18 @@ fn nofile_hard(facts: &Facts, req: &Request, e: usize) -> Check {
     )
 }
 
-/// "8 MiB" for whole MiB, else "1,234 KiB"; "unlimited" for `None`.
-fn bytes_text(b: Option<u64>) -> String {
-    match b {
-        None => "unlimited".to_string(),
-        Some(b) if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", thousands(b >> 20)),
-        Some(b) => format!("{} KiB", thousands(b.div_ceil(1024))),
-    }
-}
-
-fn memlock(facts: &Facts, req: &Request, e: usize) -> Check {
-    let (soft, hard) = facts.memlock;
-    let executors = e + usize::from(req.local_server);
-    let per = if facts.cap_ipc_lock {
-        0
-    } else {
-        limits::ENGINE_LOCKED_BYTES
-    };
-    let need = limits::memlock_needed(executors, per);
-    let floor = limits::GLOMMIO_MIN_MEMLOCK / 1024;
-    let formula = if facts.cap_ipc_lock {
-        "glommio's floor: CAP_IPC_LOCK".to_string()
-    } else {
-        let server = if req.local_server { "+1 server" } else { "" };
-        format!("{} KiB·(E{server}), ≥{floor} KiB", per / 1024)
-    };
-    let current = if soft == hard {
-        bytes_text(soft)
-    } else {
-        format!("{} (hard {})", bytes_text(soft), bytes_text(hard))
-    };
-    let c = check("locked memory", current, bytes_text(Some(need)), formula);
-    if limits::memlock_verdict(executors, per, soft).is_ok() {
-        return c;
-    }
-    let kib = limits::suggest_kib(need);
-    match limits::memlock_verdict(executors, per, hard) {
-        Ok(()) => c.warn(
-            format!("ulimit -Sl {kib}"),
-            "the soft memlock limit is short; wsload raises it to the hard limit by itself",
+fn io_uring(facts: &Facts) -> Check {
+    const KEY: &str = "kernel.io_uring_disabled";
+    let c = check("io_uring", number(facts.io_uring_disabled), "0".into(), "allowed");
+    let fix = || format!("sysctl -w {KEY}=0");
+    match facts.io_uring_disabled {
+        None | Some(0) => c,
+        Some(1) if nix::unistd::geteuid().is_root() => c,
+        Some(1) => c.fail(
+            fix(),
+            format!("{KEY} = 1 lets only root and the kernel.io_uring_group create rings, and wsload's engine runs on io_uring: run as root, join that group, or allow it for everyone"),
         ),
-        Err(err) => c.fail(format!("ulimit -l {kib} (root)"), err.to_string()),
+        Some(_) => c.fail(fix(), format!("{KEY} turns io_uring off, and wsload's engine runs on it")),
     }
 }
 
@@ -546,8 +516,6 @@ fn rate_check(req: &Request, rate: f64, e: usize) -> Check {
 /// `None` fields, never an error.
 pub fn read_facts() -> Facts {
     let nofile = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((RLIM_INFINITY, RLIM_INFINITY));
-    let memlock = getrlimit(Resource::RLIMIT_MEMLOCK).unwrap_or((RLIM_INFINITY, RLIM_INFINITY));
-    let finite = |v: u64| (v != RLIM_INFINITY).then_some(v);
     let (port_range, reserved_ports) = match limits::port_facts() {
         Ok((range, reserved)) => (Some(range), reserved),
         Err(_) => (None, 0),
@@ -557,8 +525,7 @@ pub fn read_facts() -> Facts {
     let conntrack_max = sys("net/netfilter/nf_conntrack_max").or_else(|| sys("net/nf_conntrack_max"));
     Facts {
         nofile,
-        memlock: (finite(memlock.0), finite(memlock.1)),
-        cap_ipc_lock: limits::has_cap_ipc_lock(),
+        io_uring_disabled: sys("kernel/io_uring_disabled"),
         port_range,
         reserved_ports,
         somaxconn: sys("net/core/somaxconn"),
@@ -713,15 +680,12 @@ pub fn request(args: &DoctorArgs) -> Result<Request, String> {
 mod tests {
     use super::*;
 
-    const MIB: u64 = 1 << 20;
-
     /// This machine as the acceptance describes it: hard fd limit 20,000,
-    /// memlock 8 MiB, ports 32768-60999, two CPUs, conntrack loaded.
+    /// io_uring allowed, ports 32768-60999, two CPUs, conntrack loaded.
     fn facts() -> Facts {
         Facts {
             nofile: (20_000, 20_000),
-            memlock: (Some(8 * MIB), Some(8 * MIB)),
-            cap_ipc_lock: false,
+            io_uring_disabled: Some(0),
             port_range: Some((32768, 60999)),
             reserved_ports: 0,
             somaxconn: Some(4096),
@@ -760,7 +724,7 @@ mod tests {
         assert!(can_run(&list), "{list:#?}");
         let hard = find(&list, "open files (hard)");
         assert_eq!((hard.current.as_str(), hard.needed.as_str()), ("20,000", "10,072"));
-        assert_eq!(find(&list, "locked memory").current, "8 MiB");
+        assert_eq!(find(&list, "io_uring").current, "0");
         let out = render(&req(10_000), &list);
         assert!(
             out.contains("verdict: this machine can run 10,000 connections"),
@@ -809,17 +773,15 @@ mod tests {
     }
 
     #[test]
-    fn memlock_ok_warn_fail() {
+    fn io_uring_allowed_or_how_to_allow_it() {
         let mut f = facts();
-        assert_eq!(status(&f, &req(10), "locked memory"), Status::Ok);
-        f.memlock = (Some(64 * 1024), Some(8 * MIB));
-        assert_eq!(status(&f, &req(10), "locked memory"), Status::Warn);
-        f.memlock = (Some(64 * 1024), Some(64 * 1024));
-        let c = find(&checks(&f, &req(10)), "locked memory").clone();
+        assert_eq!(status(&f, &req(10), "io_uring"), Status::Ok);
+        f.io_uring_disabled = None;
+        assert_eq!(status(&f, &req(10), "io_uring"), Status::Ok);
+        f.io_uring_disabled = Some(2);
+        let c = find(&checks(&f, &req(10)), "io_uring").clone();
         assert_eq!(c.status, Status::Fail);
-        assert_eq!(c.fix, "ulimit -l 1024 (root)");
-        f.memlock = (None, None);
-        assert_eq!(status(&f, &req(10), "locked memory"), Status::Ok);
+        assert_eq!(c.fix, "sysctl -w kernel.io_uring_disabled=0");
     }
 
     #[test]
@@ -919,20 +881,6 @@ mod tests {
         assert_eq!((c.status, c.needed.as_str()), (Status::Warn, "3 core(s)"));
         r.rate = Some(0.0);
         assert!(checks(&f, &r).iter().all(|c| c.name != "message rate"));
-    }
-
-    #[test]
-    fn bytes_text_table() {
-        let table: &[(Option<u64>, &str)] = &[
-            (None, "unlimited"),
-            (Some(0), "0 KiB"),
-            (Some(512 * 1024), "512 KiB"),
-            (Some(8 * MIB), "8 MiB"),
-            (Some(8 * MIB + 1), "8,193 KiB"),
-        ];
-        for &(b, want) in table {
-            assert_eq!(bytes_text(b), want, "{b:?}");
-        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Process and kernel limits a run depends on: open files, locked memory and
-//! ephemeral ports.
+//! Process and kernel limits a run depends on: open files and ephemeral ports. (Locked
+//! memory is not one: since Linux 5.12 io_uring rings are charged to the memory cgroup, and
+//! the engine registers no buffers.)
 //!
 //! Each check has a pure `*_verdict` function (figures in, verdict out) that
 //! the tests drive with tables, and a thin wrapper that reads the figures
@@ -19,19 +20,9 @@ use super::thousands;
 /// channels, with room to spare. Unit: file descriptors.
 pub const FD_OVERHEAD_BASE: u64 = 64;
 
-/// Open files each io_uring executor keeps besides its sockets: three rings
-/// (main, poll, latency), an eventfd, timers and slack. Unit: file
-/// descriptors per executor.
+/// Open files each core's reactor keeps besides its sockets: its ring and slack. Unit: file
+/// descriptors per core.
 pub const FD_OVERHEAD_PER_EXECUTOR: u64 = 8;
-
-/// The smallest `RLIMIT_MEMLOCK` glommio accepts: below it every executor
-/// fails to start with a "memlock resource limit is too low" error. Unit:
-/// bytes (512 KiB). glommio compares it with the whole process's soft limit.
-pub const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
-
-/// Locked memory one core's ring takes from `RLIMIT_MEMLOCK`: none. Since Linux 5.12 io_uring
-/// rings are charged to the memory cgroup, and the engine registers no buffers.
-pub const ENGINE_LOCKED_BYTES: u64 = 0;
 
 /// Ports per source address after `sysctl -w net.ipv4.ip_local_port_range="1024 65535"`,
 /// the widest range that leaves the well-known ports alone.
@@ -78,7 +69,7 @@ pub enum LimitError {
     /// Reading a resource limit failed (should not happen on Linux).
     #[error("could not read the {resource} limit: {source}")]
     GetLimit {
-        /// `RLIMIT_NOFILE` or `RLIMIT_MEMLOCK`.
+        /// `RLIMIT_NOFILE`.
         resource: &'static str,
         /// The errno from getrlimit(2).
         source: nix::errno::Errno,
@@ -91,7 +82,7 @@ pub enum LimitError {
         thousands(*.wanted)
     )]
     SetLimit {
-        /// `RLIMIT_NOFILE` or `RLIMIT_MEMLOCK`.
+        /// `RLIMIT_NOFILE`.
         resource: &'static str,
         /// The soft limit we asked for.
         wanted: u64,
@@ -99,21 +90,6 @@ pub enum LimitError {
         command: String,
         /// The errno from setrlimit(2).
         source: nix::errno::Errno,
-    },
-
-    /// The io_uring executors need more locked memory than `RLIMIT_MEMLOCK`.
-    #[error("{}", memlock_too_low(*.executors, *.per_executor, *.needed, *.limit))]
-    MemlockTooLow {
-        /// Executors the run would start.
-        executors: usize,
-        /// Locked bytes each executor is charged (0 with `CAP_IPC_LOCK`).
-        per_executor: u64,
-        /// Bytes needed: `executors × per_executor`, and at least
-        /// [`GLOMMIO_MIN_MEMLOCK`] when there is any executor.
-        needed: u64,
-        /// `RLIMIT_MEMLOCK` in bytes (the soft limit, after raising it to the
-        /// hard limit where that was possible).
-        limit: u64,
     },
 
     /// `/proc/sys/net/ipv4/ip_local_port_range` could not be read or parsed.
@@ -224,105 +200,6 @@ pub fn nofile_verdict(needed: u64, soft: u64, hard: u64, nr_open: Option<u64>) -
         Some(nr_open) if needed > nr_open => Err(LimitError::AboveNrOpen { needed, hard, nr_open }),
         _ => Err(LimitError::TooFewFiles { needed, soft, hard }),
     }
-}
-
-/// The soft `RLIMIT_MEMLOCK` in bytes; `None` means unlimited (or unreadable,
-/// which Linux never does). io_uring registered buffers are charged to it.
-pub fn memlock_limit() -> Option<u64> {
-    match getrlimit(Resource::RLIMIT_MEMLOCK) {
-        Ok((soft, _)) if soft != RLIM_INFINITY => Some(soft),
-        _ => None,
-    }
-}
-
-/// Bytes of locked memory one glommio executor asks for with an `io_memory`
-/// of `io_memory` bytes: the buffer is rounded up to 4 KiB (at least 64 KiB)
-/// and registered with each of its three rings, so it is charged three times.
-///
-/// If the limit is too low for this, glommio logs a warning and runs without
-/// registered buffers (slower file I/O, sockets unaffected); below
-/// [`GLOMMIO_MIN_MEMLOCK`] it refuses to start at all. glommio's default
-/// `io_memory` is 10 MiB, i.e. 30 MiB per executor.
-pub fn glommio_locked_bytes(io_memory: u64) -> u64 {
-    let rounded = io_memory.saturating_add(4095) / 4096 * 4096;
-    rounded.max(64 * 1024).saturating_mul(3)
-}
-
-/// Check that `executors` io_uring executors, each locking about
-/// `per_executor` bytes, fit under `RLIMIT_MEMLOCK`.
-///
-/// The kernel charges io_uring locked memory per *user* (all of its processes
-/// share the budget), except for processes with `CAP_IPC_LOCK`, which are not
-/// charged at all: for those only glommio's own floor,
-/// [`GLOMMIO_MIN_MEMLOCK`], is checked. If the need does not fit under the
-/// soft limit but does under the hard limit, the soft limit is raised to the
-/// hard limit (never lowered), for the rest of the process's life.
-///
-/// # Errors
-/// [`LimitError::MemlockTooLow`] with the figures and the `ulimit -l` command.
-pub fn check_memlock(executors: usize, per_executor: u64) -> Result<(), LimitError> {
-    const RES: &str = "locked memory (RLIMIT_MEMLOCK)";
-    let per_executor = if has_cap_ipc_lock() { 0 } else { per_executor };
-    let (soft, hard) =
-        getrlimit(Resource::RLIMIT_MEMLOCK).map_err(|source| LimitError::GetLimit { resource: RES, source })?;
-    let as_opt = |v: u64| (v != RLIM_INFINITY).then_some(v);
-    if memlock_verdict(executors, per_executor, as_opt(soft)).is_ok() {
-        return Ok(());
-    }
-    if hard > soft {
-        setrlimit(Resource::RLIMIT_MEMLOCK, hard, hard).map_err(|source| LimitError::SetLimit {
-            resource: RES,
-            wanted: hard,
-            command: format!("ulimit -Sl {}", hard / 1024),
-            source,
-        })?;
-    }
-    memlock_verdict(executors, per_executor, as_opt(hard))
-}
-
-/// Locked bytes `executors` io_uring executors need: `executors × per_executor`,
-/// and at least [`GLOMMIO_MIN_MEMLOCK`] when there is any executor (0 for none).
-/// Saturates. Pass `per_executor = 0` for a process with `CAP_IPC_LOCK`.
-pub fn memlock_needed(executors: usize, per_executor: u64) -> u64 {
-    let needed = per_executor.saturating_mul(executors as u64);
-    if executors > 0 {
-        needed.max(GLOMMIO_MIN_MEMLOCK)
-    } else {
-        needed
-    }
-}
-
-/// Whether `executors × per_executor` bytes, and at least
-/// [`GLOMMIO_MIN_MEMLOCK`] when `executors > 0`, fit under `limit` bytes
-/// (`None` is unlimited). Pure: no syscalls. The product saturates.
-pub fn memlock_verdict(executors: usize, per_executor: u64, limit: Option<u64>) -> Result<(), LimitError> {
-    let needed = memlock_needed(executors, per_executor);
-    match limit {
-        Some(limit) if needed > limit => Err(LimitError::MemlockTooLow {
-            executors,
-            per_executor,
-            needed,
-            limit,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Whether this process has `CAP_IPC_LOCK` in its effective set (bit 14 of
-/// `CapEff` in `/proc/self/status`), which exempts its io_uring buffers from
-/// `RLIMIT_MEMLOCK`. `false` if the file cannot be read.
-pub fn has_cap_ipc_lock() -> bool {
-    const CAP_IPC_LOCK: u32 = 14;
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| cap_eff(&status))
-        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0)
-}
-
-/// The `CapEff` bit mask from the text of `/proc/PID/status`.
-fn cap_eff(status: &str) -> Option<u64> {
-    let line = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-    u64::from_str_radix(line.trim(), 16).ok()
 }
 
 /// `(low, high)` ports from `/proc/sys/net/ipv4/ip_local_port_range`, both
@@ -470,15 +347,6 @@ pub(crate) fn suggest_files(needed: u64) -> u64 {
     needed.div_ceil(1000).saturating_mul(1000)
 }
 
-fn kib_up(bytes: u64) -> u64 {
-    bytes.div_ceil(1024)
-}
-
-/// A round figure for `ulimit -l` (KiB): `needed` rounded up to a whole MiB.
-pub(crate) fn suggest_kib(needed: u64) -> u64 {
-    needed.div_ceil(1024 * 1024).saturating_mul(1024)
-}
-
 fn too_few_files(needed: u64, soft: u64, hard: u64) -> String {
     if needed <= hard {
         // Only reachable when the soft limit could not be raised to the hard one.
@@ -500,22 +368,6 @@ fn too_few_files(needed: u64, soft: u64, hard: u64) -> String {
             limit_text(hard),
         )
     }
-}
-
-fn memlock_too_low(executors: usize, per_executor: u64, needed: u64, limit: u64) -> String {
-    let why = if per_executor.saturating_mul(executors as u64) < needed {
-        format!("glommio refuses to start below {} KiB", GLOMMIO_MIN_MEMLOCK / 1024)
-    } else {
-        format!("{} KiB each", thousands(kib_up(per_executor)))
-    };
-    let kib = suggest_kib(needed);
-    format!(
-        "{executors} io_uring executor(s) need about {} KiB of locked memory ({why}) but the \
-         memlock limit is {} KiB: raise it with `ulimit -l {kib}` (as root; `* - memlock {kib}` \
-         in /etc/security/limits.conf makes it permanent), or use fewer cores with --cores",
-        thousands(kib_up(needed)),
-        thousands(limit / 1024),
-    )
 }
 
 fn too_few_ports(e: &LimitError) -> String {
@@ -670,101 +522,6 @@ mod tests {
             matches!(e, LimitError::TooFewFiles { .. } | LimitError::AboveNrOpen { .. }),
             "{e}"
         );
-    }
-
-    #[test]
-    fn memlock_verdict_table() {
-        const MIB: u64 = 1 << 20;
-        // (executors, per_executor, limit, fits)
-        let table: &[(usize, u64, Option<u64>, bool)] = &[
-            (0, 30 * MIB, Some(0), true),
-            (0, 0, Some(0), true),
-            (1, 0, Some(0), false),
-            (1, 0, Some(512 * 1024), true),
-            (4, 0, Some(512 * 1024 - 1), false),
-            (2, 4 * MIB, Some(8 * MIB), true),
-            (2, 4 * MIB + 1, Some(8 * MIB), false),
-            (1, 30 * MIB, Some(8 * MIB), false),
-            (64, 30 * MIB, None, true),
-            (usize::MAX, u64::MAX, Some(u64::MAX - 1), false),
-        ];
-        for &(executors, per, limit, fits) in table {
-            assert_eq!(
-                memlock_verdict(executors, per, limit).is_ok(),
-                fits,
-                "memlock_verdict({executors}, {per}, {limit:?})"
-            );
-        }
-    }
-
-    #[test]
-    fn memlock_message_has_figures_and_fix() {
-        let e = memlock_verdict(2, 30 << 20, Some(8 << 20)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "2 io_uring executor(s) need about 61,440 KiB of locked memory (30,720 KiB each) but \
-             the memlock limit is 8,192 KiB: raise it with `ulimit -l 61440` (as root; \
-             `* - memlock 61440` in /etc/security/limits.conf makes it permanent), or use fewer \
-             cores with --cores"
-        );
-    }
-
-    #[test]
-    fn glommio_locked_bytes_table() {
-        let table: &[(u64, u64)] = &[
-            (0, 3 * 65536),
-            (1, 3 * 65536),
-            (65536, 3 * 65536),
-            (65537 + 4096, 3 * (65536 + 8192)),
-            (10 << 20, 30 << 20),
-            (u64::MAX, u64::MAX),
-        ];
-        for &(io_memory, want) in table {
-            assert_eq!(glommio_locked_bytes(io_memory), want, "io_memory {io_memory}");
-        }
-    }
-
-    #[test]
-    fn memlock_message_names_glommio_floor() {
-        let e = memlock_verdict(2, 0, Some(64 * 1024)).unwrap_err().to_string();
-        assert!(e.contains("need about 512 KiB"), "{e}");
-        assert!(e.contains("glommio refuses to start below 512 KiB"), "{e}");
-        assert!(e.contains("memlock limit is 64 KiB"), "{e}");
-        assert!(e.contains("`ulimit -l 1024`"), "{e}");
-    }
-
-    #[test]
-    fn cap_eff_table() {
-        let table: &[(&str, Option<u64>)] = &[
-            (
-                "CapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\n",
-                Some(0x1ff_feff_ffff),
-            ),
-            ("CapEff:\t0000000000004000", Some(1 << 14)),
-            ("CapEff:\tzz", None),
-            ("Name:\tx\n", None),
-            ("", None),
-        ];
-        for &(status, want) in table {
-            assert_eq!(cap_eff(status), want, "{status:?}");
-        }
-    }
-
-    #[test]
-    fn check_memlock_on_this_machine() {
-        check_memlock(0, u64::MAX).expect("no executors never need memory");
-        let e = check_memlock(usize::MAX, u64::MAX);
-        match memlock_limit() {
-            // With CAP_IPC_LOCK only glommio's floor counts.
-            Some(limit) if has_cap_ipc_lock() => {
-                assert_eq!(e.is_ok(), limit >= GLOMMIO_MIN_MEMLOCK, "{e:?}")
-            }
-            Some(limit) => {
-                let e = e.expect_err("an absurd need must not fit a finite limit");
-                assert!(matches!(e, LimitError::MemlockTooLow { limit: l, .. } if l >= limit));
-            }
-            None => e.expect("unlimited"),
-        }
     }
 
     #[test]
