@@ -182,6 +182,23 @@ net.ipv4.tcp_tw_reuse = 1
 	before_text+="net.ipv4.tcp_tw_reuse = $cur
 "
 fi
+# io_uring: wsload runs one ring per core. kernel.io_uring_disabled 1 lets only root and
+# kernel.io_uring_group create rings, 2 nobody. Written only when it is not 0 already, and
+# kept once written (a second --apply finds 0 and must write the same file).
+if cur=$(current kernel.io_uring_disabled); then
+	if [[ $cur == 0 ]]; then echo "  kernel.io_uring_disabled: 0 (enough)"; else
+		echo "  kernel.io_uring_disabled: $cur → 0"
+		changes=$((changes + 1))
+		now+=("sysctl -w kernel.io_uring_disabled=0")
+	fi
+	if [[ $cur != 0 ]] || grep -qs '^kernel\.io_uring_disabled *=' "$sysctl_file"; then
+		sysctl_text+="# io_uring for every process (1: root and kernel.io_uring_group only, 2: nobody): wsload runs one ring per core
+kernel.io_uring_disabled = 0
+"
+		before_text+="kernel.io_uring_disabled = $cur
+"
+	fi
+fi
 if current net.netfilter.nf_conntrack_max >/dev/null; then
 	want net.netfilter.nf_conntrack_max $((2 * n)) "connection-tracking entries: 2·N (each connection, and as many lingering after closes)"
 fi
@@ -209,12 +226,11 @@ net.ipv4.ip_local_port_range = 1024 65535
 	fi
 fi
 
-# Never lower a limit: keep the current hard limits where they are higher.
-hard_n=$(ulimit -Hn) hard_l=$(ulimit -Hl) memlock=65536
+# Never lower a limit: keep the current hard limit where it is higher.
+hard_n=$(ulimit -Hn)
 if [[ $hard_n == unlimited ]] || { is_number "$hard_n" && ((hard_n > fd)); }; then
 	[[ $hard_n == unlimited ]] || fd=$hard_n
 fi
-if is_number "$hard_l" && ((hard_l > memlock)); then memlock=$hard_l; fi
 
 limits_text="# Written by wsload tuning/apply.sh for N = $n connections, E = $e executors.
 # Open files per process: N + 64 + 8·E (sockets, stdio, listeners, io_uring rings), rounded up.
@@ -223,13 +239,9 @@ limits_text="# Written by wsload tuning/apply.sh for N = $n connections, E = $e 
 # The same for root, which the * lines do not cover.
 root soft    nofile     $fd
 root hard    nofile     $fd
-# Locked memory for io_uring (KiB): glommio needs at least 512; 64 MiB covers many executors.
-*    soft    memlock    $memlock
-*    hard    memlock    $memlock
 "
 echo "# per-process limits ($limits_file, from the next login):"
 echo "  nofile: soft $(ulimit -Sn), hard $(ulimit -Hn) → $fd"
-echo "  memlock (KiB): soft $(ulimit -Sl), hard $hard_l → $memlock"
 
 path_of() { if [[ $1 == sysctl ]]; then echo "$sysctl_file"; else echo "$limits_file"; fi; }
 text_of() { if [[ $1 == sysctl ]]; then printf '%s' "$sysctl_text"; else printf '%s' "$limits_text"; fi; }
@@ -255,7 +267,7 @@ if [[ $mode == dry ]]; then
 			printf '%s\n' "$text" | sed 's/^/#   | /'
 		fi
 	done
-	echo "# dry run: nothing changed ($changes kernel setting(s) to raise); add --apply to write (as root)"
+	echo "# dry run: nothing changed ($changes kernel setting(s) to change); add --apply to write (as root)"
 	exit 0
 fi
 

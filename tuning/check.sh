@@ -17,8 +17,6 @@ root=${WSLOAD_SYSCTL_ROOT:-/proc/sys}
 # Figures shared with src/sys/limits.rs and src/sys/doctor.rs.
 FD_BASE=64             # stdio, listeners, report files, /proc reads, channels
 FD_PER_EXECUTOR=8      # three io_uring rings, an eventfd, timers, slack
-MEMLOCK_PER_EXEC_KIB=192 # glommio registers its 64 KiB io_memory with 3 rings
-GLOMMIO_MIN_KIB=512    # glommio refuses to start below this memlock limit
 SYSTEM_FILES=65536     # open files the rest of the system keeps (fs.file-max)
 MAX_BACKLOG=65535
 
@@ -153,23 +151,32 @@ else
 	note "FAIL open files (hard): one process cannot hold $n connections with a hard open-files limit of $hard: raise it as root with 'ulimit -Hn $round', 'prlimit --pid PID --nofile=$round:$round' or '* - nofile $round' in /etc/security/limits.conf (tuning/limits.conf)$split"
 fi
 
-# Locked memory for io_uring (KiB): not charged with CAP_IPC_LOCK.
-mem_exec=$e
-[[ $role == both ]] && mem_exec=$((e + 1)) # the built-in server is a process of its own
-mem_need=$((MEMLOCK_PER_EXEC_KIB * mem_exec))
-mem_formula="$MEMLOCK_PER_EXEC_KIB KiB·executors, ≥$GLOMMIO_MIN_KIB"
-capeff=$(awk '/^CapEff:/ {print $2}' /proc/self/status 2>/dev/null || true)
-if [[ $capeff =~ ^[0-9a-fA-F]+$ ]] && (((16#$capeff >> 14) & 1)); then
-	mem_need=0
-	mem_formula="glommio's floor: CAP_IPC_LOCK"
-fi
-((mem_need < GLOMMIO_MIN_KIB)) && mem_need=$GLOMMIO_MIN_KIB
-memlock=$(ulimit -Hl)
-if [[ $memlock == unlimited ]] || ((memlock >= mem_need)); then
-	row "locked memory (KiB)" "$memlock" "$mem_need ($mem_formula)" ok "-"
+# io_uring: every core of wsload (client, built-in server, proxy) runs one ring. Locked
+# memory is not checked: the engine registers no buffers, and since Linux 5.12 rings are
+# charged to the memory cgroup, not to RLIMIT_MEMLOCK.
+# kernel.io_uring_disabled: 0 (or absent) anyone may create rings; 1 only CAP_SYS_ADMIN
+# or members of kernel.io_uring_group; 2 nobody.
+may_use_io_uring() { # for io_uring_disabled = 1
+	local capeff gid
+	capeff=$(awk '/^CapEff:/ {print $2}' /proc/self/status 2>/dev/null || true)
+	[[ $capeff =~ ^[0-9a-fA-F]+$ ]] && (((16#$capeff >> 21) & 1)) && return 0 # CAP_SYS_ADMIN
+	gid=$(current kernel.io_uring_group) || return 1
+	is_number "$gid" && [[ " $(id -G 2>/dev/null) " == *" $gid "* ]]
+}
+uring_short=FAIL uring_who="wsload"
+[[ $role == server ]] && uring_short=WARN uring_who="a wsload serve on this host"
+if ! disabled=$(current kernel.io_uring_disabled); then
+	row io_uring "io_uring_disabled absent" "0 (1 will do as root)" ok "-"
+elif [[ $disabled == 0 ]] || { [[ $disabled == 1 ]] && may_use_io_uring; }; then
+	row io_uring "io_uring_disabled = $disabled" "0 (1 will do as root)" ok "-"
 else
-	row "locked memory (KiB)" "$memlock" "$mem_need ($mem_formula)" FAIL "ulimit -l $mem_need (root)"
-	note "FAIL locked memory: glommio's io_uring executors cannot start: raise the memlock limit ('* - memlock $mem_need' in /etc/security/limits.conf)"
+	row io_uring "io_uring_disabled = $disabled" "0 (1 will do as root)" "$uring_short" \
+		"sysctl -w kernel.io_uring_disabled=0"
+	case $disabled in
+	1) why="only root (CAP_SYS_ADMIN) or members of kernel.io_uring_group may create io_uring instances" ;;
+	*) why="io_uring is disabled for every process" ;;
+	esac
+	note "$uring_short io_uring: $why, and $uring_who cannot start without one: sysctl -w kernel.io_uring_disabled=0 (tuning/apply.sh writes it to /etc/sysctl.d)"
 fi
 
 # Ephemeral ports: connections to one destination per source address.
