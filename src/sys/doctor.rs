@@ -286,7 +286,8 @@ fn io_uring(facts: &Facts) -> Check {
     let fix = || format!("sysctl -w {KEY}=0");
     match facts.io_uring_disabled {
         None | Some(0) => c,
-        Some(1) if nix::unistd::geteuid().is_root() => c,
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        Some(1) if unsafe { libc::geteuid() } == 0 => c,
         Some(1) => c.fail(
             fix(),
             format!("{KEY} = 1 lets only root and the kernel.io_uring_group create rings, and wsload's engine runs on io_uring: run as root, join that group, or allow it for everyone"),
