@@ -163,5 +163,10 @@ fn compare(a: &wsload::config::cli::CompareArgs) -> u8 {
             return setup_error(format!("--metric-tolerance: {e}"));
         }
     }
-    compare::main(&a.base, &a.new, &tol)
+    let page = match (&a.html, a.no_html) {
+        (_, true) => compare::Page::Off,
+        (Some(f), false) => compare::Page::At(f.clone()),
+        (None, false) => compare::Page::Beside,
+    };
+    compare::main(&a.base, &a.new, &tol, &page)
 }

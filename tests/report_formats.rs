@@ -169,11 +169,13 @@ fn comparison_table_matches_the_golden_file() {
 #[test]
 fn compare_command_exit_codes() {
     let g = golden_dir();
+    // --no-html: the default page would go next to NEW, into tests/golden/.
     let run = |args: &[&Path], extra: &[&str]| {
         Command::new(common::WSLOAD)
             .arg("compare")
             .args(args)
             .args(extra)
+            .arg("--no-html")
             .output()
             .expect("run wsload compare")
     };
@@ -181,6 +183,7 @@ fn compare_command_exit_codes() {
     let out = run(&[&base, &new], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("REGRESSED"));
+    assert!(!g.join("compare.html").exists());
     // p99 got 35% worse: a 40% latency tolerance lets it pass.
     let out = run(&[&base, &new], &["--metric-tolerance", "latency=40%"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
@@ -189,6 +192,30 @@ fn compare_command_exit_codes() {
     let out = run(&[&base, &g.join("no-such-run")], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+
+    // --html FILE: the page, with the same verdict and exit status; a page that cannot be
+    // written where it was asked for is exit status 2.
+    let dir = common::fresh_dir();
+    let page = dir.join("sub").join("compare.html");
+    let html = |file: &Path| {
+        Command::new(common::WSLOAD)
+            .arg("compare")
+            .args([&base, &new])
+            .arg("--html")
+            .arg(file)
+            .output()
+            .expect("run wsload compare")
+    };
+    let out = html(&page);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = std::fs::read_to_string(&page).expect("the page");
+    assert!(text.contains("data-regressed=\"true\"") && text.contains("<li data-key=\"p99\">"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("page: {}", page.display())));
+    std::fs::write(dir.join("file"), "").unwrap();
+    let out = html(&dir.join("file").join("compare.html"));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn python(script: &str, file: &Path) -> String {

@@ -1,6 +1,8 @@
 //! `report.html` in a real browser: a run's page is opened by headless Chromium, which must
 //! render every chart at a non-zero size without loading anything, and text from the target
-//! (a close reason with `<script>`) must arrive as text, never as markup.
+//! (a close reason with `<script>`) must arrive as text, never as markup. The same for
+//! `wsload compare`'s compare.html, whose distribution chart is read back: each run's p50 and
+//! p99 of summary.json must be where the chart's scales put them.
 //!
 //! Chromium comes from Debian's packages (`scripts/test.sh` installs it when run as root).
 //! Without it these tests fail: a report nobody opened in a browser is not tested.
@@ -316,5 +318,250 @@ fn a_close_reason_with_a_script_tag_is_shown_as_text() {
         sizes.iter().any(|(n, w, h)| n == "errors" && *w > 0.0 && *h > 0.0),
         "{sizes:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The attributes of the first tag in `tag` (`<circle a="1" b="x">`), unescaped only for `&amp;`.
+fn attrs(tag: &str) -> std::collections::HashMap<String, String> {
+    let end = tag.find('>').unwrap_or(tag.len());
+    let mut out = std::collections::HashMap::new();
+    let mut rest = &tag[..end];
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq]
+            .rsplit(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let after = &rest[eq + 2..];
+        let close = after.find('"').expect("a closing quote");
+        out.insert(name, after[..close].replace("&amp;", "&"));
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+/// The `<svg ...>...</svg>` whose data-chart is `kind`, from a page or a dumped DOM.
+fn chart<'a>(doc: &'a str, kind: &str) -> &'a str {
+    let at = doc
+        .find(&format!("data-chart=\"{kind}\""))
+        .unwrap_or_else(|| panic!("no chart {kind}"));
+    let start = doc[..at].rfind("<svg").expect("the chart's <svg");
+    &doc[start..at + doc[at..].find("</svg>").expect("</svg>")]
+}
+
+/// A `data-*-scale` attribute (`log LO HI P0 P1`) as a function from pixels back to values.
+fn inverse(scale: &str) -> impl Fn(f64) -> f64 {
+    let parts: Vec<&str> = scale.split(' ').collect();
+    assert_eq!(parts.len(), 5, "scale {scale:?}");
+    let n: Vec<f64> = parts[1..].iter().map(|p| p.parse().expect("a number")).collect();
+    let (lo, hi, p0, p1, log) = (n[0], n[1], n[2], n[3], parts[0] == "log");
+    move |p: f64| {
+        let f = (p - p0) / (p1 - p0);
+        if log {
+            10f64.powf(lo.log10() + f * (hi.log10() - lo.log10()))
+        } else {
+            lo + f * (hi - lo)
+        }
+    }
+}
+
+fn compare(args: &[&Path]) -> std::process::Output {
+    Command::new("timeout")
+        .arg("60")
+        .arg(WSLOAD)
+        .arg("compare")
+        .args(args)
+        .output()
+        .expect("run wsload compare")
+}
+
+/// Two real runs against one `wsload serve`, the second through a proxy that holds every echo
+/// 30 ms: results directories whose latency distributions differ.
+fn two_runs() -> (Outcome, Outcome) {
+    let server = spawn_wsload_server();
+    let load = [
+        "-q", "--cores", "0", "-c", "50", "--rate", "10", "-d", "2s", "--drain", "1s",
+    ];
+    let base = run_wsload(&[&["run", server.url().as_str()][..], &load].concat());
+    base.assert_clean();
+    let proxy = spawn_wsload_proxy(server.port, &["--latency", "30ms", "--direction", "downstream"]);
+    let slow = format!("ws://127.0.0.1:{}/", proxy.port);
+    let new = run_wsload(&[&["run", slow.as_str()][..], &load].concat());
+    new.assert_clean();
+    // A delay that is never negative can only raise the median (less 2 ms for the buckets).
+    let new_p50 = f(new.summary(), "/latency_us/corrected/p50");
+    assert!(new_p50 >= 28_000.0, "the proxy's 30 ms is missing: {}", new.pretty());
+    (base, new)
+}
+
+/// The (x, y) points of the longest polyline stroked `color` in `svg`.
+fn longest_line(svg: &str, color: &str) -> Vec<(f64, f64)> {
+    svg.match_indices("<polyline")
+        .map(|(i, _)| attrs(&svg[i..]))
+        .filter(|a| a["stroke"] == color)
+        .map(|a| {
+            a["points"]
+                .split(' ')
+                .filter_map(|p| p.split_once(','))
+                .map(|(x, y)| (x.parse().unwrap(), y.parse().unwrap()))
+                .collect::<Vec<(f64, f64)>>()
+        })
+        .max_by_key(Vec::len)
+        .unwrap_or_default()
+}
+
+/// Each run's p50 and p99 marker in the distribution chart: its value is the summary's, its
+/// position maps back to that value (and to its percentile) through the chart's own scales, and
+/// the run's curve (latency.hlog's histogram, many points) passes through it. Returns the
+/// markers' (run, percentile, cx, cy).
+fn check_markers(dom: &str, runs: [(&str, &Value, &str); 2]) -> Vec<(String, String, f64, f64)> {
+    let dist = chart(dom, "distribution");
+    let plot = attrs(&dist[dist.find("<g class=\"plot\"").expect("the markers' group")..]);
+    let (x_of, y_of) = (inverse(&plot["data-x-scale"]), inverse(&plot["data-y-scale"]));
+    let mut marked = Vec::new();
+    for (run, s, color) in runs {
+        let curve = longest_line(dist, color);
+        assert!(
+            curve.len() > 60,
+            "{run}: not latency.hlog's curve ({} points)",
+            curve.len()
+        );
+        for (pct, x) in [("p50", 2.0), ("p99", 100.0)] {
+            let want = f(s, &format!("/latency_us/corrected/{pct}"));
+            let tag = format!("data-run=\"{run}\" data-percentile=\"{pct}\"");
+            let at = dist.find(&tag).unwrap_or_else(|| panic!("no {run} {pct} marker"));
+            let m = attrs(&dist[dist[..at].rfind("<circle").unwrap()..]);
+            assert_eq!(m["data-us"].parse::<f64>().unwrap(), want, "{run} {pct}");
+            let (cx, cy): (f64, f64) = (m["cx"].parse().unwrap(), m["cy"].parse().unwrap());
+            assert!((x_of(cx) / x - 1.0).abs() < 0.01, "{run} {pct} at x {}", x_of(cx));
+            let got = y_of(cy);
+            assert!(
+                (got - want).abs() <= want * 0.01 + 1.0,
+                "{run} {pct} drawn at {got} µs, summary {want}"
+            );
+            assert!(
+                curve
+                    .iter()
+                    .any(|(px, py)| (px - cx).abs() < 0.2 && (py - cy).abs() < 0.2),
+                "{run}'s curve misses its {pct} marker at ({cx}, {cy})"
+            );
+            marked.push((run.to_string(), pct.to_string(), cx, cy));
+        }
+    }
+    marked
+}
+
+/// The browser draws each marker where its attributes say: the centre of its rendered box,
+/// in the chart's viewBox units, from a copy of the page with a measuring script.
+fn check_rendered(html: &str, dir: &Path, marked: &[(String, String, f64, f64)]) {
+    let probe = "<script>document.title = Array.from(document.querySelectorAll('circle.marker')).map(function (c) { \
+        var s = c.ownerSVGElement, r = c.getBoundingClientRect(), b = s.getBoundingClientRect(); \
+        var k = s.viewBox.baseVal.width / b.width; \
+        return c.dataset.run + ':' + c.dataset.percentile + ':' + (r.left + r.width / 2 - b.left) * k + ':' + \
+        (r.top + r.height / 2 - b.top) * k; }).join(';');</script>";
+    let probed = dir.join("probed.html");
+    std::fs::write(&probed, html.replacen("</body>", &format!("{probe}</body>"), 1)).unwrap();
+    let dom = run_chromium(&probed, &["--dump-dom"]);
+    let title = dom
+        .split_once("<title>")
+        .and_then(|(_, t)| t.split_once("</title>"))
+        .expect("a title")
+        .0;
+    for (run, pct, cx, cy) in marked {
+        let rendered = title
+            .split(';')
+            .find_map(|m| m.strip_prefix(&format!("{run}:{pct}:")))
+            .unwrap_or_else(|| panic!("{run} {pct} not rendered: {title}"));
+        let (x, y) = rendered.split_once(':').unwrap();
+        let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+        assert!(
+            (x - cx).abs() < 1.0 && (y - cy).abs() < 1.0,
+            "{run} {pct} rendered at {x},{y}, not {cx},{cy}"
+        );
+    }
+}
+
+/// Messages/s, latency and errors over time: base above new, each pair on one y scale, which
+/// holds both runs' messages/s.
+fn check_time_lines(dom: &str, summaries: [&Value; 2]) {
+    for what in ["messages", "latency", "errors"] {
+        let (b, n) = (chart(dom, &format!("base-{what}")), chart(dom, &format!("new-{what}")));
+        assert!(
+            dom.find(b).unwrap() < dom.find(n).unwrap(),
+            "{what}: base is not above new"
+        );
+        let scale = |c: &str| attrs(&c[c.find("<g class=\"plot\"").unwrap()..])["data-y-scale"].clone();
+        assert_eq!(scale(b), scale(n), "{what}: the runs' charts have different y scales");
+        if what == "messages" {
+            let hi: f64 = scale(b).split(' ').nth(2).unwrap().parse().unwrap();
+            let peak = summaries
+                .iter()
+                .flat_map(|s| s["timeline"].as_array().unwrap())
+                .map(|p| f(p, "/sent_per_s").max(f(p, "/received_per_s")))
+                .fold(0.0, f64::max);
+            assert!(peak > 0.0 && peak <= hi, "messages/s peak {peak} above the axis' {hi}");
+        }
+    }
+}
+
+const COMPARE_CHARTS: [&str; 7] = [
+    "distribution",
+    "base-messages",
+    "new-messages",
+    "base-latency",
+    "new-latency",
+    "base-errors",
+    "new-errors",
+];
+
+#[test]
+fn compare_html_shows_both_distributions_at_their_summary_percentiles() {
+    let (base, new) = two_runs();
+    let dir = fresh_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("cmp.html");
+    let out = compare(&[&base.out_dir, &new.out_dir, Path::new("--html"), &page]);
+    let code = out.status.code();
+    assert!(matches!(code, Some(0 | 1)), "{out:?}");
+    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("no page ({e}): {out:?}"));
+    assert_self_contained(&html);
+    assert!(
+        !new.out_dir.join("compare.html").exists(),
+        "--html FILE also wrote the default page"
+    );
+
+    let dom = run_chromium(&page, &["--dump-dom"]);
+    // The page's verdict is the command's: its exit status and its last line.
+    let regressed = code == Some(1);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).contains("REGRESSED:"), regressed);
+    assert!(
+        dom.contains(&format!("data-regressed=\"{regressed}\"")),
+        "the page's verdict differs from exit status {code:?}"
+    );
+    let marked = check_markers(
+        &dom,
+        [("base", base.summary(), "#1f77b4"), ("new", new.summary(), "#ff7f0e")],
+    );
+    check_rendered(&html, &dir, &marked);
+    check_time_lines(&dom, [base.summary(), new.summary()]);
+    let (scripts, sizes) = measurements(&run_chromium(&measured_copy(&html, &dir), &["--dump-dom"]));
+    assert_eq!(scripts, 1, "compare.html holds a script of its own");
+    for chart in COMPARE_CHARTS {
+        let size = sizes.iter().find(|(n, _, _)| n == chart);
+        assert!(
+            size.is_some_and(|(_, w, h)| *w > 100.0 && *h > 50.0),
+            "chart {chart}: {size:?}"
+        );
+    }
+
+    // The same run twice regresses nothing; without --html the page goes beside NEW's results,
+    // and --no-html writes none.
+    let out = compare(&[&base.out_dir, &base.out_dir]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let beside = std::fs::read_to_string(base.out_dir.join("compare.html")).expect("compare.html beside NEW");
+    assert!(beside.contains("data-regressed=\"false\""));
+    let out = compare(&[&base.out_dir, &new.out_dir, Path::new("--no-html")]);
+    assert_eq!(out.status.code(), code, "{out:?}");
+    assert!(!new.out_dir.join("compare.html").exists(), "--no-html wrote a page");
     let _ = std::fs::remove_dir_all(&dir);
 }

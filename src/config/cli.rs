@@ -134,12 +134,19 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:\n  \
 wsload compare results/before results/after\n  \
-wsload compare base/summary.json new/summary.json --tolerance 5% --metric-tolerance latency=20%,rate=2%\n\n\
+wsload compare base/summary.json new/summary.json --tolerance 5% --metric-tolerance latency=20%,rate=2%\n  \
+wsload compare results/before results/after --html before-after.html\n\n\
 Metrics and groups for --metric-tolerance: established, failed, dropped (connections); rate \
 (throughput); lost, corrupted (messages); errors; p50, p90, p99, p99.9, max (latency); connect_p99 \
 (connect); client_cpu, server_cpu (cpu); server_memory (memory); recovery_p95, availability \
 (recovery; availability is compared on the share of time down).\n\n\
-Exit status: 0 nothing regressed beyond its tolerance; 1 something did; 2 an input could not be read.")]
+It also writes compare.html, one page that loads nothing (inline SVG): the verdict, the key figures \
+with their change, the two corrected-latency distributions overlaid, and each run's messages/s, \
+latency and errors over time, base above new. By default it goes into NEW's results directory (the \
+directory of NEW's summary.json), replacing an earlier compare.html there; --html FILE puts it \
+elsewhere and --no-html writes none.\n\n\
+Exit status: 0 nothing regressed beyond its tolerance; 1 something did; 2 an input could not be read, \
+or the page asked for with --html could not be written.")]
 pub struct CompareArgs {
     /// The reference run: a results directory or its summary.json.
     pub base: PathBuf,
@@ -151,6 +158,12 @@ pub struct CompareArgs {
     /// Per metric or group: `latency=20%,rate=5%` (repeatable).
     #[arg(long, value_name = "METRIC=PERCENT,...")]
     pub metric_tolerance: Vec<String>,
+    /// Write the comparison page here [default: compare.html in NEW's results directory].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_html")]
+    pub html: Option<PathBuf>,
+    /// Write no comparison page.
+    #[arg(long)]
+    pub no_html: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -210,9 +210,129 @@ fn worsening(better: Better, base: f64, new: f64) -> f64 {
     }
 }
 
+/// How one figure moved from the base to the new run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Status {
+    /// Equal in both.
+    Same,
+    Better,
+    /// Worse, but within its tolerance.
+    Worse,
+    /// Worse beyond its tolerance (the fraction of the base it was allowed).
+    Regressed {
+        tolerance: f64,
+    },
+    /// Measured in only one of the runs.
+    NotInBoth,
+}
+
+impl Status {
+    /// The word(s) of the table's last column.
+    pub fn text(self) -> String {
+        match self {
+            Status::Same => String::new(),
+            Status::Better => "better".into(),
+            Status::Worse => "worse, within tolerance".into(),
+            Status::Regressed { tolerance } => format!("REGRESSED (tolerance {}%)", fmt_num(tolerance * 100.0, 1)),
+            Status::NotInBoth => "not in both".into(),
+        }
+    }
+}
+
+/// One line of the comparison: a key figure in both runs and what its change means.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Its name for --metric-tolerance.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub base: Option<f64>,
+    pub new: Option<f64>,
+    /// Decimals it is shown with.
+    pub digits: usize,
+    pub status: Status,
+}
+
+impl Row {
+    /// `new - base`, signed (`+7.5`), empty unless both exist.
+    pub fn difference(&self) -> String {
+        match (self.base, self.new) {
+            (Some(b), Some(n)) => {
+                let d = n - b;
+                format!("{}{}", if d > 0.0 { "+" } else { "" }, fmt_num(d, self.digits))
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// The difference relative to the base (`+3.7%`; `new` from a base of 0).
+    pub fn change(&self) -> String {
+        let (Some(b), Some(n)) = (self.base, self.new) else {
+            return String::new();
+        };
+        let d = n - b;
+        if b != 0.0 {
+            format!("{}{}%", if d > 0.0 { "+" } else { "" }, fmt_num(d / b.abs() * 100.0, 1))
+        } else if d == 0.0 {
+            "0%".into()
+        } else {
+            "new".into()
+        }
+    }
+
+    pub fn show(&self, x: Option<f64>) -> String {
+        x.map_or("n/a".to_string(), |x| fmt_num(x, self.digits))
+    }
+}
+
+/// Every key figure found in either run, judged against its tolerance. This is the one place
+/// that decides what regressed: the table and the HTML page both read it.
+pub fn rows(base: &Value, new: &Value, tol: &Tolerances) -> Vec<Row> {
+    METRICS
+        .iter()
+        .filter_map(|m| {
+            let (b, n) = ((m.read)(base), (m.read)(new));
+            let status = match (b, n) {
+                (None, None) => return None,
+                (Some(b), Some(n)) => {
+                    let (w, t) = (worsening(m.better, b, n), tol.of(m));
+                    if w > t {
+                        Status::Regressed { tolerance: t }
+                    } else if w > 0.0 {
+                        Status::Worse
+                    } else if w < 0.0 {
+                        Status::Better
+                    } else {
+                        Status::Same
+                    }
+                }
+                _ => Status::NotInBoth,
+            };
+            Some(Row {
+                key: m.key,
+                label: m.label,
+                base: b,
+                new: n,
+                digits: m.digits,
+                status,
+            })
+        })
+        .collect()
+}
+
+/// Did any figure regress beyond its tolerance?
+pub fn regressed(rows: &[Row]) -> bool {
+    rows.iter().any(|r| matches!(r.status, Status::Regressed { .. }))
+}
+
 /// The comparison table, and whether anything regressed.
 pub fn table(base: &Value, new: &Value, tol: &Tolerances) -> (String, bool) {
-    let mut rows = vec![[
+    let rows = rows(base, new, tol);
+    (format_table(&rows), regressed(&rows))
+}
+
+/// The rows as a text table with aligned columns.
+pub fn format_table(rows: &[Row]) -> String {
+    let mut cells = vec![[
         "figure".to_string(),
         "base".into(),
         "new".into(),
@@ -220,47 +340,21 @@ pub fn table(base: &Value, new: &Value, tol: &Tolerances) -> (String, bool) {
         "change".into(),
         String::new(),
     ]];
-    let mut regressed = false;
-    for m in METRICS {
-        let (b, n) = ((m.read)(base), (m.read)(new));
-        let show = |x: Option<f64>| x.map_or("n/a".to_string(), |x| fmt_num(x, m.digits));
-        let (diff, change, verdict) = match (b, n) {
-            (Some(b), Some(n)) => {
-                let d = n - b;
-                let sign = if d > 0.0 { "+" } else { "" };
-                let rel = if b != 0.0 {
-                    format!("{sign}{}%", fmt_num(d / b.abs() * 100.0, 1))
-                } else if d == 0.0 {
-                    "0%".into()
-                } else {
-                    "new".into()
-                };
-                let w = worsening(m.better, b, n);
-                let t = tol.of(m);
-                let verdict = if w > t {
-                    regressed = true;
-                    format!("REGRESSED (tolerance {}%)", fmt_num(t * 100.0, 1))
-                } else if w > 0.0 {
-                    "worse, within tolerance".into()
-                } else if w < 0.0 {
-                    "better".into()
-                } else {
-                    String::new()
-                };
-                (format!("{sign}{}", fmt_num(d, m.digits)), rel, verdict)
-            }
-            _ => (String::new(), String::new(), "not in both".into()),
-        };
-        if b.is_none() && n.is_none() {
-            continue;
-        }
-        rows.push([m.label.to_string(), show(b), show(n), diff, change, verdict]);
-    }
+    cells.extend(rows.iter().map(|r| {
+        [
+            r.label.to_string(),
+            r.show(r.base),
+            r.show(r.new),
+            r.difference(),
+            r.change(),
+            r.status.text(),
+        ]
+    }));
     let widths: Vec<usize> = (0..6)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut o = String::new();
-    for r in &rows {
+    for r in &cells {
         let mut line = format!("{:<w$}", r[0], w = widths[0]);
         for i in 1..5 {
             let _ = write!(line, "  {:>w$}", r[i], w = widths[i]);
@@ -268,7 +362,7 @@ pub fn table(base: &Value, new: &Value, tol: &Tolerances) -> (String, bool) {
         let _ = write!(line, "  {}", r[5]);
         let _ = writeln!(o, "{}", line.trim_end());
     }
-    (o, regressed)
+    o
 }
 
 /// A result directory (its summary.json) or a summary.json file.
@@ -287,8 +381,20 @@ pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
     Ok((file, v))
 }
 
-/// The whole command: 0 nothing regressed, 1 something did, 2 an input could not be read.
-pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> u8 {
+/// Where `wsload compare` writes its HTML page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// compare.html in NEW's results directory (the default).
+    Beside,
+    /// This file (`--html FILE`).
+    At(PathBuf),
+    /// None (`--no-html`).
+    Off,
+}
+
+/// The whole command: 0 nothing regressed, 1 something did, 2 an input could not be read (or
+/// the page asked for with `--html` could not be written).
+pub fn main(base: &Path, new: &Path, tol: &Tolerances, page: &Page) -> u8 {
     let (b, n) = match (load(base), load(new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -299,8 +405,9 @@ pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> u8 {
     println!("base: {} ({})", b.0.display(), get::text(&b.1, "target"));
     println!("new:  {} ({})", n.0.display(), get::text(&n.1, "target"));
     println!();
-    let (t, regressed) = table(&b.1, &n.1, tol);
-    print!("{t}");
+    let rows = rows(&b.1, &n.1, tol);
+    let regressed = regressed(&rows);
+    print!("{}", format_table(&rows));
     println!();
     println!(
         "{}",
@@ -310,7 +417,31 @@ pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> u8 {
             "no regression beyond the tolerances"
         }
     );
-    u8::from(regressed)
+    let path = match page {
+        Page::Off => return u8::from(regressed),
+        Page::At(p) => p.clone(),
+        Page::Beside => n.0.with_file_name("compare.html"),
+    };
+    let html = super::html::compare::render(
+        &super::html::compare::Run::load(&b.0, &b.1),
+        &super::html::compare::Run::load(&n.0, &n.1),
+        &rows,
+    );
+    match super::html::compare::write(&path, &html) {
+        Ok(p) => {
+            println!("page: {}", p.display());
+            u8::from(regressed)
+        }
+        Err(e) => {
+            eprintln!("wsload: warning: cannot write {}: {e}", path.display());
+            // Asked for by name, a missing page is a failure; the default one is a convenience.
+            if matches!(page, Page::At(_)) {
+                2
+            } else {
+                u8::from(regressed)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,30 @@ pub fn render(intervals: &[Interval], started_at_unix_s: f64) -> io::Result<Vec<
     Ok(out)
 }
 
+/// A latency.hlog read back: every interval added into one histogram (nanoseconds), which
+/// is the run's whole corrected latency (the last interval holds the drain's echoes).
+pub fn read_merged(log: &[u8]) -> Result<Histogram<u64>, String> {
+    use base64::Engine;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let mut merged = crate::metrics::new_histogram();
+    let mut de = Deserializer::new();
+    for entry in IntervalLogIterator::new(log) {
+        let LogEntry::Interval(i) = entry.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))? else {
+            continue;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(i.encoded_histogram().trim())
+            .map_err(|e| format!("an interval is not base64: {e}"))?;
+        let h: Histogram<u64> = de
+            .deserialize(&mut io::Cursor::new(bytes))
+            .map_err(|e| format!("an interval does not decode: {e:?}"))?;
+        merged
+            .add(&h)
+            .map_err(|e| format!("an interval holds values out of range: {e:?}"))?;
+    }
+    Ok(merged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +128,20 @@ mod tests {
         }
         assert_eq!(merged.len(), 3);
         assert!(merged.max() >= 5_000_000 && merged.max() < 5_010_000);
+    }
+
+    #[test]
+    fn read_merged_adds_every_interval_and_refuses_garbage() {
+        let log = render(
+            &[interval(0.0, &[1_000, 2_000]), interval(1.0, &[5_000_000])],
+            1_700_000_000.0,
+        )
+        .unwrap();
+        let h = read_merged(&log).unwrap();
+        assert_eq!(h.len(), 3);
+        assert!(h.max() >= 5_000_000 && h.max() < 5_010_000);
+        assert_eq!(read_merged(b"").unwrap().len(), 0);
+        assert!(read_merged(b"0.0,1.0,5.0,not-base64!\n").is_err());
     }
 
     fn decode_base64(s: &str) -> Vec<u8> {

@@ -66,6 +66,21 @@ pub struct LineChart {
     pub y2: Option<Axis>,
     pub series: Vec<Series>,
     pub bands: Vec<Band>,
+    /// A fixed y range (lo, hi), so that charts drawn one above the other share a scale (see
+    /// [`y_bounds`]); otherwise from the data.
+    pub y_range: Option<(f64, f64)>,
+    /// Marked figures (against the left axis), each with its `data-*` attributes.
+    pub markers: Vec<Marker>,
+}
+
+/// A figure marked on a line chart: a dot at (x, y) in data units.
+pub struct Marker {
+    pub x: f64,
+    pub y: f64,
+    pub color: &'static str,
+    /// `data-*` attributes: names fixed by the caller, values escaped on writing.
+    pub data: Vec<(&'static str, String)>,
+    pub title: String,
 }
 
 /// The plot area and its scales.
@@ -89,18 +104,28 @@ fn frame(x_range: (f64, f64), x_log: bool, right_axis: bool) -> Frame {
     }
 }
 
-/// The y scale for some values: from 0 (linear) or from the smallest positive value (log).
-fn y_scale(values: impl Iterator<Item = f64>, log: bool, f: &Frame) -> Scale {
+/// The y range for some values: from 0 to a round number (linear), or whole decades from the
+/// smallest positive value (log), so that both ends have a labelled tick. Charts that must share
+/// a scale pass the range of all their values as [`LineChart::y_range`].
+pub fn y_bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     let vals: Vec<f64> = values.filter(|v| v.is_finite() && (!log || *v > 0.0)).collect();
     let max = vals.iter().copied().fold(f64::NAN, f64::max);
     if log {
-        // Whole decades, so both ends have a labelled tick.
         let min = vals.iter().copied().fold(f64::NAN, f64::min);
-        let (lo, hi) = (10f64.powf(min.log10().floor()), 10f64.powf(max.log10().ceil()));
-        Scale::new(lo, hi, true, f.bottom, f.top)
+        (10f64.powf(min.log10().floor()), 10f64.powf(max.log10().ceil()))
     } else {
-        Scale::new(0.0, nice_max(max), false, f.bottom, f.top)
+        (0.0, nice_max(max))
     }
+}
+
+fn y_scale(values: impl Iterator<Item = f64>, log: bool, f: &Frame) -> Scale {
+    let (lo, hi) = y_bounds(values, log);
+    Scale::new(lo, hi, log, f.bottom, f.top)
+}
+
+/// The scales as `data-*` attributes of a group, for charts meant to be read back.
+fn scales_group(svg: &mut Svg, x: &Scale, y: &Scale) {
+    svg.open_group("plot", &[("x-scale", x.describe()), ("y-scale", y.describe())]);
 }
 
 fn draw_frame(svg: &mut Svg, f: &Frame, title: &str, x: &Axis, x_ticks: Option<&[(f64, String)]>) {
@@ -192,7 +217,10 @@ pub fn line_chart(c: &LineChart) -> String {
             .filter(move |s| s.right == right)
             .flat_map(|s| s.points.iter().map(|p| p.1))
     };
-    let y = y_scale(values(false), c.y.log, &f);
+    let y = match c.y_range {
+        Some((lo, hi)) => Scale::new(lo, hi, c.y.log, f.bottom, f.top),
+        None => y_scale(values(false), c.y.log, &f),
+    };
     draw_y_axis(&mut svg, &f, &y, &c.y, false);
     let y2 = c.y2.as_ref().map(|a| {
         let s = y_scale(values(true), a.log, &f);
@@ -228,6 +256,16 @@ pub fn line_chart(c: &LineChart) -> String {
             }
         }
     }
+    if c.y_range.is_some() || !c.markers.is_empty() {
+        scales_group(&mut svg, &f.x, &y);
+        for m in &c.markers {
+            if let (Some(px), Some(py)) = (f.x.map(m.x), y.map(m.y)) {
+                svg.marker((px, py), m.color, &m.data, &m.title);
+                drawn += 1;
+            }
+        }
+        svg.close_group();
+    }
     if drawn == 0 {
         no_data(&mut svg, &f, "no data");
     }
@@ -253,6 +291,8 @@ pub struct StackedChart {
     pub classes: Vec<(String, &'static str)>,
     pub columns: Vec<Column>,
     pub bands: Vec<Band>,
+    /// A fixed top of the y axis (charts one above the other share it); otherwise from the data.
+    pub y_max: Option<f64>,
     /// What to say when every value is zero.
     pub empty: String,
 }
@@ -265,8 +305,12 @@ pub fn stacked_chart(c: &StackedChart) -> String {
     draw_frame(&mut svg, &f, &c.title, &c.x, None);
     let total = |col: &Column| col.values.iter().filter(|v| v.is_finite() && **v > 0.0).sum::<f64>();
     let max = c.columns.iter().map(total).fold(0.0, f64::max);
-    let y = Scale::new(0.0, nice_max(max), false, f.bottom, f.top);
+    let y = Scale::new(0.0, nice_max(c.y_max.unwrap_or(max)), false, f.bottom, f.top);
     draw_y_axis(&mut svg, &f, &y, &c.y, false);
+    if c.y_max.is_some() {
+        scales_group(&mut svg, &f.x, &y);
+        svg.close_group();
+    }
     for col in &c.columns {
         let (x0, x1) = (f.x.clamp_map(col.start), f.x.clamp_map(col.end));
         // A 10% gap between columns, and never thinner than 2 px.
@@ -411,6 +455,8 @@ mod tests {
                 color: "#f00",
                 opacity: 0.2,
             }],
+            y_range: None,
+            markers: Vec::new(),
         }
     }
 
@@ -449,6 +495,7 @@ mod tests {
             classes: vec![("reset".into(), PALETTE[1]), ("refused".into(), PALETTE[2])],
             columns: cols,
             bands: vec![],
+            y_max: None,
             empty: "no errors".into(),
         };
         let none = stacked_chart(&mk(vec![]));

@@ -22,7 +22,7 @@ fn arr<'a>(s: &'a Value, ptr: &str) -> &'a [Value] {
 }
 
 /// The scenario's phases as light windows.
-fn phase_bands(s: &Value) -> Vec<Band> {
+pub(super) fn phase_bands(s: &Value) -> Vec<Band> {
     arr(s, "/phases")
         .iter()
         .enumerate()
@@ -81,7 +81,7 @@ fn finding_bands(s: &Value) -> Vec<Band> {
 }
 
 /// One shared time axis for every time chart: from 0 to the last thing on the clock.
-fn time_range(s: &Value) -> (f64, f64) {
+pub(super) fn time_range(s: &Value) -> (f64, f64) {
     let mut hi: f64 = 0.0;
     let mut see = |v: f64| {
         if v.is_finite() {
@@ -95,7 +95,7 @@ fn time_range(s: &Value) -> (f64, f64) {
     (0.0, if hi > 0.0 { hi } else { 1.0 })
 }
 
-fn series(name: &str, color: &'static str, points: Vec<(f64, f64)>) -> Series {
+pub(super) fn series(name: &str, color: &'static str, points: Vec<(f64, f64)>) -> Series {
     Series {
         name: name.to_string(),
         color,
@@ -105,7 +105,7 @@ fn series(name: &str, color: &'static str, points: Vec<(f64, f64)>) -> Series {
     }
 }
 
-fn time_axis() -> Axis {
+pub(super) fn time_axis() -> Axis {
     Axis::linear("time since the first connect (s)")
 }
 
@@ -138,6 +138,8 @@ pub fn charts(h: &mut String, s: &Value) {
             },
         ],
         bands: with_faults(),
+        y_range: None,
+        markers: Vec::new(),
     }));
 
     h.push_str(&line_chart(&LineChart {
@@ -156,6 +158,8 @@ pub fn charts(h: &mut String, s: &Value) {
             },
         ],
         bands: with_faults(),
+        y_range: None,
+        markers: Vec::new(),
     }));
 
     // An interval without echoes has no latency (its percentiles read 0): a gap, not a zero.
@@ -189,6 +193,8 @@ pub fn charts(h: &mut String, s: &Value) {
             series("p99.9", PALETTE[1], lat("p99_9_us")),
         ],
         bands: phases.into_iter().chain(finding_bands(s)).collect(),
+        y_range: None,
+        markers: Vec::new(),
     }));
 
     h.push_str(&errors_chart(s, x_range, faults));
@@ -198,20 +204,49 @@ pub fn charts(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
-/// Errors per interval by class, stacked, with the injected faults' windows shaded.
-fn errors_chart(s: &Value, x_range: (f64, f64), faults: Vec<Band>) -> String {
-    let tl = arr(s, "/timeline");
-    let classes: Vec<String> = tl
+/// The error classes seen in a run's time line, sorted.
+pub(super) fn error_classes(s: &Value) -> BTreeSet<String> {
+    arr(s, "/timeline")
         .iter()
         .filter_map(|p| p.get("errors_new").and_then(Value::as_object))
         .flat_map(|o| o.keys().cloned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+        .collect()
+}
+
+/// The colour of the `i`th error class.
+pub(super) fn error_color(i: usize) -> &'static str {
+    PALETTE[(i + 1) % PALETTE.len()]
+}
+
+/// Errors per interval by class, stacked, with the injected faults' windows shaded.
+fn errors_chart(s: &Value, x_range: (f64, f64), faults: Vec<Band>) -> String {
+    let classes: Vec<String> = error_classes(s).into_iter().collect();
+    let columns = error_columns(s, &classes);
+    let bands = phase_bands(s).into_iter().chain(faults).collect();
+    stacked_chart(&StackedChart {
+        kind: "errors",
+        title: "Errors per interval by class (injected faults shaded)".into(),
+        x: time_axis(),
+        x_range,
+        y: Axis::linear("errors"),
+        classes: classes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c, error_color(i)))
+            .collect(),
+        columns,
+        bands,
+        y_max: None,
+        empty: "no errors".into(),
+    })
+}
+
+/// One column per time-line interval: the new errors of each class in `classes`.
+pub(super) fn error_columns(s: &Value, classes: &[String]) -> Vec<Column> {
+    let tl = arr(s, "/timeline");
     let interval = super::get_f(s, "/run/interval_s").filter(|v| *v > 0.0).unwrap_or(1.0);
     let mut prev: Option<f64> = None;
-    let columns = tl
-        .iter()
+    tl.iter()
         .map(|p| {
             let end = f(p, "t_s");
             // An interval ends at its point; the first one is as long as the configured interval.
@@ -224,36 +259,23 @@ fn errors_chart(s: &Value, x_range: (f64, f64), faults: Vec<Band>) -> String {
                 .collect();
             Column { start, end, values }
         })
-        .collect();
-    let bands = phase_bands(s).into_iter().chain(faults).collect();
-    stacked_chart(&StackedChart {
-        kind: "errors",
-        title: "Errors per interval by class (injected faults shaded)".into(),
-        x: time_axis(),
-        x_range,
-        y: Axis::linear("errors"),
-        classes: classes
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (c, PALETTE[(i + 1) % PALETTE.len()]))
-            .collect(),
-        columns,
-        bands,
-        empty: "no errors".into(),
-    })
+        .collect()
 }
+
+/// The summary's percentiles (key, x, label) on the distribution chart's log x axis, where
+/// x = 1 / (1 - q): p50 → 2, p90 → 10, p99 → 100, p99.9 → 1000; max drawn one decade on.
+pub(super) const PERCENTILE_X: [(&str, f64, &str); 6] = [
+    ("p50", 2.0, "p50"),
+    ("p90", 10.0, "p90"),
+    ("p95", 20.0, "p95"),
+    ("p99", 100.0, "p99"),
+    ("p99_9", 1000.0, "p99.9"),
+    ("max", 10000.0, "max"),
+];
 
 /// The latency distribution: percentile on a log x axis (each decade one more nine).
 fn percentile_chart(h: &mut String, s: &Value) {
-    // x = 1 / (1 - q): p50 → 2, p90 → 10, p99 → 100, p99.9 → 1000; max drawn one decade on.
-    const AT: [(&str, f64, &str); 6] = [
-        ("p50", 2.0, "p50"),
-        ("p90", 10.0, "p90"),
-        ("p95", 20.0, "p95"),
-        ("p99", 100.0, "p99"),
-        ("p99_9", 1000.0, "p99.9"),
-        ("max", 10000.0, "max"),
-    ];
+    const AT: [(&str, f64, &str); 6] = PERCENTILE_X;
     let line = |ptr: &str| -> Vec<(f64, f64)> {
         match s.pointer(ptr) {
             Some(p) if p.get("count").and_then(Value::as_f64).unwrap_or(0.0) > 0.0 => {
@@ -298,6 +320,8 @@ fn percentile_chart(h: &mut String, s: &Value) {
             },
         ],
         bands: Vec::new(),
+        y_range: None,
+        markers: Vec::new(),
     }));
 }
 
@@ -337,6 +361,8 @@ fn server_chart(h: &mut String, s: &Value, x_range: (f64, f64)) {
             },
         ],
         bands: phase_bands(s),
+        y_range: None,
+        markers: Vec::new(),
     }));
 }
 

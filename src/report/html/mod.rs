@@ -6,6 +6,8 @@
 //! text. Sections: verdict and findings first, then key figures, charts and tables.
 
 mod charts;
+pub mod compare;
+mod compare_charts;
 mod figures;
 mod svg;
 mod tables;

@@ -84,6 +84,22 @@ impl Scale {
     }
 }
 
+impl Scale {
+    /// The scale as text for a `data-*` attribute: `log LO HI P0 P1` or `linear LO HI P0 P1`,
+    /// so that a pixel position maps back to its value (`v = lo + (p - p0) / (p1 - p0) · (hi -
+    /// lo)`, in log10 on a log scale).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            if self.log { "log" } else { "linear" },
+            self.lo,
+            self.hi,
+            px(self.p0),
+            px(self.p1)
+        )
+    }
+}
+
 /// Round numbers between `lo` and `hi` (inclusive), about `want` of them.
 pub fn nice_ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let span = hi - lo;
@@ -225,6 +241,35 @@ impl Svg {
             px(y),
             px(r)
         );
+    }
+
+    /// A dot that carries `data-*` attributes (names fixed by the caller, values escaped) and a
+    /// hover title: a figure a reader, or a test, can find and map back through the scales.
+    pub fn marker(&mut self, (x, y): (f64, f64), fill: &str, data: &[(&str, String)], title: &str) {
+        let _ = write!(
+            self.buf,
+            r##"<circle class="marker" cx="{}" cy="{}" r="3.5" fill="{fill}" stroke="#fff" stroke-width="1""##,
+            px(x),
+            px(y)
+        );
+        for (k, v) in data {
+            let _ = write!(self.buf, r#" data-{}="{}""#, esc(k), esc(v));
+        }
+        let _ = write!(self.buf, "><title>{}</title></circle>", esc(title));
+    }
+
+    /// Open a group whose `data-*` attributes describe the chart (its scales); close it with
+    /// [`Svg::close_group`].
+    pub fn open_group(&mut self, class: &str, data: &[(&str, String)]) {
+        let _ = write!(self.buf, r#"<g class="{}""#, esc(class));
+        for (k, v) in data {
+            let _ = write!(self.buf, r#" data-{}="{}""#, esc(k), esc(v));
+        }
+        self.buf.push('>');
+    }
+
+    pub fn close_group(&mut self) {
+        self.buf.push_str("</g>");
     }
 
     /// A polyline through `pts` (pixels); fewer than two points draw nothing.
