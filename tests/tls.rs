@@ -81,6 +81,8 @@ fn wss_echoes_every_message_and_resumes_sessions() {
     );
     assert!(resumed > 0, "no session was resumed over 40 connections\n{ctx}");
     assert!(full > 0, "the first handshake cannot be resumed\n{ctx}");
+    // rustls on both ends: every handshake negotiates TLS 1.3.
+    assert_eq!(sum["tls"]["version"], Value::from("TLS 1.3"), "{ctx}");
     // The connect time is split: each part measured for every connection, and the parts add up.
     for part in ["connect", "tcp_connect", "tls_handshake", "upgrade"] {
         assert_eq!(r.num(&format!("/latency_us/{part}/count")), 40, "{part}\n{ctx}");

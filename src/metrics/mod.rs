@@ -136,6 +136,10 @@ pub struct Counters {
     /// TLS handshakes completed: full, and resumed from a session ticket or ID.
     pub tls_full: u64,
     pub tls_resumed: u64,
+    /// Of those handshakes, the ones that negotiated TLS 1.3 (the others TLS 1.2, the only
+    /// other version rustls speaks).
+    #[serde(default)]
+    pub tls13: u64,
     pub errors: [u64; ErrorKind::COUNT],
     /// Client-side faults injected, by `FaultKind` index.
     pub faults: [u64; FAULT_KINDS],
@@ -176,6 +180,7 @@ impl Counters {
         self.bytes_received += o.bytes_received;
         self.tls_full += o.tls_full;
         self.tls_resumed += o.tls_resumed;
+        self.tls13 += o.tls13;
         for (a, b) in self.errors.iter_mut().zip(o.errors.iter()) {
             *a += b;
         }

@@ -227,6 +227,19 @@ pub struct TlsSection {
     pub resumed_handshakes: u64,
     /// resumed / (full + resumed).
     pub resumed_share: Option<f64>,
+    /// The protocol the handshakes negotiated: "TLS 1.3", "TLS 1.2", or both with their counts.
+    pub version: Option<String>,
+}
+
+/// "TLS 1.3", "TLS 1.2", or "TLS 1.3 (n), TLS 1.2 (m)" for `done` handshakes of which `tls13`
+/// were TLS 1.3; `None` when there was none.
+fn tls_version(done: u64, tls13: u64) -> Option<String> {
+    match (done, tls13) {
+        (0, _) => None,
+        (d, t) if t == d => Some("TLS 1.3".into()),
+        (_, 0) => Some("TLS 1.2".into()),
+        (d, t) => Some(format!("TLS 1.3 ({t}), TLS 1.2 ({})", d - t)),
+    }
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -427,6 +440,7 @@ impl Summary {
                     full_handshakes: c.tls_full,
                     resumed_handshakes: c.tls_resumed,
                     resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
+                    version: tls_version(done, c.tls13),
                 }
             }),
             message_types: sc
@@ -606,6 +620,14 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_version_names_the_protocol_and_a_mix() {
+        assert_eq!(tls_version(0, 0), None);
+        assert_eq!(tls_version(5, 5).as_deref(), Some("TLS 1.3"));
+        assert_eq!(tls_version(5, 0).as_deref(), Some("TLS 1.2"));
+        assert_eq!(tls_version(5, 3).as_deref(), Some("TLS 1.3 (3), TLS 1.2 (2)"));
+    }
 
     use crate::aggregate::Totals;
     use crate::metrics::Recorder;

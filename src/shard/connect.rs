@@ -68,9 +68,10 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
                 rec.connect_time.saturating_record(span(started, now));
                 rec.tcp_time.saturating_record(span(started, o.tcp_at));
                 let mut upgrade_from = o.tcp_at;
-                if let Some((tls_at, resumed)) = o.tls {
+                if let Some((tls_at, resumed, tls13)) = o.tls {
                     rec.tls_time.saturating_record(span(o.tcp_at, tls_at));
                     upgrade_from = tls_at;
+                    rec.counters.tls13 += u64::from(tls13);
                     if resumed {
                         rec.counters.tls_resumed += 1;
                     } else {
@@ -139,8 +140,9 @@ struct Opened {
     deflate: bool,
     /// ns since the epoch: the TCP handshake was done (for ws://, the socket took the request).
     tcp_at: u64,
-    /// wss://: when the TLS handshake completed, and whether it resumed a session.
-    tls: Option<(u64, bool)>,
+    /// wss://: when the TLS handshake completed, whether it resumed a session, and whether it
+    /// negotiated TLS 1.3.
+    tls: Option<(u64, bool, bool)>,
 }
 
 async fn establish(shard: &Shard, id: u64) -> Result<Opened, Failure> {
@@ -162,8 +164,10 @@ async fn establish(shard: &Shard, id: u64) -> Result<Opened, Failure> {
                 .connect(t.server_name.clone(), tcp)
                 .await
                 .map_err(|e| crate::tls::failure(&e).unwrap_or_else(|| io_failure(e, true)))?;
-            let resumed = s.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
-            (Stream::Tls(Box::new(s)), tcp_at, Some((shard.now_ns(), resumed)))
+            let session = s.get_ref().1;
+            let resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+            let tls13 = session.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+            (Stream::Tls(Box::new(s)), tcp_at, Some((shard.now_ns(), resumed, tls13)))
         }
     };
     let key = handshake::new_key();
