@@ -533,7 +533,7 @@ impl Conn {
                 if shard.phase.get() == Phase::Load {
                     rec.counters.received_in_load += 1;
                 }
-                let sent_at = st.intended_ns + st.delay_ns as u64;
+                let sent_at = st.intended_ns + st.delay_ns;
                 let corrected = now.saturating_sub(st.intended_ns);
                 rec.latency(corrected, now.saturating_sub(sent_at));
                 let ty = &mut rec.types[(st.seq >> TYPE_SHIFT) as usize];
@@ -541,6 +541,15 @@ impl Conn {
                 ty.latency.saturating_record(corrected.max(1));
                 self.credit = self.credit.saturating_add(1);
             }
+        }
+    }
+
+    /// The stamp of this connection's next message, of type `t`, due at `intended` and sent `now`.
+    fn stamp(&self, t: usize, intended: u64, now: u64) -> Stamp {
+        Stamp {
+            seq: (t as u64) << TYPE_SHIFT | self.sent,
+            intended_ns: intended,
+            delay_ns: now.saturating_sub(intended),
         }
     }
 
@@ -552,16 +561,10 @@ impl Conn {
         let mut body = shard.sbuf.borrow_mut();
         body.clear();
         let templates = &mix.types[t].templates;
-        let delay = now.saturating_sub(intended).min(u32::MAX as u64) as u32;
         if templates.is_empty() {
             let size = mix.size(t, shard.next_u32());
             body.extend_from_slice(&mix.template[..size]);
-            let stamp = Stamp {
-                seq: (t as u64) << TYPE_SHIFT | self.sent,
-                intended_ns: intended,
-                delay_ns: delay,
-            };
-            payload::write(&mut body, stamp, mix.is_text(t));
+            payload::write(&mut body, self.stamp(t, intended, now), mix.is_text(t));
         } else {
             let fill = Fill {
                 conn: shard.plan.ids.start + self.local as u64,
@@ -572,7 +575,7 @@ impl Conn {
             let p = Pending {
                 seq: self.sent,
                 intended_ns: intended,
-                delay_ns: delay,
+                delay_ns: now.saturating_sub(intended),
                 ty: t as u8,
             };
             self.spill.get_or_insert_with(Default::default).pending.push_back(p);
@@ -642,16 +645,7 @@ impl Conn {
             frame::write_header(&mut out, true, mix.opcode(t), size as u64, Some(mask));
             let start = out.len();
             out.extend_from_slice(&mix.template[..size]);
-            let delay = now.saturating_sub(intended).min(u32::MAX as u64) as u32;
-            payload::write(
-                &mut out[start..],
-                Stamp {
-                    seq: (t as u64) << TYPE_SHIFT | self.sent,
-                    intended_ns: intended,
-                    delay_ns: delay,
-                },
-                mix.is_text(t),
-            );
+            payload::write(&mut out[start..], self.stamp(t, intended, now), mix.is_text(t));
             frame::apply_mask(&mut out[start..], mask, 0);
             self.sent += 1;
             bytes += size as u64;

@@ -24,7 +24,7 @@ pub struct Pending {
     pub seq: u64,
     pub intended_ns: u64,
     /// How late it left against its schedule, ns.
-    pub delay_ns: u32,
+    pub delay_ns: u64,
     /// Message type; [`FIRST`] for the connection's first message.
     pub ty: u8,
 }
@@ -109,7 +109,7 @@ pub fn record_reply(rec: &mut Recorder, p: Option<(Pending, bool)>, now: u64, in
             rec.counters.received_in_load += u64::from(in_load);
             rec.counters.wire.reordered += u64::from(out_of_order);
             let corrected = now.saturating_sub(p.intended_ns);
-            rec.latency(corrected, now.saturating_sub(p.intended_ns + p.delay_ns as u64));
+            rec.latency(corrected, now.saturating_sub(p.intended_ns + p.delay_ns));
             let ty = &mut rec.types[p.ty as usize];
             ty.received += 1;
             ty.latency.saturating_record(corrected.max(1));
