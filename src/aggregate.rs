@@ -155,6 +155,37 @@ impl Interval {
     }
 }
 
+/// What the aggregator hands out while the run goes on, besides its progress lines; the
+/// caller decides where it goes (latency.hlog on disk, the live metrics endpoint). Called on
+/// the aggregator's thread, once per interval: nothing here is per message.
+pub trait Watch {
+    /// The run's start is fixed: `run_start_unix_s` on the wall clock.
+    fn start(&mut self, _run_start_unix_s: f64) {}
+    /// One interval's corrected latency (`start_s`..`end_s`, seconds on the run's clock), as its
+    /// time-line point is made; at the end, the tail after the last point (the drain).
+    fn interval(&mut self, _start_s: f64, _end_s: f64, _corrected: &Histogram<u64>) {}
+    /// The merged figures as they stand, after every point and once more at the end.
+    fn figures(&mut self, _f: &Figures<'_>) {}
+}
+
+/// Nothing watches.
+impl Watch for () {}
+
+/// The merged figures as they stand (see [`Watch::figures`]).
+pub struct Figures<'a> {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    pub run_start_unix_s: f64,
+    /// Summed over cores, as at their last snapshots.
+    pub counters: &'a Counters,
+    /// Histograms over the run so far (its counters are not kept up to date: see `counters`).
+    pub hists: &'a Recorder,
+    /// The last time-line point (the last interval's rates and latency).
+    pub point: Option<&'a TimelinePoint>,
+    /// Every core is done: these are the run's final figures, those of summary.json.
+    pub last: bool,
+}
+
 /// Everything the run gathered, merged over cores.
 pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
@@ -172,7 +203,9 @@ pub struct Totals {
     pub load_end_ns: Option<u64>,
     pub end_ns: u64,
     pub timeline: Vec<TimelinePoint>,
-    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]).
+    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]),
+    /// when they are kept in memory (`wsload merge`); a run hands them to its [`Watch`] instead,
+    /// which writes them out as they come, and leaves this empty.
     pub intervals: Vec<Interval>,
     /// Client process before connecting, at the start of the load, and at the end.
     pub proc_before: ProcSample,
@@ -199,7 +232,8 @@ struct PerCore {
 /// Run the aggregator on this thread until every core is done; `None` if interrupted while
 /// waiting for a `--start-at` (the cores have stopped, nothing was opened). `early_stop` looks at the
 /// counters every interval and names a reason to stop the load now (a threshold that has
-/// failed for good, with abort_on_fail).
+/// failed for good, with abort_on_fail). `watch` gets each interval's latency histogram and the
+/// merged figures as they come (what is kept per interval here is the time-line point only).
 pub fn aggregate(
     rx: Receiver<Snapshot>,
     ctl: Arc<Control>,
@@ -207,6 +241,7 @@ pub fn aggregate(
     plan: &RunPlan,
     server_pid: Option<i32>,
     early_stop: &dyn Fn(&Counters) -> Option<String>,
+    watch: &mut dyn Watch,
 ) -> Option<Totals> {
     let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
     let duration = scenario.traffic_duration();
@@ -226,7 +261,6 @@ pub fn aggregate(
     let mut hists = Recorder::default();
     let mut window = new_histogram();
     let mut timeline = Vec::new();
-    let mut intervals = Vec::new();
     let mut prev = Counters::default();
     let mut prev_t = 0.0f64;
     let mut next_print = interval;
@@ -279,6 +313,7 @@ pub fn aggregate(
         None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
     };
     let run_start_unix_s = run_start_unix_ns as f64 / 1e9;
+    watch.start(run_start_unix_s);
     if scenario.traffic_start == TrafficStart::WithRamp {
         ctl.load_start_ns.store(run_start, Ordering::SeqCst);
         load_start_ns = Some(run_start);
@@ -415,8 +450,16 @@ pub fn aggregate(
             if !quiet {
                 progress_line(&point);
             }
+            watch.interval(prev_t, t, &window);
+            watch.figures(&Figures {
+                t_s: point.t_s,
+                run_start_unix_s,
+                counters: &total,
+                hists: &hists,
+                point: Some(&point),
+                last: false,
+            });
             timeline.push(point);
-            intervals.extend(Interval::encode(prev_t, t, &window));
             window.reset();
             prev = total;
             prev_t = t;
@@ -424,9 +467,9 @@ pub fn aggregate(
     }
 
     let end_ns = epoch.elapsed().as_nanos() as u64;
+    let end_s = (end_ns as f64 - run_start as f64) / 1e9;
     if !window.is_empty() {
-        let end_s = (end_ns as f64 - run_start as f64) / 1e9;
-        intervals.extend(Interval::encode(prev_t, end_s.max(prev_t), &window));
+        watch.interval(prev_t, end_s.max(prev_t), &window);
     }
     let proc_end = procstat::sample_self().unwrap_or_default();
     if load_start_ns.is_some() && load_end.is_none() {
@@ -439,6 +482,14 @@ pub fn aggregate(
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
         rec.add_cumulative(&s.rec);
     }
+    watch.figures(&Figures {
+        t_s: (end_s * 1e3).round() / 1e3,
+        run_start_unix_s,
+        counters: &rec.counters,
+        hists: &rec,
+        point: timeline.last(),
+        last: true,
+    });
     Some(Totals {
         rec,
         run_start_ns: run_start,
@@ -449,7 +500,7 @@ pub fn aggregate(
         load_end_ns: load_end.map(|(t, _)| t),
         end_ns,
         timeline,
-        intervals,
+        intervals: Vec::new(),
         proc_before,
         proc_load,
         proc_load_end: load_end.map(|(_, p)| p),

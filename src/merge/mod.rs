@@ -229,6 +229,8 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         server_pid: None,
         shard: Default::default(),
         start_at: None,
+        metrics_listen: None,
+        metrics_hold: None,
     };
     Ok((plan, totals))
 }
@@ -295,7 +297,7 @@ pub fn main(a: &MergeArgs) -> u8 {
     }
     let partial = summary.partial;
     summary.merge = Some(merge_section(&shards, count, &problems));
-    let outcome = crate::run::finish(&plan, &totals, summary);
+    let outcome = crate::run::finish(&plan, &totals, summary, None);
     for p in &problems {
         eprintln!("wsload merge: {p}");
     }
@@ -394,7 +396,7 @@ mod tests {
             let s = Summary::build(&p, "ws://127.0.0.1:9/", &t);
             let dir = root.join(format!("shard-{i}"));
             let raw = RawTotals::from_totals(&p, &t);
-            assert!(crate::run::write_results(&dir, &s, &t.intervals, &raw).is_some());
+            assert!(crate::run::write_results(&dir, &s, Some(&t.intervals), &raw).is_some());
             dirs.push(dir);
         }
         let out = root.join("all");
