@@ -189,7 +189,15 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         })
         .collect();
     let interval_ns = shards[0].raw.interval_ns;
-    let (timeline, intervals) = timeline::merge(&lines, interval_ns);
+    // A long shard's time line has merged points (run.timeline_step_s): bucket at the coarsest.
+    let timeline_merges = shards
+        .iter()
+        .filter_map(|s| s.summary["run"]["timeline_step_s"].as_f64())
+        .map(|step| (step * 1e9 / interval_ns.max(1) as f64).round().max(1.0).log2().round() as u32)
+        .max()
+        .unwrap_or(0)
+        .min(31);
+    let (timeline, intervals) = timeline::merge(&lines, interval_ns << timeline_merges);
     let mut proc_before = ProcSample::default();
     let mut proc_end = ProcSample::default();
     for s in shards {
@@ -206,6 +214,7 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         load_end_ns: shards.iter().filter_map(|s| at(s, s.raw.load_end_ns)).max(),
         end_ns: shards.iter().map(|s| s.raw.end_ns + offset(s)).max().unwrap_or(0),
         timeline,
+        timeline_merges,
         intervals,
         proc_before,
         proc_load: sum_some(shards.iter().map(|s| s.raw.proc_load)),
@@ -367,6 +376,7 @@ mod tests {
             load_end_ns: Some(1_000_001_000),
             end_ns: 1_100_001_000,
             timeline: vec![point],
+            timeline_merges: 0,
             proc_before: ProcSample::default(),
             proc_load: None,
             proc_load_end: None,
