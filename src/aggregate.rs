@@ -90,9 +90,14 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// At most `cap` points (rounded down to an even number, at least 2). Room for them is
+    /// reserved at once (pages become resident only once written), so the time line never
+    /// reallocates: its memory grows by one point per interval up to the cap, then stays.
     pub fn new(cap: usize) -> Timeline {
+        let cap = (cap / 2 * 2).max(2);
         Timeline {
-            cap: cap.max(2),
+            points: Vec::with_capacity(cap),
+            cap,
             ..Timeline::default()
         }
     }
@@ -109,18 +114,15 @@ impl Timeline {
             return;
         }
         if self.points.len() == self.cap {
-            let mut merged = Vec::with_capacity(self.cap);
+            // Pairs merge in place: point i is made from points 2i and 2i + 1, which are read
+            // before anything at or after them is overwritten (the cap is even).
             let mut before = 0.0;
-            for pair in self.points.chunks(2) {
-                let m = match pair {
-                    [a, b] => merge_points(a, b, before),
-                    [a] => a.clone(),
-                    _ => unreachable!("chunks of two"),
-                };
+            for i in 0..self.cap / 2 {
+                let m = merge_points(&self.points[2 * i], &self.points[2 * i + 1], before);
                 before = m.t_s;
-                merged.push(m);
+                self.points[i] = m;
             }
-            self.points = merged;
+            self.points.truncate(self.cap / 2);
             self.merges += 1;
         }
         self.points.push(p);
@@ -736,9 +738,12 @@ mod tests {
             (17, &[8.0, 16.0, 17.0], 3),
         ];
         for &(n, ends, merges) in table {
-            let t = line(4, n);
+            let mut t = Timeline::new(4);
+            let room = t.points.as_ptr();
+            (1..=n).for_each(|i| t.push(point(i)));
             assert_eq!(ts(&t), ends, "after {n}");
             assert_eq!(t.merges, merges, "after {n}");
+            assert_eq!(t.points.as_ptr(), room, "after {n}: never reallocated");
             // Nothing is lost: counts add up, rates × lengths give every message, states are the last.
             let drops: u64 = t.points.iter().map(|p| p.dropped).sum();
             let resets: u64 = t.points.iter().map(|p| p.errors_new["reset"]).sum();
@@ -754,6 +759,8 @@ mod tests {
             // A merged point's p99 is its worst interval's.
             assert!(t.points.iter().all(|p| p.p99_us == p.t_s), "after {n}");
         }
+        // An odd cap is rounded down, so that points always merge in pairs.
+        assert_eq!(ts(&line(5, 5)), [2.0, 4.0, 5.0]);
     }
 
     #[test]
