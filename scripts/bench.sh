@@ -10,6 +10,7 @@
 #   scripts/bench.sh proxy           # only the proxy's cost (below)
 #   scripts/bench.sh sweep           # the rate sweep of issue 14 against the peers (below)
 #   scripts/bench.sh server          # the server's cost per message and per idle connection (below)
+#   scripts/bench.sh soak            # the client's memory over a long run (below)
 #   KEEP=1 scripts/bench.sh ...      # keep every raw output (the directory is named at the end)
 #
 # Prints: time to open 10,000 connections; client bytes per idle connection
@@ -43,6 +44,17 @@
 # floor client on CLIENT_CPU: bytes per idle connection (server VmRSS with CONNS idle connections
 # minus with 100, / (CONNS - 100)), then CPU us per echo at SERVER_RATES msg/s per connection
 # (default "1 3": 10k and 30k msg/s with 10,000 connections), over DURATION (default 15s).
+#
+# Soak: CONNS connections x SOAK_RATE msg/s each (default 1), 64 B, for DURATION (default 10m),
+# client on CLIENT_CPU against `wsload serve` on SERVER_CPU; the client's VmRSS and RssAnon from
+# /proc/PID/status every SOAK_EVERY seconds (default 10). Prints every sample, the RSS at minute 1
+# and at the end of the traffic, the growth between them, the lowest and the highest sample, the
+# slope of the running peak (least squares over the samples from minute 1 on: the allocator may
+# hand a few MB back for a while), and the messages sent and lost from summary.json. RssAnon
+# (heap, stacks) is the figure to judge: VmRSS also counts the binary's mapped pages. Arguments
+# after `soak` go to `wsload run`.
+#   CONNS=10000 scripts/bench.sh soak             # issue 16's 10-minute soak
+#   CONNS=2000 DURATION=180s scripts/bench.sh soak --metrics-listen 9464
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -585,6 +597,64 @@ server_mode() {
     done
 }
 
+# soak_mode : the client's VmRSS through a long open-loop run (see the top of this file)
+soak_mode() {
+    DURATION=${DURATION_SET:-10m}
+    local every=${SOAK_EVERY:-10} rate=${SOAK_RATE:-1} pid t0 rss
+    start_server
+    echo "# soak: $CONNS connections x $rate msg/s, 64 B, $DURATION; client CPU $CLIENT_CPU, server CPU $SERVER_CPU;" \
+        "$(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    taskset -c "$CLIENT_CPU" "$BIN" run "ws://$ADDR/" --cores "$CLIENT_CPU" -c "$CONNS" --rate "$rate" --size 64 \
+        -d "$DURATION" -q --json --out "$WORK/soak" "$@" >"$WORK/soak.json" 2>"$WORK/soak.err" &
+    pid=$!
+    t0=$(date +%s.%N)
+    watchdog "$pid"
+    : >"$WORK/soak.rss"
+    while sleep "$every"; do
+        rss=$(awk '/^(VmRSS|RssAnon):/ {printf "%d ", $2 * 1024}' "/proc/$pid/status" 2>/dev/null) || break
+        [[ -n "$rss" ]] || break
+        echo "$(python3 -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$t0") $rss" >>"$WORK/soak.rss"
+    done
+    wait "$pid" || true
+    python3 - "$WORK/soak.rss" "$WORK/soak.json" "$(secs "$DURATION")" <<'PY'
+import json, sys
+samples = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+end = float(sys.argv[3])
+try:
+    s = json.load(open(sys.argv[2]))
+    m = s["messages"]
+    print(f"# messages sent {m['sent']:,}, received {m['received']:,}, lost {m['lost']:,}; "
+          f"connections established {s['connections']['established']:,}; peak RSS {s['client']['peak_rss_bytes'] / 1e6:.1f} MB")
+except (OSError, ValueError, KeyError) as e:
+    print(f"# no summary: {e}")
+for t, rss, anon in samples:
+    print(f"{t:8.1f} s  VmRSS {rss / 1e6:8.3f} MB  RssAnon {anon / 1e6:8.3f} MB")
+# From minute 1 to the end of the traffic (the drain after it frees memory).
+window = [x for x in samples if 60 - 5 <= x[0] <= end + 1]
+if len(window) < 2:
+    print("# too few samples after minute 1"); sys.exit()
+n = len(window)
+mt = sum(x[0] for x in window) / n
+for name, col in (("VmRSS", 1), ("RssAnon", 2)):
+    (t1, r1), (t2, r2) = (window[0][0], window[0][col]), (window[-1][0], window[-1][col])
+    # The slope of the running peak: an allocator that hands memory back for a while (dips of a
+    # few MB) does not hide growth, nor fake it.
+    peak, top = [], 0.0
+    for x in window:
+        top = max(top, x[col])
+        peak.append(top)
+    mp = sum(peak) / n
+    slope = sum((x[0] - mt) * (p - mp) for x, p in zip(window, peak)) / sum((x[0] - mt) ** 2 for x in window)
+    print(f"# {name} {r1 / 1e6:.3f} MB at {t1:.0f} s, {r2 / 1e6:.3f} MB at {t2:.0f} s: {(r2 - r1) / 1e3:+.0f} KB "
+          f"(low {min(x[col] for x in window) / 1e6:.3f} MB, peak {top / 1e6:.3f} MB); slope of the peak "
+          f"{slope:+.0f} B/s ({slope * 3600 / 1e6:+.2f} MB per hour) over {n} samples")
+PY
+}
+
+if [[ "${1:-}" == "soak" ]]; then
+    soak_mode "${@:2}"
+    exit 0
+fi
 if [[ "${1:-}" == "sweep" ]]; then
     sweep
     exit 0

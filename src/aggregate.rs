@@ -68,6 +68,107 @@ pub struct TimelinePoint {
     pub max_us: f64,
 }
 
+/// Most points a time line keeps: past this, its points are merged pairwise (see [`Timeline`]).
+/// At the default 1 s interval, runs up to 68 minutes keep every interval; a 24-hour run ends
+/// with 2,700 points of 32 s. A point is about 250 bytes.
+pub const MAX_POINTS: usize = 4096;
+
+/// The time line as the aggregator keeps it: at most [`MAX_POINTS`] points, so that a run's
+/// memory does not grow with its length. When full, every two neighbouring points become one
+/// and the points that follow each cover twice as many intervals: the step doubles. Rates are
+/// weighted by time, counts added, states (`open`, `errors`, server samples…) taken at the end;
+/// a merged point's latency percentiles are the largest of its intervals' (an upper bound,
+/// exact for the maximum), and latency.hlog keeps every interval exact.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    pub points: Vec<TimelinePoint>,
+    /// Intervals per point: 2^merges.
+    pub merges: u32,
+    /// Intervals in the last point so far.
+    filled: u64,
+    cap: usize,
+}
+
+impl Timeline {
+    /// At most `cap` points (rounded down to an even number, at least 2). Room for them is
+    /// reserved at once (pages become resident only once written), so the time line never
+    /// reallocates: its memory grows by one point per interval up to the cap, then stays.
+    pub fn new(cap: usize) -> Timeline {
+        let cap = (cap / 2 * 2).max(2);
+        Timeline {
+            points: Vec::with_capacity(cap),
+            cap,
+            ..Timeline::default()
+        }
+    }
+
+    /// Add the point of the interval that ends at `p.t_s`.
+    pub fn push(&mut self, p: TimelinePoint) {
+        let per_point = 1u64 << self.merges;
+        if self.filled > 0 && self.filled < per_point {
+            let n = self.points.len();
+            let before = if n >= 2 { self.points[n - 2].t_s } else { 0.0 };
+            let last = &mut self.points[n - 1];
+            *last = merge_points(last, &p, before);
+            self.filled += 1;
+            return;
+        }
+        if self.points.len() == self.cap {
+            // Pairs merge in place: point i is made from points 2i and 2i + 1, which are read
+            // before anything at or after them is overwritten (the cap is even).
+            let mut before = 0.0;
+            for i in 0..self.cap / 2 {
+                let m = merge_points(&self.points[2 * i], &self.points[2 * i + 1], before);
+                before = m.t_s;
+                self.points[i] = m;
+            }
+            self.points.truncate(self.cap / 2);
+            self.merges += 1;
+        }
+        self.points.push(p);
+        self.filled = 1;
+    }
+}
+
+/// One point for the interval of `a` followed by that of `b`; `a`'s interval starts at `before`.
+pub fn merge_points(a: &TimelinePoint, b: &TimelinePoint, before: f64) -> TimelinePoint {
+    let (la, lb) = ((a.t_s - before).max(0.0), (b.t_s - a.t_s).max(0.0));
+    let rate = |x: f64, y: f64| {
+        if la + lb > 0.0 {
+            (x * la + y * lb) / (la + lb)
+        } else {
+            y
+        }
+    };
+    let add = |x: &BTreeMap<String, u64>, y: &BTreeMap<String, u64>| {
+        let mut m = x.clone();
+        for (k, n) in y {
+            *m.entry(k.clone()).or_default() += n;
+        }
+        m
+    };
+    TimelinePoint {
+        t_s: b.t_s,
+        open: b.open,
+        established: b.established,
+        connects_per_s: rate(a.connects_per_s, b.connects_per_s),
+        sent_per_s: rate(a.sent_per_s, b.sent_per_s),
+        received_per_s: rate(a.received_per_s, b.received_per_s),
+        dropped: a.dropped + b.dropped,
+        errors: b.errors,
+        errors_new: add(&a.errors_new, &b.errors_new),
+        faults_new: add(&a.faults_new, &b.faults_new),
+        proxy_new: add(&a.proxy_new, &b.proxy_new),
+        server: b.server.or(a.server),
+        kernel: b.kernel.or(a.kernel),
+        p50_us: a.p50_us.max(b.p50_us),
+        p90_us: a.p90_us.max(b.p90_us),
+        p99_us: a.p99_us.max(b.p99_us),
+        p99_9_us: a.p99_9_us.max(b.p99_9_us),
+        max_us: a.max_us.max(b.max_us),
+    }
+}
+
 /// One sample of the server under test's process tree.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ServerPoint {
@@ -155,6 +256,37 @@ impl Interval {
     }
 }
 
+/// What the aggregator hands out while the run goes on, besides its progress lines; the
+/// caller decides where it goes (latency.hlog on disk, the live metrics endpoint). Called on
+/// the aggregator's thread, once per interval: nothing here is per message.
+pub trait Watch {
+    /// The run's start is fixed: `run_start_unix_s` on the wall clock.
+    fn start(&mut self, _run_start_unix_s: f64) {}
+    /// One interval's corrected latency (`start_s`..`end_s`, seconds on the run's clock), as its
+    /// time-line point is made; at the end, the tail after the last point (the drain).
+    fn interval(&mut self, _start_s: f64, _end_s: f64, _corrected: &Histogram<u64>) {}
+    /// The merged figures as they stand, after every point and once more at the end.
+    fn figures(&mut self, _f: &Figures<'_>) {}
+}
+
+/// Nothing watches.
+impl Watch for () {}
+
+/// The merged figures as they stand (see [`Watch::figures`]).
+pub struct Figures<'a> {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    pub run_start_unix_s: f64,
+    /// Summed over cores, as at their last snapshots.
+    pub counters: &'a Counters,
+    /// Histograms over the run so far (its counters are not kept up to date: see `counters`).
+    pub hists: &'a Recorder,
+    /// The last time-line point (the last interval's rates and latency).
+    pub point: Option<&'a TimelinePoint>,
+    /// Every core is done: these are the run's final figures, those of summary.json.
+    pub last: bool,
+}
+
 /// Everything the run gathered, merged over cores.
 pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
@@ -172,7 +304,11 @@ pub struct Totals {
     pub load_end_ns: Option<u64>,
     pub end_ns: u64,
     pub timeline: Vec<TimelinePoint>,
-    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]).
+    /// Times the time line's points were merged pairwise (each point covers 2^merges intervals).
+    pub timeline_merges: u32,
+    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]),
+    /// when they are kept in memory (`wsload merge`); a run hands them to its [`Watch`] instead,
+    /// which writes them out as they come, and leaves this empty.
     pub intervals: Vec<Interval>,
     /// Client process before connecting, at the start of the load, and at the end.
     pub proc_before: ProcSample,
@@ -199,7 +335,8 @@ struct PerCore {
 /// Run the aggregator on this thread until every core is done; `None` if interrupted while
 /// waiting for a `--start-at` (the cores have stopped, nothing was opened). `early_stop` looks at the
 /// counters every interval and names a reason to stop the load now (a threshold that has
-/// failed for good, with abort_on_fail).
+/// failed for good, with abort_on_fail). `watch` gets each interval's latency histogram and the
+/// merged figures as they come (what is kept per interval here is the time-line point only).
 pub fn aggregate(
     rx: Receiver<Snapshot>,
     ctl: Arc<Control>,
@@ -207,6 +344,7 @@ pub fn aggregate(
     plan: &RunPlan,
     server_pid: Option<i32>,
     early_stop: &dyn Fn(&Counters) -> Option<String>,
+    watch: &mut dyn Watch,
 ) -> Option<Totals> {
     let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
     let duration = scenario.traffic_duration();
@@ -225,8 +363,7 @@ pub fn aggregate(
     // Histograms arrive as deltas and are added up here; counters come cumulative.
     let mut hists = Recorder::default();
     let mut window = new_histogram();
-    let mut timeline = Vec::new();
-    let mut intervals = Vec::new();
+    let mut timeline = Timeline::new(MAX_POINTS);
     let mut prev = Counters::default();
     let mut prev_t = 0.0f64;
     let mut next_print = interval;
@@ -279,6 +416,7 @@ pub fn aggregate(
         None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
     };
     let run_start_unix_s = run_start_unix_ns as f64 / 1e9;
+    watch.start(run_start_unix_s);
     if scenario.traffic_start == TrafficStart::WithRamp {
         ctl.load_start_ns.store(run_start, Ordering::SeqCst);
         load_start_ns = Some(run_start);
@@ -415,8 +553,16 @@ pub fn aggregate(
             if !quiet {
                 progress_line(&point);
             }
+            watch.interval(prev_t, t, &window);
+            watch.figures(&Figures {
+                t_s: point.t_s,
+                run_start_unix_s,
+                counters: &total,
+                hists: &hists,
+                point: Some(&point),
+                last: false,
+            });
             timeline.push(point);
-            intervals.extend(Interval::encode(prev_t, t, &window));
             window.reset();
             prev = total;
             prev_t = t;
@@ -424,9 +570,9 @@ pub fn aggregate(
     }
 
     let end_ns = epoch.elapsed().as_nanos() as u64;
+    let end_s = (end_ns as f64 - run_start as f64) / 1e9;
     if !window.is_empty() {
-        let end_s = (end_ns as f64 - run_start as f64) / 1e9;
-        intervals.extend(Interval::encode(prev_t, end_s.max(prev_t), &window));
+        watch.interval(prev_t, end_s.max(prev_t), &window);
     }
     let proc_end = procstat::sample_self().unwrap_or_default();
     if load_start_ns.is_some() && load_end.is_none() {
@@ -439,6 +585,14 @@ pub fn aggregate(
     for s in cores.iter().filter_map(|c| c.last.as_ref()) {
         rec.add_cumulative(&s.rec);
     }
+    watch.figures(&Figures {
+        t_s: (end_s * 1e3).round() / 1e3,
+        run_start_unix_s,
+        counters: &rec.counters,
+        hists: &rec,
+        point: timeline.points.last(),
+        last: true,
+    });
     Some(Totals {
         rec,
         run_start_ns: run_start,
@@ -448,8 +602,9 @@ pub fn aggregate(
         load_start_ns,
         load_end_ns: load_end.map(|(t, _)| t),
         end_ns,
-        timeline,
-        intervals,
+        timeline_merges: timeline.merges,
+        timeline: timeline.points,
+        intervals: Vec::new(),
         proc_before,
         proc_load,
         proc_load_end: load_end.map(|(_, p)| p),
@@ -537,5 +692,85 @@ fn progress_line(p: &TimelinePoint) {
     if !p.faults_new.is_empty() {
         let f: Vec<String> = p.faults_new.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(err, "          injected: {}", f.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The point of interval `i` (1 s long, ending at t = i): `i` messages/s, p99 `i` µs, one drop.
+    fn point(i: u32) -> TimelinePoint {
+        TimelinePoint {
+            t_s: f64::from(i),
+            open: u64::from(i),
+            sent_per_s: f64::from(i),
+            dropped: 1,
+            errors_new: [("reset".to_string(), 1)].into(),
+            p99_us: f64::from(i),
+            ..TimelinePoint::default()
+        }
+    }
+
+    fn line(cap: usize, n: u32) -> Timeline {
+        let mut t = Timeline::new(cap);
+        (1..=n).for_each(|i| t.push(point(i)));
+        t
+    }
+
+    #[test]
+    fn a_time_line_below_its_cap_keeps_every_interval() {
+        let t = line(4, 4);
+        assert_eq!(t.merges, 0);
+        assert_eq!(t.points.iter().map(|p| p.t_s).collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn a_full_time_line_merges_pairs_and_doubles_its_step() {
+        let ts = |t: &Timeline| t.points.iter().map(|p| p.t_s).collect::<Vec<_>>();
+        // (pushed, points' ends, merges)
+        let table: &[(u32, &[f64], u32)] = &[
+            (5, &[2.0, 4.0, 5.0], 1),
+            (6, &[2.0, 4.0, 6.0], 1),
+            (8, &[2.0, 4.0, 6.0, 8.0], 1),
+            (9, &[4.0, 8.0, 9.0], 2),
+            (16, &[4.0, 8.0, 12.0, 16.0], 2),
+            (17, &[8.0, 16.0, 17.0], 3),
+        ];
+        for &(n, ends, merges) in table {
+            let mut t = Timeline::new(4);
+            let room = t.points.as_ptr();
+            (1..=n).for_each(|i| t.push(point(i)));
+            assert_eq!(ts(&t), ends, "after {n}");
+            assert_eq!(t.merges, merges, "after {n}");
+            assert_eq!(t.points.as_ptr(), room, "after {n}: never reallocated");
+            // Nothing is lost: counts add up, rates × lengths give every message, states are the last.
+            let drops: u64 = t.points.iter().map(|p| p.dropped).sum();
+            let resets: u64 = t.points.iter().map(|p| p.errors_new["reset"]).sum();
+            assert_eq!((drops, resets), (u64::from(n), u64::from(n)), "after {n}");
+            let mut before = 0.0;
+            let mut sent = 0.0;
+            for p in &t.points {
+                sent += p.sent_per_s * (p.t_s - before);
+                before = p.t_s;
+            }
+            assert_eq!(sent, f64::from(n * (n + 1) / 2), "after {n}");
+            assert_eq!(t.points.last().unwrap().open, u64::from(n));
+            // A merged point's p99 is its worst interval's.
+            assert!(t.points.iter().all(|p| p.p99_us == p.t_s), "after {n}");
+        }
+        // An odd cap is rounded down, so that points always merge in pairs.
+        assert_eq!(ts(&line(5, 5)), [2.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn a_day_of_one_second_points_stays_under_the_cap() {
+        // Before, each interval also kept its latency histogram in memory (2,763 bytes deflated
+        // for 10,000 echoes spread over 50 µs..10 ms); it now goes to latency.hlog as it comes.
+        assert!(std::mem::size_of::<TimelinePoint>() <= 256);
+        let t = line(MAX_POINTS, 86_400);
+        assert!(t.points.len() <= MAX_POINTS && t.points.len() > MAX_POINTS / 2);
+        assert_eq!(t.merges, 5, "32 s per point");
+        assert_eq!(t.points.last().unwrap().t_s, 86_400.0);
     }
 }

@@ -243,6 +243,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
         .map_err(SetupError)?;
 
+    // The live metrics endpoint, before anything is started that would have to be stopped.
+    let mut live = Live::start(&plan).map_err(SetupError)?;
     install_interrupt_handler();
     let server = match plan.server_cpu {
         Some(cpu) if sc.target.is_none() => Some(ChildServer::start(cpu).map_err(SetupError)?),
@@ -339,7 +341,8 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     }
     let early = crate::report::verdict::early_stop(&plan.scenario);
     let server_pid = plan.server_pid.or(server.as_ref().map(|s| s.child.id() as i32));
-    let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early);
+    live.target = target.redacted.clone();
+    let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early, &mut live);
     for t in threads {
         let _ = t.join();
     }
@@ -369,29 +372,120 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     });
     let mut summary = Summary::build(&plan, &target.redacted, &totals);
     summary.proxy = proxy;
-    Ok(finish(&plan, &totals, summary))
+    Ok(finish(&plan, &totals, summary, Some(live)))
 }
 
 /// The end of a run, and of a merge of shards: the failure analysis, then every result file
-/// into the plan's directory ([`write_results`]).
-pub fn finish(plan: &RunPlan, totals: &aggregate::Totals, mut summary: Summary) -> Outcome {
+/// into the plan's directory ([`write_results`]). `live`: what the run streamed as it went
+/// (latency.hlog, the live endpoint), closed here; `None` for a merge, whose latency.hlog is
+/// written from the totals' intervals.
+pub fn finish(plan: &RunPlan, totals: &aggregate::Totals, mut summary: Summary, live: Option<Live>) -> Outcome {
     // The failure analysis reads the summary as JSON, as it does for a saved summary.json.
     summary.analysis = serde_json::to_value(&summary)
         .ok()
         .map(|v| crate::analysis::analyze_json(&v));
     let raw = crate::merge::raw::RawTotals::from_totals(plan, totals);
-    let summary_path = write_results(&plan.out_dir, &summary, &totals.intervals, &raw);
+    let (intervals, endpoint) = match live {
+        Some(l) => (None, l.finish_hlog()),
+        None => (Some(totals.intervals.as_slice()), None),
+    };
+    let summary_path = write_results(&plan.out_dir, &summary, intervals, &raw);
+    // The endpoint serves until the summary is written, and a little longer if a scraper has
+    // not yet seen the final figures; it stops when dropped, here.
+    if let Some(false) = endpoint.and_then(|e| e.hold(plan.metrics_hold)) {
+        eprintln!(
+            "wsload: warning: the live metrics' final figures were not scraped before the end (see --metrics-hold)"
+        );
+    }
     Outcome { summary, summary_path }
+}
+
+/// What a run hands out while it goes: each interval's latency into latency.hlog as it comes
+/// (so that no histogram is kept per interval), and the merged figures to the live metrics
+/// endpoint (`--metrics-listen`). The aggregator feeds it ([`aggregate::Watch`]); [`finish`]
+/// closes it.
+pub struct Live {
+    dir: std::path::PathBuf,
+    /// latency.hlog being written; `None` until the run's start is fixed, or after a failure
+    /// (warned about).
+    hlog: Option<report::hlog::FileLog>,
+    endpoint: Option<report::endpoint::Endpoint>,
+    /// The target's name on the endpoint (credentials redacted).
+    target: String,
+}
+
+impl Live {
+    /// Listen on `--metrics-listen`, if given, and say where.
+    fn start(plan: &RunPlan) -> anyhow::Result<Live> {
+        let endpoint = match plan.metrics_listen {
+            Some(addr) => {
+                let e = report::endpoint::Endpoint::bind(addr).with_context(|| {
+                    format!("--metrics-listen {addr}: cannot listen there (is the port taken? pick another, or 0 for any free port)")
+                })?;
+                if !plan.quiet || addr.port() == 0 {
+                    eprintln!("wsload: live metrics at http://{}/metrics", e.addr());
+                }
+                Some(e)
+            }
+            None => None,
+        };
+        Ok(Live {
+            dir: plan.out_dir.clone(),
+            hlog: None,
+            endpoint,
+            target: String::new(),
+        })
+    }
+
+    /// Move latency.hlog into place; the endpoint is left for the end to hold and stop.
+    fn finish_hlog(mut self) -> Option<report::endpoint::Endpoint> {
+        if let Some(Err(e)) = self.hlog.take().map(report::hlog::FileLog::finish) {
+            self.warn_hlog(&e);
+        }
+        self.endpoint
+    }
+
+    fn warn_hlog(&self, e: &std::io::Error) {
+        eprintln!(
+            "wsload: warning: cannot write latency.hlog into {}: {e}",
+            self.dir.display()
+        );
+    }
+}
+
+impl aggregate::Watch for Live {
+    fn start(&mut self, run_start_unix_s: f64) {
+        match report::hlog::FileLog::create(&self.dir, run_start_unix_s) {
+            Ok(l) => self.hlog = Some(l),
+            Err(e) => self.warn_hlog(&e),
+        }
+    }
+
+    fn interval(&mut self, start_s: f64, end_s: f64, corrected: &hdrhistogram::Histogram<u64>) {
+        if let Some(Err(e)) = self.hlog.as_mut().map(|l| l.write(start_s, end_s, corrected)) {
+            self.warn_hlog(&e);
+            if let Some(l) = self.hlog.take() {
+                l.discard();
+            }
+        }
+    }
+
+    fn figures(&mut self, f: &aggregate::Figures<'_>) {
+        if let Some(e) = &self.endpoint {
+            e.publish(report::live::render(f, &self.target), f.last);
+        }
+    }
 }
 
 /// Every result file (summary.json, timeline.csv, report.md, report.html, metrics.prom,
 /// latency.hlog, and totals.json for `wsload merge`) into `dir`; a file that cannot be written
 /// is warned about and the others are still written. Returns summary.json's path when it was
-/// written.
+/// written. `intervals`: latency.hlog's intervals, or `None` when it was written as the run
+/// went.
 pub fn write_results(
     dir: &std::path::Path,
     summary: &Summary,
-    intervals: &[aggregate::Interval],
+    intervals: Option<&[aggregate::Interval]>,
     raw: &crate::merge::raw::RawTotals,
 ) -> Option<std::path::PathBuf> {
     // summary.json from the struct itself, to keep its fields in their documented order.
@@ -404,12 +498,12 @@ pub fn write_results(
     };
     let others: Vec<report::Format> = report::Format::ALL
         .into_iter()
-        .filter(|f| *f != report::Format::Json)
+        .filter(|f| *f != report::Format::Json && (*f != report::Format::Hlog || intervals.is_some()))
         .collect();
     match serde_json::to_value(summary) {
         Ok(v) => {
             // write_all warns about each file it cannot write.
-            let _ = report::write_all(dir, &v, intervals, &others);
+            let _ = report::write_all(dir, &v, intervals.unwrap_or_default(), &others);
         }
         Err(e) => eprintln!("wsload: warning: cannot write the reports: {e}"),
     }

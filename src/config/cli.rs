@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{parse_bytes, parse_duration, parse_ip_list, parse_rate};
+use super::units::{parse_bytes, parse_duration, parse_ip_list, parse_listen, parse_rate};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -297,6 +297,25 @@ pub struct RunArgs {
     /// Interval between per-core snapshots, progress lines and time-line points [default: 1s].
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
+
+    /// Serve the run's figures live in the Prometheus text format at http://ADDR:PORT/metrics,
+    /// from the start until the summary is written (counters, latency summaries and histograms,
+    /// under the names of metrics.prom). `9464` alone means 127.0.0.1:9464; port 0 picks a free
+    /// one (printed). Loopback only, unless --metrics-allow-remote.
+    #[arg(long, value_parser = parse_listen, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Let --metrics-listen listen on an address other than loopback. The endpoint has no
+    /// authentication: anyone who can reach it sees the target URL (credentials redacted) and
+    /// the run's figures.
+    #[arg(long, requires = "metrics_listen")]
+    pub metrics_allow_remote: bool,
+
+    /// At the end, wait at most this long for a last scrape of the final figures (so that
+    /// Prometheus's last sample is the summary's total) [default: 1.5 scrape intervals as seen
+    /// during the run, at most 1m; no wait when nothing scraped]. `0` does not wait.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "metrics_listen")]
+    pub metrics_hold: Option<Duration>,
 
     /// Run shard I of N (0-based) of the scenario: this process opens its share of every
     /// connection count and connection rate (ids I·total/N onwards, split as between cores),

@@ -29,6 +29,10 @@ pub struct RunPlan {
     pub shard: ShardSpec,
     /// When the run starts on the wall clock (`--start-at`, `--start-in`); `None`: at once.
     pub start_at: Option<SystemTime>,
+    /// Where to serve the live metrics (`--metrics-listen`), checked against loopback.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the end may wait for a last scrape (`--metrics-hold`); `None`: as scraped.
+    pub metrics_hold: Option<Duration>,
 }
 
 fn err<T>(msg: impl Into<String>) -> Result<T, String> {
@@ -182,6 +186,16 @@ impl RunPlan {
             (None, Some(d)) => Some(now + d),
             (None, None) => None,
         };
+        if let Some(addr) = a.metrics_listen.filter(|a| !a.ip().is_loopback()) {
+            if !a.metrics_allow_remote {
+                return err(format!(
+                    "--metrics-listen {addr}: not a loopback address. The endpoint has no authentication \
+                     and shows the target and the run's figures to anyone who reaches it: listen on \
+                     127.0.0.1:{port}, or add --metrics-allow-remote to serve it on {addr} anyway",
+                    port = addr.port()
+                ));
+            }
+        }
         Ok(RunPlan {
             scenario,
             server_cpu,
@@ -193,6 +207,8 @@ impl RunPlan {
             server_pid: a.server_pid,
             shard,
             start_at,
+            metrics_listen: a.metrics_listen,
+            metrics_hold: a.metrics_hold,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Parsing of human units on the command line: durations, byte sizes, rates, address lists.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::sys::thousands;
@@ -205,6 +205,22 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
+/// The address of `--metrics-listen`: `PORT`, `:PORT`, `IP:PORT`, `[IPv6]:PORT` or
+/// `localhost:PORT`; a bare port means 127.0.0.1. Checked only, nothing resolved.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}`: expected ADDRESS:PORT, e.g. 127.0.0.1:9464 (or a port alone, for 127.0.0.1)");
+    let port_only = s.strip_prefix(':').unwrap_or(s);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port = port.parse::<u16>().map_err(|_| bad())?;
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    s.parse::<SocketAddr>().map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +395,19 @@ mod tests {
         for (s, want) in bad {
             assert_eq!(parse_ip_list(s).unwrap_err(), *want, "{s}");
         }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        let a = |s: &str| parse_listen(s).map(|a| a.to_string());
+        assert_eq!(a("9464").unwrap(), "127.0.0.1:9464");
+        assert_eq!(a(":9464").unwrap(), "127.0.0.1:9464");
+        assert_eq!(a("localhost:0").unwrap(), "127.0.0.1:0");
+        assert_eq!(a("0.0.0.0:9464").unwrap(), "0.0.0.0:9464");
+        assert_eq!(a("[::1]:9464").unwrap(), "[::1]:9464");
+        assert!(a("9464x").unwrap_err().contains("ADDRESS:PORT"));
+        assert!(a("127.0.0.1:70000").is_err());
+        assert!(a("example.com:9464").is_err(), "names are not resolved");
+        assert!(a("").is_err());
     }
 }

@@ -189,7 +189,15 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         })
         .collect();
     let interval_ns = shards[0].raw.interval_ns;
-    let (timeline, intervals) = timeline::merge(&lines, interval_ns);
+    // A long shard's time line has merged points (run.timeline_step_s): bucket at the coarsest.
+    let timeline_merges = shards
+        .iter()
+        .filter_map(|s| s.summary["run"]["timeline_step_s"].as_f64())
+        .map(|step| (step * 1e9 / interval_ns.max(1) as f64).round().max(1.0).log2().round() as u32)
+        .max()
+        .unwrap_or(0)
+        .min(31);
+    let (timeline, intervals) = timeline::merge(&lines, interval_ns << timeline_merges);
     let mut proc_before = ProcSample::default();
     let mut proc_end = ProcSample::default();
     for s in shards {
@@ -206,6 +214,7 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         load_end_ns: shards.iter().filter_map(|s| at(s, s.raw.load_end_ns)).max(),
         end_ns: shards.iter().map(|s| s.raw.end_ns + offset(s)).max().unwrap_or(0),
         timeline,
+        timeline_merges,
         intervals,
         proc_before,
         proc_load: sum_some(shards.iter().map(|s| s.raw.proc_load)),
@@ -229,6 +238,8 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         server_pid: None,
         shard: Default::default(),
         start_at: None,
+        metrics_listen: None,
+        metrics_hold: None,
     };
     Ok((plan, totals))
 }
@@ -295,7 +306,7 @@ pub fn main(a: &MergeArgs) -> u8 {
     }
     let partial = summary.partial;
     summary.merge = Some(merge_section(&shards, count, &problems));
-    let outcome = crate::run::finish(&plan, &totals, summary);
+    let outcome = crate::run::finish(&plan, &totals, summary, None);
     for p in &problems {
         eprintln!("wsload merge: {p}");
     }
@@ -365,6 +376,7 @@ mod tests {
             load_end_ns: Some(1_000_001_000),
             end_ns: 1_100_001_000,
             timeline: vec![point],
+            timeline_merges: 0,
             proc_before: ProcSample::default(),
             proc_load: None,
             proc_load_end: None,
@@ -394,7 +406,7 @@ mod tests {
             let s = Summary::build(&p, "ws://127.0.0.1:9/", &t);
             let dir = root.join(format!("shard-{i}"));
             let raw = RawTotals::from_totals(&p, &t);
-            assert!(crate::run::write_results(&dir, &s, &t.intervals, &raw).is_some());
+            assert!(crate::run::write_results(&dir, &s, Some(&t.intervals), &raw).is_some());
             dirs.push(dir);
         }
         let out = root.join("all");

@@ -62,11 +62,13 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
         }
         for (start, len, h) in &s.intervals {
             let end = start + len;
-            // An interval ending at a point belongs to its bucket; the one after the last point is
-            // the tail. (Points are in time order; hlog timestamps have millisecond precision.)
+            // An interval belongs to the bucket of the first point at or after its end (the point
+            // that covers it, also when a long run merged its points); the ones after the last
+            // point are the tail. (Points are in time order; hlog timestamps have millisecond
+            // precision.)
             let near = s.timeline.partition_point(|p| p.t_s < end - 2e-3);
-            if s.timeline.get(near).is_some_and(|p| (p.t_s - end).abs() < 2e-3) {
-                let b = bucket(s.offset_ns, end);
+            if let Some(p) = s.timeline.get(near) {
+                let b = bucket(s.offset_ns, p.t_s);
                 let into = hists.entry(b).or_insert_with(crate::metrics::new_histogram);
                 let _ = into.add(h);
             } else {

@@ -8,7 +8,8 @@
 //! clock (the time line's `t_s`); StartTime and BaseTime are the run's start on the
 //! wall clock, so absolute times are BaseTime + timestamp.
 
-use std::io;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
@@ -17,37 +18,98 @@ use hdrhistogram::Histogram;
 
 use crate::aggregate::Interval;
 
+/// An interval log being written to `W`: the headers first, then one line per interval.
+pub struct LogWriter<W: Write> {
+    out: W,
+    ser: V2DeflateSerializer,
+}
+
+impl<W: Write> LogWriter<W> {
+    /// Write the headers; `started_at_unix_s` is the run's start on the wall clock.
+    pub fn begin(mut out: W, started_at_unix_s: f64) -> io::Result<LogWriter<W>> {
+        let start = std::time::UNIX_EPOCH + Duration::from_secs_f64(started_at_unix_s.max(0.0));
+        let mut ser = V2DeflateSerializer::new();
+        IntervalLogWriterBuilder::new()
+            .add_comment("wsload corrected latency (from the intended send time), one histogram per interval")
+            .add_comment("values in nanoseconds; timestamps in seconds since BaseTime (the start of the run)")
+            .with_start_time(start)
+            .with_base_time(start)
+            .begin_log_with(&mut out, &mut ser)?;
+        // The legend line that Java's writer puts after the headers (readers skip it).
+        out.write_all(b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n")?;
+        Ok(LogWriter { out, ser })
+    }
+
+    /// One interval, `start_s`..`end_s` on the run's clock (a start before 0 counts from 0).
+    pub fn write(&mut self, start_s: f64, end_s: f64, h: &Histogram<u64>) -> io::Result<()> {
+        let start_s = start_s.max(0.0);
+        // A builder without headers writes nothing: it only lends its line writer.
+        IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut self.out, &mut self.ser)?
+            .write_histogram(
+                h,
+                Duration::from_secs_f64(start_s),
+                Duration::from_secs_f64((end_s - start_s).max(0.0)),
+                None,
+            )
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
 /// The interval log, from the intervals the aggregator kept; `started_at_unix_s` is the run's
 /// start on the wall clock.
 pub fn render(intervals: &[Interval], started_at_unix_s: f64) -> io::Result<Vec<u8>> {
-    let start = std::time::UNIX_EPOCH + Duration::from_secs_f64(started_at_unix_s.max(0.0));
-    let mut out = Vec::new();
-    let mut ser = V2DeflateSerializer::new();
-    IntervalLogWriterBuilder::new()
-        .add_comment("wsload corrected latency (from the intended send time), one histogram per interval")
-        .add_comment("values in nanoseconds; timestamps in seconds since BaseTime (the start of the run)")
-        .with_start_time(start)
-        .with_base_time(start)
-        .begin_log_with(&mut out, &mut ser)?;
-    // The legend line that Java's writer puts after the headers (readers skip it).
-    out.extend_from_slice(
-        b"\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
-    );
-    let mut log = IntervalLogWriterBuilder::new().begin_log_with(&mut out, &mut ser)?;
+    let mut log = LogWriter::begin(Vec::new(), started_at_unix_s)?;
     let mut de = Deserializer::new();
     for i in intervals {
         let h: Histogram<u64> = de
             .deserialize(&mut io::Cursor::new(&i.bytes))
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
-        log.write_histogram(
-            &h,
-            Duration::from_secs_f64(i.start_s.max(0.0)),
-            Duration::from_secs_f64(i.length_s.max(0.0)),
-            None,
-        )
-        .map_err(|e| io::Error::other(e.to_string()))?;
+        log.write(i.start_s, i.start_s.max(0.0) + i.length_s, &h)?;
     }
-    Ok(out)
+    Ok(log.into_inner())
+}
+
+/// latency.hlog written as the run goes, one interval at a time, so that the run keeps none of
+/// its histograms (a few KiB each at 10k msg/s) in memory. It goes to a hidden temporary file,
+/// renamed into place by [`FileLog::finish`]: a reader never sees half a log.
+pub struct FileLog {
+    log: LogWriter<io::BufWriter<std::fs::File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl FileLog {
+    pub fn create(dir: &Path, started_at_unix_s: f64) -> io::Result<FileLog> {
+        let name = super::Format::Hlog.file_name();
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let file = io::BufWriter::new(std::fs::File::create(&tmp)?);
+        Ok(FileLog {
+            log: LogWriter::begin(file, started_at_unix_s)?,
+            tmp,
+            path: dir.join(name),
+        })
+    }
+
+    pub fn write(&mut self, start_s: f64, end_s: f64, h: &Histogram<u64>) -> io::Result<()> {
+        self.log.write(start_s, end_s, h)
+    }
+
+    /// Give up (after a write failed): remove the temporary file.
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+
+    /// Flush and move into place; returns the path of latency.hlog.
+    pub fn finish(self) -> io::Result<PathBuf> {
+        drop(self.log.into_inner().into_inner().map_err(|e| e.into_error())?);
+        std::fs::rename(&self.tmp, &self.path)?;
+        Ok(self.path)
+    }
 }
 
 /// A latency.hlog read back: every interval added into one histogram (nanoseconds), which

@@ -2,10 +2,12 @@
 //! small writer over the summary as JSON (so a saved summary.json re-renders).
 pub mod compare;
 pub mod csv;
+pub mod endpoint;
 pub mod files;
 pub mod get;
 pub mod hlog;
 pub mod html;
+pub mod live;
 pub mod markdown;
 pub mod prom;
 pub mod server;

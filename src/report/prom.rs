@@ -32,15 +32,16 @@ fn value(x: f64) -> String {
     }
 }
 
-struct Out(String);
+/// An exposition text being written (also used by the live endpoint's text, [`super::live`]).
+pub(super) struct Out(pub(super) String);
 
 impl Out {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.0, "# HELP {name} {}", escape_help(help));
         let _ = writeln!(self.0, "# TYPE {name} {kind}");
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], x: f64) {
+    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], x: f64) {
         let _ = write!(self.0, "{name}");
         if !labels.is_empty() {
             let l: Vec<String> = labels
@@ -84,7 +85,7 @@ impl Out {
 }
 
 /// Quantiles of a summary's percentile table (µs) and their labels.
-const QUANTILES: &[(&str, &str)] = &[
+pub(super) const QUANTILES: &[(&str, &str)] = &[
     ("0.5", "p50"),
     ("0.9", "p90"),
     ("0.95", "p95"),

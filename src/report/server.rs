@@ -308,6 +308,7 @@ mod tests {
             load_end_ns: Some(3_000_000_000),
             end_ns: 4_000_000_000,
             timeline,
+            timeline_merges: 0,
             proc_before: ProcSample::default(),
             proc_load: None,
             proc_load_end: None,

@@ -111,6 +111,10 @@ pub struct RunEcho {
     pub client_cpus: Vec<usize>,
     pub server_cpu: Option<usize>,
     pub interval_s: f64,
+    /// Length of the time line's points: `interval_s`, or a power-of-two multiple of it when a
+    /// long run's older points were merged pairwise to keep at most 4,096 (latency.hlog keeps
+    /// every interval).
+    pub timeline_step_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -394,6 +398,7 @@ impl Summary {
                 client_cpus: plan.client_cpus.clone(),
                 server_cpu: plan.server_cpu,
                 interval_s: plan.interval.as_secs_f64(),
+                timeline_step_s: plan.interval.as_secs_f64() * f64::from(1u32 << t.timeline_merges.min(31)),
             },
             traffic_start_s: t.load_start_ns.map(rel),
             phases,
@@ -656,6 +661,7 @@ mod tests {
             load_end_ns: Some(3_000_000_000),
             end_ns: 4_000_000_000,
             timeline: Vec::new(),
+            timeline_merges: 0,
             intervals: Vec::new(),
             per_core: Vec::new(),
             proc_before: ProcSample::default(),

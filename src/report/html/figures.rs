@@ -241,16 +241,20 @@ fn errors_chart(s: &Value, x_range: (f64, f64), faults: Vec<Band>) -> String {
     })
 }
 
-/// One column per time-line interval: the new errors of each class in `classes`.
+/// One column per time-line point: the new errors of each class in `classes`.
 pub(super) fn error_columns(s: &Value, classes: &[String]) -> Vec<Column> {
     let tl = arr(s, "/timeline");
-    let interval = super::get_f(s, "/run/interval_s").filter(|v| *v > 0.0).unwrap_or(1.0);
+    // The points' length: a long run's points each cover several intervals.
+    let step = ["/run/timeline_step_s", "/run/interval_s"]
+        .into_iter()
+        .find_map(|k| super::get_f(s, k).filter(|v| *v > 0.0))
+        .unwrap_or(1.0);
     let mut prev: Option<f64> = None;
     tl.iter()
         .map(|p| {
             let end = f(p, "t_s");
-            // An interval ends at its point; the first one is as long as the configured interval.
-            let start = prev.filter(|s| *s < end).unwrap_or(end - interval);
+            // A column ends at its point; the first one is as long as the points are.
+            let start = prev.filter(|s| *s < end).unwrap_or(end - step);
             prev = Some(end);
             let values = classes
                 .iter()
@@ -491,4 +495,29 @@ fn core_figure(c: &Value, key: &str) -> f64 {
         .and_then(Value::as_f64)
         .filter(|v| v.is_finite())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long run's points cover several intervals (run.timeline_step_s): the first column is
+    /// as wide as the others, not one interval.
+    #[test]
+    fn error_columns_of_merged_points_start_a_whole_step_back() {
+        let s = serde_json::json!({
+            "run": {"interval_s": 1.0, "timeline_step_s": 4.0},
+            "timeline": [
+                {"t_s": 4.0, "errors_new": {"reset": 2}},
+                {"t_s": 8.0, "errors_new": {}},
+            ],
+        });
+        let classes: Vec<String> = error_classes(&s).into_iter().collect();
+        assert_eq!(classes, ["reset"]);
+        let cols = error_columns(&s, &classes);
+        let spans: Vec<(f64, f64)> = cols.iter().map(|c| (c.start, c.end)).collect();
+        assert_eq!(spans, [(0.0, 4.0), (4.0, 8.0)]);
+        assert_eq!(cols[0].values, [2.0]);
+        assert_eq!(cols[1].values, [0.0]);
+    }
 }
