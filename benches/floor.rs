@@ -532,7 +532,7 @@ impl Floor {
             Stamp {
                 seq,
                 intended_ns: intended,
-                delay_ns: delay.min(u32::MAX as u64) as u32,
+                delay_ns: delay,
             },
             false,
         );
