@@ -617,7 +617,7 @@ impl Floor {
                             self.counts.out_of_order += 1;
                         }
                         c.next_seq = st.seq + 1;
-                        let sent_at = st.intended_ns + st.delay_ns as u64;
+                        let sent_at = st.intended_ns + st.delay_ns;
                         self.latency
                             .saturating_record((now.saturating_sub(st.intended_ns) / 1000).max(1));
                         self.uncorrected
