@@ -344,8 +344,8 @@ impl Summary {
             .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
         let send_delay = percentiles(&t.rec.send_delay);
         let mut warnings = Vec::new();
-        // CPU busy alone is no sign of saturation here: at moderate rates glommio's executor
-        // spends most of that time parking and waking. Lag against the schedule is the sign.
+        // CPU busy alone is no sign of saturation (much of it is the kernel's per-packet work,
+        // which grows with the rate). Lag against the schedule is the sign.
         if send_delay.p99 >= SEND_DELAY_WARN_US {
             warnings.push(format!(
                 "the client fell behind its send schedule (send delay p50 {} us, p99 {} us): latency \
