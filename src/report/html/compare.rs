@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde_json::Value;
 
 use super::{compare_charts, esc, fmt_num, table, text};
-use crate::config::target::{redact_header, redact_url};
+use crate::config::target::redact_url;
 use crate::report::compare::{Row, Status};
 
 /// One run as the page sees it.
@@ -213,25 +213,6 @@ fn target(s: &Value) -> String {
         .map_or("–".to_string(), |t| esc(&redact_url(t)))
 }
 
-/// The extra upgrade headers, values redacted again, escaped.
-fn headers(s: &Value) -> String {
-    let hs = s
-        .pointer("/scenario/headers")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    if hs.is_empty() {
-        return "none".into();
-    }
-    hs.iter()
-        .map(|h| match h.as_array().map(Vec::as_slice) {
-            Some([Value::String(k), Value::String(v)]) => esc(&format!("{k}: {}", redact_header(k, v))),
-            // Anything else has no name to judge a secret by: not shown.
-            _ => "(unreadable)".to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("<br>")
-}
-
 /// The scenario's phases: `main: sustained, 1/s per connection, 2 s`.
 fn phases(s: &Value) -> String {
     let ps = s
@@ -282,7 +263,7 @@ fn runs(h: &mut String, base: &Run, new: &Run) {
         row("load (s)", &num("/duration_s")),
         row("connections", &num("/connections/target")),
         row("phases", &phases),
-        row("upgrade headers (secrets redacted)", &headers),
+        row("upgrade headers (secrets redacted)", &super::tables::headers),
         row("messages sent", &num("/messages/sent")),
         row("wsload", &|s| text(s.get("wsload_version"))),
     ];

@@ -4,6 +4,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::config::target::redact_header;
+
 use super::{esc, fmt_bytes, fmt_num, fmt_pct, fmt_us, get_f, kv_table, num, table, text};
 
 /// Microseconds at `ptr`, for people.
@@ -58,8 +60,10 @@ fn counts(v: Option<&Value>) -> Vec<Vec<String>> {
     rows.into_iter().map(|(k, n)| vec![esc(k), fmt_num(n)]).collect()
 }
 
-/// The scenario's extra upgrade headers (saved redacted), `Name: value` each.
-fn headers(s: &Value) -> String {
+/// The scenario's extra upgrade headers, `Name: value` each, escaped. They are saved redacted;
+/// the values are redacted again whatever the summary holds (it may be hand-made), and an entry
+/// that is not a name and a value has no name to judge a secret by, so it is not shown.
+pub(super) fn headers(s: &Value) -> String {
     let hs = s
         .pointer("/scenario/headers")
         .and_then(Value::as_array)
@@ -69,8 +73,8 @@ fn headers(s: &Value) -> String {
     }
     hs.iter()
         .map(|h| match h.as_array().map(Vec::as_slice) {
-            Some([k, v]) => format!("{}: {}", text(Some(k)), text(Some(v))),
-            _ => text(Some(h)),
+            Some([Value::String(k), Value::String(v)]) => esc(&format!("{k}: {}", redact_header(k, v))),
+            _ => "(unreadable)".to_string(),
         })
         .collect::<Vec<_>>()
         .join("<br>")
