@@ -27,12 +27,13 @@ mod channel;
 mod executor;
 mod net;
 mod reactor;
+mod sleep;
 mod timer;
 
 pub use channel::{channel, Receiver, Sender};
 pub use executor::{spawn, JoinHandle};
 pub use net::{TcpListener, TcpStream};
-pub use timer::{sleep, sleep_until};
+pub use sleep::{sleep, sleep_until};
 
 use std::time::Instant;
 

@@ -1,16 +1,12 @@
-//! Timers in user space: a heap of deadlines over a slab of wakers. A sleep registers once,
-//! when first polled; dropping it frees its slot at once (its heap entry is skipped later), so
+//! Timers in user space: a heap of deadlines over a slab of wakers (the futures that use it are
+//! in `sleep.rs`). A removed timer frees its slot at once (its heap entry is skipped later), so
 //! a timeout raced against a connect costs nothing after the connect wins. The loop waits on
 //! the ring with the earliest deadline as its timeout: no timer requests go to the kernel.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
-
-use super::executor;
+use std::task::Waker;
+use std::time::Instant;
 
 #[derive(Default)]
 pub(crate) struct Timers {
@@ -21,7 +17,7 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    fn add(&mut self, at: Instant, waker: Waker) -> (u32, u32) {
+    pub(super) fn add(&mut self, at: Instant, waker: Waker) -> (u32, u32) {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -35,7 +31,7 @@ impl Timers {
         (idx, slot.0)
     }
 
-    fn remove(&mut self, (idx, gen): (u32, u32)) -> Option<Waker> {
+    pub(super) fn remove(&mut self, (idx, gen): (u32, u32)) -> Option<Waker> {
         let slot = &mut self.slots[idx as usize];
         if slot.0 != gen {
             return None;
@@ -45,7 +41,7 @@ impl Timers {
         slot.1.take()
     }
 
-    fn update(&mut self, (idx, gen): (u32, u32), waker: &Waker) {
+    pub(super) fn update(&mut self, (idx, gen): (u32, u32), waker: &Waker) {
         let slot = &mut self.slots[idx as usize];
         if slot.0 == gen && !slot.1.as_ref().is_some_and(|w| w.will_wake(waker)) {
             slot.1 = Some(waker.clone());
@@ -80,54 +76,11 @@ impl Timers {
     }
 }
 
-/// Resolves at `deadline`.
-pub struct Sleep {
-    deadline: Instant,
-    entry: Option<(u32, u32)>,
-}
-
-/// Sleep for `d` (a zero duration resolves at once).
-pub fn sleep(d: Duration) -> Sleep {
-    sleep_until(Instant::now() + d)
-}
-
-pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, entry: None }
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.deadline {
-            if let Some(e) = self.entry.take() {
-                executor::core().timers.borrow_mut().remove(e);
-            }
-            return Poll::Ready(());
-        }
-        let core = executor::core();
-        let mut timers = core.timers.borrow_mut();
-        match self.entry {
-            Some(e) => timers.update(e, cx.waker()),
-            None => self.entry = Some(timers.add(self.deadline, cx.waker().clone())),
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let Some(e) = self.entry.take() {
-            if let Some(core) = executor::try_core() {
-                // The waker is dropped after the borrow ends (it may own the last count of a task).
-                let w = core.timers.borrow_mut().remove(e);
-                drop(w);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::task::Poll;
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
