@@ -163,10 +163,14 @@ fn compare(a: &wsload::config::cli::CompareArgs) -> u8 {
             return setup_error(format!("--metric-tolerance: {e}"));
         }
     }
+    use wsload::report::html::compare::{publish, Page};
     let page = match (&a.html, a.no_html) {
-        (_, true) => compare::Page::Off,
-        (Some(f), false) => compare::Page::At(f.clone()),
-        (None, false) => compare::Page::Beside,
+        (_, true) => Page::Off,
+        (Some(f), false) => Page::At(f.clone()),
+        (None, false) => Page::Beside,
     };
-    compare::main(&a.base, &a.new, &tol, &page)
+    match compare::main(&a.base, &a.new, &tol) {
+        Ok(c) => publish(&c, &page),
+        Err(code) => code,
+    }
 }

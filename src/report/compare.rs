@@ -381,25 +381,22 @@ pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
     Ok((file, v))
 }
 
-/// Where `wsload compare` writes its HTML page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Page {
-    /// compare.html in NEW's results directory (the default).
-    Beside,
-    /// This file (`--html FILE`).
-    At(PathBuf),
-    /// None (`--no-html`).
-    Off,
+/// Two runs judged: each run's results file and summary, the rows, and whether any regressed.
+pub struct Compared {
+    pub base: (PathBuf, Value),
+    pub new: (PathBuf, Value),
+    pub rows: Vec<Row>,
+    pub regressed: bool,
 }
 
-/// The whole command: 0 nothing regressed, 1 something did, 2 an input could not be read (or
-/// the page asked for with `--html` could not be written).
-pub fn main(base: &Path, new: &Path, tol: &Tolerances, page: &Page) -> u8 {
+/// The command's text part: load both runs, print the table and the verdict. `Err(2)` when an
+/// input could not be read (the exit status). The page is `report::html::compare::publish`'s.
+pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> Result<Compared, u8> {
     let (b, n) = match (load(base), load(new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("wsload: error: {e}");
-            return 2;
+            return Err(2);
         }
     };
     println!("base: {} ({})", b.0.display(), get::text(&b.1, "target"));
@@ -417,31 +414,12 @@ pub fn main(base: &Path, new: &Path, tol: &Tolerances, page: &Page) -> u8 {
             "no regression beyond the tolerances"
         }
     );
-    let path = match page {
-        Page::Off => return u8::from(regressed),
-        Page::At(p) => p.clone(),
-        Page::Beside => n.0.with_file_name("compare.html"),
-    };
-    let html = super::html::compare::render(
-        &super::html::compare::Run::load(&b.0, &b.1),
-        &super::html::compare::Run::load(&n.0, &n.1),
-        &rows,
-    );
-    match super::html::compare::write(&path, &html) {
-        Ok(p) => {
-            println!("page: {}", p.display());
-            u8::from(regressed)
-        }
-        Err(e) => {
-            eprintln!("wsload: warning: cannot write {}: {e}", path.display());
-            // Asked for by name, a missing page is a failure; the default one is a convenience.
-            if matches!(page, Page::At(_)) {
-                2
-            } else {
-                u8::from(regressed)
-            }
-        }
-    }
+    Ok(Compared {
+        base: b,
+        new: n,
+        rows,
+        regressed,
+    })
 }
 
 #[cfg(test)]

@@ -9,69 +9,52 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
 use serde_json::Value;
 
+pub use super::compare_run::Run;
 use super::{compare_charts, esc, fmt_num, table, text};
 use crate::config::target::redact_url;
-use crate::report::compare::{Row, Status};
+use crate::report::compare::{Compared, Row, Status};
 
-/// One run as the page sees it.
-pub struct Run<'a> {
-    /// Where its summary was read from (shown).
-    pub path: String,
-    pub summary: &'a Value,
-    /// Its whole corrected latency (ns), from its latency.hlog, when that could be read.
-    pub latency: Option<Histogram<u64>>,
-    /// Why latency.hlog was not used, when it was not (shown under the distribution).
-    pub latency_note: Option<String>,
+/// Where `wsload compare` writes its HTML page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// compare.html in NEW's results directory (the default).
+    Beside,
+    /// This file (`--html FILE`).
+    At(PathBuf),
+    /// None (`--no-html`).
+    Off,
 }
 
-impl<'a> Run<'a> {
-    /// A run from its summary alone (its distribution is then the summary's percentiles).
-    pub fn from_summary(path: &str, summary: &'a Value) -> Run<'a> {
-        Run {
-            path: path.to_string(),
-            summary,
-            latency: None,
-            latency_note: None,
+/// Write the page of `c` where `page` says. The exit status: 0 nothing regressed, 1 something
+/// did, 2 the page asked for with `--html` could not be written.
+pub fn publish(c: &Compared, page: &Page) -> u8 {
+    let regressed = u8::from(c.regressed);
+    let path = match page {
+        Page::Off => return regressed,
+        Page::At(p) => p.clone(),
+        Page::Beside => c.new.0.with_file_name("compare.html"),
+    };
+    let html = render(
+        &Run::load(&c.base.0, &c.base.1),
+        &Run::load(&c.new.0, &c.new.1),
+        &c.rows,
+    );
+    match write(&path, &html) {
+        Ok(p) => {
+            println!("page: {}", p.display());
+            regressed
         }
-    }
-
-    /// A run read by `wsload compare` from `file` (its summary.json): its latency.hlog, next to
-    /// it, is read when present and kept only if it holds as many latencies as the summary.
-    pub fn load(file: &Path, summary: &'a Value) -> Run<'a> {
-        let mut run = Run::from_summary(&file.display().to_string(), summary);
-        let hlog = file.with_file_name("latency.hlog");
-        let counted = crate::report::get::count(summary, "latency_us.corrected.count");
-        if !hlog.exists() {
-            run.latency_note = Some(format!(
-                "no {} next to it: only the summary's percentiles are drawn",
-                hlog.display()
-            ));
-            return run;
-        }
-        match std::fs::read(&hlog)
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::report::hlog::read_merged(&b))
-        {
-            Ok(h) if h.len() == counted => run.latency = Some(h),
-            Ok(h) => {
-                run.latency_note = Some(format!(
-                    "{} holds {} latencies and summary.json {counted}: it is not this run's, so only the \
-                     summary's percentiles are drawn",
-                    hlog.display(),
-                    h.len()
-                ))
-            }
-            Err(e) => {
-                run.latency_note = Some(format!(
-                    "{} could not be read ({e}): only the summary's percentiles are drawn",
-                    hlog.display()
-                ))
+        Err(e) => {
+            eprintln!("wsload: warning: cannot write {}: {e}", path.display());
+            // Asked for by name, a missing page is a failure; the default one is a convenience.
+            if matches!(page, Page::At(_)) {
+                2
+            } else {
+                regressed
             }
         }
-        run
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::charts::{
     line_chart, stacked_chart, y_bounds, Axis, Column, LineChart, Marker, Series, StackedChart, PALETTE,
 };
-use super::compare::Run;
+use super::compare_run::Run;
 use super::figures::{
     error_classes, error_color, error_columns, phase_bands, series, time_axis, time_range, PERCENTILE_X,
 };

@@ -8,6 +8,7 @@
 mod charts;
 pub mod compare;
 mod compare_charts;
+mod compare_run;
 mod figures;
 mod svg;
 mod tables;
