@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures_lite::future::poll_fn;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use wsload::engine::{self, RingConfig, TcpListener, TcpStream};
+use wsload::engine::runtime::{self as engine, RingConfig, TcpListener, TcpStream};
 
 fn listener() -> (TcpListener, SocketAddr) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

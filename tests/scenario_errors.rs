@@ -1,7 +1,7 @@
 //! Golden table of scenario errors: each bad document and the exact message a user sees.
 //! Every message names the file position and field, what was expected and what was found.
 
-use wsload::scenario::parse::{parse, Override};
+use wsload::config::scenario::parse::{parse, Override};
 
 /// (document, expected error)
 const CASES: &[(&str, &str)] = &[

@@ -30,7 +30,7 @@ sysctl_file=$etc/sysctl.d/99-wsload.conf
 limits_file=$etc/security/limits.d/99-wsload.conf
 before_file=$etc/sysctl.d/.99-wsload.before # sysctl values in force before --apply
 
-# Figures shared with src/sys/limits.rs, src/sys/doctor.rs and tuning/check.sh.
+# Figures shared with src/sys/limits.rs, src/cmd/doctor.rs and tuning/check.sh.
 FD_BASE=64
 FD_PER_EXECUTOR=8
 SYSTEM_FILES=65536

@@ -14,7 +14,7 @@ set -eu
 
 root=${WSLOAD_SYSCTL_ROOT:-/proc/sys}
 
-# Figures shared with src/sys/limits.rs and src/sys/doctor.rs.
+# Figures shared with src/sys/limits.rs and src/cmd/doctor.rs.
 FD_BASE=64             # stdio, listeners, report files, /proc reads, channels
 FD_PER_EXECUTOR=8      # three io_uring rings, an eventfd, timers, slack
 SYSTEM_FILES=65536     # open files the rest of the system keeps (fs.file-max)

@@ -126,7 +126,7 @@ pub fn verdict(input: &Input) -> Verdict {
         let rate = if attempts == 0 {
             0.0
         } else {
-            crate::scenario::thresholds::error_rate(errors, c.established, c.failed, m.sent)
+            crate::config::scenario::thresholds::error_rate(errors, c.established, c.failed, m.sent)
         };
         let pct = |x: f64| format!("{}%", num_pct(x * 100.0));
         check(

@@ -54,7 +54,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     // `wsload capacity`: its help (about and long_about) is on CapacityArgs; a doc comment here
     // would replace the long help.
-    Capacity(crate::capacity::CapacityArgs),
+    Capacity(crate::cmd::capacity::CapacityArgs),
     /// Re-render report files from a saved results directory.
     Report(ReportArgs),
     /// Compare two runs' key figures and flag regressions.
@@ -64,7 +64,7 @@ pub enum Command {
     /// Make a test CA and a server certificate for `wsload serve --tls-cert` (wss:// tests).
     Cert(CertArgs),
     // `wsload proxy`: its help is on ProxyArgs (a doc comment here would replace the long help).
-    Proxy(crate::proxy::ProxyArgs),
+    Proxy(crate::engine::proxy::ProxyArgs),
 }
 
 /// `wsload merge DIR... --out DIR`: shard results combined exactly.

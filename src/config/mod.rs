@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod fleet;
 pub mod plan;
+pub mod scenario;
 pub mod target;
 pub mod units;
 pub mod wire_args;

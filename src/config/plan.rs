@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use super::cli::{RunArgs, ServeArgs};
 use super::fleet::{self, ShardSpec};
 use super::units::utc_stamp;
-use crate::scenario::parse::{self, Override};
-use crate::scenario::Scenario;
+use crate::config::scenario::parse::{self, Override};
+use crate::config::scenario::Scenario;
 use crate::sys::cores;
 
 /// What to test (the scenario) and how to run it (cores, output).
@@ -322,12 +322,15 @@ mod tests {
         let s = &p.scenario;
         assert!(s.target.is_none());
         assert_eq!(s.connections, 10_000);
-        assert_eq!(s.ramp, crate::scenario::Ramp::Burst);
+        assert_eq!(s.ramp, crate::config::scenario::Ramp::Burst);
         assert_eq!(s.phases.len(), 1);
-        assert_eq!(s.phases[0].kind, crate::scenario::PhaseKind::Sustained { rate: 1.0 });
+        assert_eq!(
+            s.phases[0].kind,
+            crate::config::scenario::PhaseKind::Sustained { rate: 1.0 }
+        );
         assert_eq!(s.phases[0].duration, Duration::from_secs(10));
         assert_eq!(s.messages.len(), 1);
-        assert_eq!(s.messages[0].size, crate::scenario::SizeDist::Fixed(64));
+        assert_eq!(s.messages[0].size, crate::config::scenario::SizeDist::Fixed(64));
         assert!(p.server_cpu.is_some());
     }
 
@@ -347,18 +350,18 @@ mod tests {
         assert_eq!(p.scenario.connections, 9);
         assert_eq!(
             p.scenario.phases[0].kind,
-            crate::scenario::PhaseKind::Sustained { rate: 3.0 }
+            crate::config::scenario::PhaseKind::Sustained { rate: 3.0 }
         );
-        assert_eq!(p.scenario.ramp, crate::scenario::Ramp::Linear { per_s: 50.0 });
+        assert_eq!(p.scenario.ramp, crate::config::scenario::Ramp::Linear { per_s: 50.0 });
         let p = plan(&["--in-flight", "4", "-d", "2s"]).unwrap();
         assert_eq!(
             p.scenario.phases[0].kind,
-            crate::scenario::PhaseKind::InFlight { window: 4 }
+            crate::config::scenario::PhaseKind::InFlight { window: 4 }
         );
         assert_eq!(p.scenario.phases[0].duration, Duration::from_secs(2));
         assert_eq!(
             plan(&["--rate", "0"]).unwrap().scenario.phases[0].kind,
-            crate::scenario::PhaseKind::Idle
+            crate::config::scenario::PhaseKind::Idle
         );
     }
 

@@ -6,8 +6,8 @@
 use clap::Args;
 use std::path::PathBuf;
 
+use crate::config::scenario::parse::Override;
 use crate::config::target::redact_header;
-use crate::scenario::parse::Override;
 
 /// What the upgrade request offers: shared by `wsload run` and `wsload capacity`.
 #[derive(Debug, Clone, Args, Default)]

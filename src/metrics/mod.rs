@@ -205,7 +205,7 @@ impl Counters {
 }
 
 /// Number of client-side fault kinds (`scenario::FaultKind::ALL`).
-pub const FAULT_KINDS: usize = crate::scenario::FaultKind::ALL.len();
+pub const FAULT_KINDS: usize = crate::config::scenario::FaultKind::ALL.len();
 
 /// One injection of a scheduled fault on one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

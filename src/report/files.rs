@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::aggregate::Interval;
+use crate::aggregate::live::Interval;
 
 /// One result file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::aggregate::Interval;
+use crate::aggregate::live::Interval;
 
 /// An interval log being written to `W`: the headers first, then one line per interval.
 pub struct LogWriter<W: Write> {

@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 
 use super::prom::{Out, QUANTILES};
 use super::summary::percentiles;
-use crate::aggregate::Figures;
+use crate::aggregate::live::Figures;
 use crate::metrics::ErrorKind;
 
 /// Upper bounds of the latency histogram's buckets, seconds (+Inf is added).
@@ -240,7 +240,7 @@ fn latency_histogram(o: &mut Out, kinds: &[(&str, &Histogram<u64>)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::TimelinePoint;
+    use crate::aggregate::live::TimelinePoint;
     use crate::metrics::{Counters, Recorder};
 
     fn text(last: bool) -> String {

@@ -7,11 +7,11 @@
 
 use serde::Serialize;
 
-use crate::aggregate::{ServerWatch, Totals};
+use crate::aggregate::live::{ServerWatch, Totals};
 use crate::analysis::fit::{self, Fit};
 use crate::analysis::growth;
-use crate::postrun::{AfterRun, FD_SLACK};
-use crate::scenario::{PhaseKind, Scenario};
+use crate::cmd::postrun::{AfterRun, FD_SLACK};
+use crate::config::scenario::{PhaseKind, Scenario};
 
 #[derive(Debug, Serialize)]
 pub struct ServerSection {
@@ -85,7 +85,7 @@ pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
     let w: &ServerWatch = t.server.as_ref()?;
     let before = w.before?;
     let traffic_start_s = t.load_start_ns.map(|ns| ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
-    let on_ramp = |p: &&crate::aggregate::TimelinePoint| traffic_start_s.is_none_or(|ts| p.t_s <= ts + 1e-3);
+    let on_ramp = |p: &&crate::aggregate::live::TimelinePoint| traffic_start_s.is_none_or(|ts| p.t_s <= ts + 1e-3);
     let mut mem = vec![(0.0, before.rss_bytes as f64)];
     let mut kern = Vec::new();
     if let Some(k) = w.kernel_before {
@@ -111,7 +111,7 @@ pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
         _ => None,
     };
     let echoed = t.rec.counters.received_in_load;
-    let peak = |f: &dyn Fn(&crate::aggregate::ServerPoint) -> u64, init: u64| {
+    let peak = |f: &dyn Fn(&crate::aggregate::live::ServerPoint) -> u64, init: u64| {
         t.timeline
             .iter()
             .filter_map(|p| p.server.as_ref())
@@ -260,7 +260,7 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{ServerPoint, TimelinePoint};
+    use crate::aggregate::live::{ServerPoint, TimelinePoint};
     use crate::metrics::Recorder;
     use crate::sys::procstat::{KernelSample, ProcSample, TreeSample};
 
@@ -339,7 +339,7 @@ mod tests {
     }
 
     fn scenario(connections: u64) -> Scenario {
-        let mut s = crate::scenario::parse::parse("t.toml", "", &[]).unwrap();
+        let mut s = crate::config::scenario::parse::parse("t.toml", "", &[]).unwrap();
         s.connections = connections;
         s
     }

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::aggregate::{TimelinePoint, Totals};
+use crate::aggregate::live::{TimelinePoint, Totals};
+use crate::config::scenario::thresholds::Verdict;
+use crate::config::scenario::{FaultKind, PhaseKind, Reconnect, Scenario};
 use crate::config::RunPlan;
 use crate::metrics::ErrorKind;
-use crate::scenario::thresholds::Verdict;
-use crate::scenario::{FaultKind, PhaseKind, Reconnect, Scenario};
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -55,7 +55,7 @@ pub struct Summary {
     /// The network-fault proxy (a scenario's `[proxy]`): its toxics, when each turned on and
     /// off, and what it did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<crate::proxy::child::ProxySection>,
+    pub proxy: Option<crate::engine::proxy::child::ProxySection>,
     /// Every threshold with its measured value; empty when the scenario has none.
     pub thresholds: Vec<Verdict>,
     /// `None` without thresholds.
@@ -634,7 +634,7 @@ mod tests {
         assert_eq!(tls_version(5, 3).as_deref(), Some("TLS 1.3 (3), TLS 1.2 (2)"));
     }
 
-    use crate::aggregate::Totals;
+    use crate::aggregate::live::Totals;
     use crate::metrics::Recorder;
     use crate::sys::procstat::ProcSample;
 

@@ -6,7 +6,7 @@ use super::summary::Summary;
 
 /// The traffic and the messages in a few words.
 fn describe_load(s: &Summary) -> String {
-    use crate::scenario::{MessageKind, Mode, PhaseKind, SizeDist};
+    use crate::config::scenario::{MessageKind, Mode, PhaseKind, SizeDist};
     let sc = &s.scenario;
     if sc.mode == Mode::Subscribe {
         return "subscribe: receive what the server pushes".to_string();
@@ -77,7 +77,7 @@ pub fn render(s: &Summary) -> String {
         "  messages      {} sent, {} {} ({:.0}/s); lost {}, duplicated {}, out of order {}, corrupted {}",
         m.sent,
         m.received,
-        if s.wire.mode == crate::scenario::Mode::Echo {
+        if s.wire.mode == crate::config::scenario::Mode::Echo {
             "echoed"
         } else {
             "received"

@@ -3,9 +3,9 @@
 //! run, for `abort_on_fail`).
 
 use super::summary::{Percentiles, Summary};
+use crate::config::scenario::thresholds::{self, Threshold, Verdict};
+use crate::config::scenario::Scenario;
 use crate::metrics::Counters;
-use crate::scenario::thresholds::{self, Threshold, Verdict};
-use crate::scenario::Scenario;
 
 /// Evaluate the scenario's thresholds against a finished run's summary.
 pub fn evaluate(sc: &Scenario, s: &Summary) -> Vec<Verdict> {

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::scenario::{Correlate, Mode, Scenario};
 use crate::metrics::WireCounters;
-use crate::scenario::{Correlate, Mode, Scenario};
 
 #[derive(Debug, Serialize)]
 pub struct WireSection {

@@ -16,9 +16,9 @@
 //! The shell side of the same advice (sysctl values as formulas in the number
 //! of connections N) is in `tuning/`.
 
+pub mod child;
 pub mod clock;
 pub mod cores;
-pub mod doctor;
 pub mod limits;
 pub mod procstat;
 

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::engine::TcpStream;
+use crate::engine::runtime::TcpStream;
 use futures_lite::{AsyncRead, AsyncWrite};
 
 /// The client's and the server's streams.

@@ -1,0 +1,776 @@
+//! The aggregator: merges per-core snapshots, keeps the time line, prints one
+//! progress line per interval, and steps the run through its phases (it gives
+//! the go to connect, and starts the load once every core has connected).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+
+use std::collections::BTreeMap;
+
+use crate::config::scenario::{FaultKind, TrafficStart};
+use crate::config::RunPlan;
+use crate::engine::shard::Control;
+use crate::metrics::{new_histogram, Counters, ErrorKind, Recorder, Snapshot};
+use crate::sys::procstat::{self, KernelSample, ProcSample, TreeSample};
+
+/// How far ahead of "now" the load start is set, so every core sees it before it is due.
+pub const LOAD_START_LEAD: Duration = Duration::from_millis(10);
+
+/// Number of SIGINT/SIGTERM received (set by the signal handler).
+pub static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a time-line point waits for a late core's snapshot.
+const POINT_GRACE: Duration = Duration::from_millis(100);
+
+/// How far ahead of "now" the run start is set, so every core sees it before it is due.
+pub const RUN_START_LEAD: Duration = Duration::from_millis(5);
+
+/// One point of the time line (per interval). Rates and `*_new` maps cover the interval
+/// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the start of the run (the ramp's time 0).
+    pub t_s: f64,
+    pub open: u64,
+    pub established: u64,
+    pub connects_per_s: f64,
+    pub sent_per_s: f64,
+    pub received_per_s: f64,
+    /// Connections dropped (by the server, the network or an injected fault) in the interval.
+    pub dropped: u64,
+    /// Errors so far (all kinds).
+    pub errors: u64,
+    /// Errors in the interval, by kind (only kinds that occurred).
+    pub errors_new: BTreeMap<String, u64>,
+    /// Faults injected in the interval (connections hit), by kind.
+    pub faults_new: BTreeMap<String, u64>,
+    /// What the network-fault proxy did in the interval (its counters' growth, nonzero only);
+    /// filled in after the run from the proxy's report.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_new: BTreeMap<String, u64>,
+    /// The server under test at `t_s` (with `--server-pid` or the built-in server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerPoint>,
+    /// System-wide kernel memory that grows with sockets, at `t_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelPoint>,
+    /// Latency of the echoes received in the interval, from the intended send time.
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub p99_9_us: f64,
+    pub max_us: f64,
+}
+
+/// Most points a time line keeps: past this, its points are merged pairwise (see [`Timeline`]).
+/// At the default 1 s interval, runs up to 68 minutes keep every interval; a 24-hour run ends
+/// with 2,700 points of 32 s. A point is about 250 bytes.
+pub const MAX_POINTS: usize = 4096;
+
+/// The time line as the aggregator keeps it: at most [`MAX_POINTS`] points, so that a run's
+/// memory does not grow with its length. When full, every two neighbouring points become one
+/// and the points that follow each cover twice as many intervals: the step doubles. Rates are
+/// weighted by time, counts added, states (`open`, `errors`, server samples…) taken at the end;
+/// a merged point's latency percentiles are the largest of its intervals' (an upper bound,
+/// exact for the maximum), and latency.hlog keeps every interval exact.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    pub points: Vec<TimelinePoint>,
+    /// Intervals per point: 2^merges.
+    pub merges: u32,
+    /// Intervals in the last point so far.
+    filled: u64,
+    cap: usize,
+}
+
+impl Timeline {
+    /// At most `cap` points (rounded down to an even number, at least 2). Room for them is
+    /// reserved at once (pages become resident only once written), so the time line never
+    /// reallocates: its memory grows by one point per interval up to the cap, then stays.
+    pub fn new(cap: usize) -> Timeline {
+        let cap = (cap / 2 * 2).max(2);
+        Timeline {
+            points: Vec::with_capacity(cap),
+            cap,
+            ..Timeline::default()
+        }
+    }
+
+    /// Add the point of the interval that ends at `p.t_s`.
+    pub fn push(&mut self, p: TimelinePoint) {
+        let per_point = 1u64 << self.merges;
+        if self.filled > 0 && self.filled < per_point {
+            let n = self.points.len();
+            let before = if n >= 2 { self.points[n - 2].t_s } else { 0.0 };
+            let last = &mut self.points[n - 1];
+            *last = merge_points(last, &p, before);
+            self.filled += 1;
+            return;
+        }
+        if self.points.len() == self.cap {
+            // Pairs merge in place: point i is made from points 2i and 2i + 1, which are read
+            // before anything at or after them is overwritten (the cap is even).
+            let mut before = 0.0;
+            for i in 0..self.cap / 2 {
+                let m = merge_points(&self.points[2 * i], &self.points[2 * i + 1], before);
+                before = m.t_s;
+                self.points[i] = m;
+            }
+            self.points.truncate(self.cap / 2);
+            self.merges += 1;
+        }
+        self.points.push(p);
+        self.filled = 1;
+    }
+}
+
+/// One point for the interval of `a` followed by that of `b`; `a`'s interval starts at `before`.
+pub fn merge_points(a: &TimelinePoint, b: &TimelinePoint, before: f64) -> TimelinePoint {
+    let (la, lb) = ((a.t_s - before).max(0.0), (b.t_s - a.t_s).max(0.0));
+    let rate = |x: f64, y: f64| {
+        if la + lb > 0.0 {
+            (x * la + y * lb) / (la + lb)
+        } else {
+            y
+        }
+    };
+    let add = |x: &BTreeMap<String, u64>, y: &BTreeMap<String, u64>| {
+        let mut m = x.clone();
+        for (k, n) in y {
+            *m.entry(k.clone()).or_default() += n;
+        }
+        m
+    };
+    TimelinePoint {
+        t_s: b.t_s,
+        open: b.open,
+        established: b.established,
+        connects_per_s: rate(a.connects_per_s, b.connects_per_s),
+        sent_per_s: rate(a.sent_per_s, b.sent_per_s),
+        received_per_s: rate(a.received_per_s, b.received_per_s),
+        dropped: a.dropped + b.dropped,
+        errors: b.errors,
+        errors_new: add(&a.errors_new, &b.errors_new),
+        faults_new: add(&a.faults_new, &b.faults_new),
+        proxy_new: add(&a.proxy_new, &b.proxy_new),
+        server: b.server.or(a.server),
+        kernel: b.kernel.or(a.kernel),
+        p50_us: a.p50_us.max(b.p50_us),
+        p90_us: a.p90_us.max(b.p90_us),
+        p99_us: a.p99_us.max(b.p99_us),
+        p99_9_us: a.p99_9_us.max(b.p99_9_us),
+        max_us: a.max_us.max(b.max_us),
+    }
+}
+
+/// One sample of the server under test's process tree.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct ServerPoint {
+    /// User + system CPU seconds since the server started.
+    pub cpu_s: f64,
+    pub rss_bytes: u64,
+    pub fds: u64,
+    pub threads: u64,
+}
+
+impl From<TreeSample> for ServerPoint {
+    fn from(t: TreeSample) -> Self {
+        ServerPoint {
+            cpu_s: (t.cpu_total_s() * 1e3).round() / 1e3,
+            rss_bytes: t.rss_bytes,
+            fds: t.fds,
+            threads: t.threads,
+        }
+    }
+}
+
+/// Kernel memory that grows with sockets (system-wide: both ends when the server is local).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct KernelPoint {
+    /// TCP socket buffers (/proc/net/sockstat `mem`, in bytes).
+    pub tcp_mem_bytes: u64,
+    /// Slab (/proc/meminfo): socket structures among others.
+    pub slab_bytes: u64,
+    pub tcp_inuse: u64,
+}
+
+impl From<KernelSample> for KernelPoint {
+    fn from(k: KernelSample) -> Self {
+        KernelPoint {
+            tcp_mem_bytes: k.tcp_mem_bytes,
+            slab_bytes: k.slab_bytes,
+            tcp_inuse: k.tcp_inuse,
+        }
+    }
+}
+
+/// The server under test, sampled around the run (the time line has the samples between).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ServerWatch {
+    pub pid: i32,
+    /// Its process name (`comm`).
+    pub name: String,
+    /// Before any connection (baseline), at the start of the traffic and at its end.
+    pub before: Option<TreeSample>,
+    pub load: Option<TreeSample>,
+    pub load_end: Option<TreeSample>,
+    pub kernel_before: Option<KernelSample>,
+    /// Its soft open-files limit.
+    pub fd_limit: Option<u64>,
+    /// After every connection closed (set by the run once the cores are done).
+    pub after: Option<crate::cmd::postrun::AfterRun>,
+}
+
+/// The corrected-latency histogram (nanoseconds) of one time-line interval, serialized with
+/// HdrHistogram's V2 deflate encoding (a few hundred bytes to a few KiB each), for latency.hlog.
+/// Intervals follow the time line; a last one covers the echoes after the last point (the
+/// drain), so that together they hold every corrected latency of the run.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// Start, seconds since the start of the run (the time line's clock).
+    pub start_s: f64,
+    pub length_s: f64,
+    pub bytes: Vec<u8>,
+}
+
+impl Interval {
+    pub fn encode(start_s: f64, end_s: f64, h: &Histogram<u64>) -> Option<Interval> {
+        let mut bytes = Vec::new();
+        match V2DeflateSerializer::new().serialize(h, &mut bytes) {
+            Ok(_) => Some(Interval {
+                start_s: start_s.max(0.0),
+                length_s: (end_s - start_s.max(0.0)).max(0.0),
+                bytes,
+            }),
+            Err(e) => {
+                eprintln!("wsload: cannot encode an interval's latency histogram: {e:?}");
+                None
+            }
+        }
+    }
+}
+
+/// What the aggregator hands out while the run goes on, besides its progress lines; the
+/// caller decides where it goes (latency.hlog on disk, the live metrics endpoint). Called on
+/// the aggregator's thread, once per interval: nothing here is per message.
+pub trait Watch {
+    /// The run's start is fixed: `run_start_unix_s` on the wall clock.
+    fn start(&mut self, _run_start_unix_s: f64) {}
+    /// One interval's corrected latency (`start_s`..`end_s`, seconds on the run's clock), as its
+    /// time-line point is made; at the end, the tail after the last point (the drain).
+    fn interval(&mut self, _start_s: f64, _end_s: f64, _corrected: &Histogram<u64>) {}
+    /// The merged figures as they stand, after every point and once more at the end.
+    fn figures(&mut self, _f: &Figures<'_>) {}
+}
+
+/// Nothing watches.
+impl Watch for () {}
+
+/// The merged figures as they stand (see [`Watch::figures`]).
+pub struct Figures<'a> {
+    /// Seconds since the start of the run.
+    pub t_s: f64,
+    pub run_start_unix_s: f64,
+    /// Summed over cores, as at their last snapshots.
+    pub counters: &'a Counters,
+    /// Histograms over the run so far (its counters are not kept up to date: see `counters`).
+    pub hists: &'a Recorder,
+    /// The last time-line point (the last interval's rates and latency).
+    pub point: Option<&'a TimelinePoint>,
+    /// Every core is done: these are the run's final figures, those of summary.json.
+    pub last: bool,
+}
+
+/// Everything the run gathered, merged over cores.
+pub struct Totals {
+    /// All cores' recorders merged: histograms over the whole run, counters summed.
+    pub rec: Recorder,
+    /// Start of the run (the ramp's time 0), ns since the epoch.
+    pub run_start_ns: u64,
+    /// The same moment on the wall clock, seconds since the Unix epoch.
+    pub run_start_unix_s: f64,
+    /// The same, nanoseconds since the Unix epoch.
+    pub run_start_unix_ns: u64,
+    /// How a run with `--start-at` or `--start-in` started.
+    pub start: Option<crate::config::fleet::StartRecord>,
+    pub load_start_ns: Option<u64>,
+    /// When the load phase ended (planned end or Ctrl-C), before the drain.
+    pub load_end_ns: Option<u64>,
+    pub end_ns: u64,
+    pub timeline: Vec<TimelinePoint>,
+    /// Times the time line's points were merged pairwise (each point covers 2^merges intervals).
+    pub timeline_merges: u32,
+    /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]),
+    /// when they are kept in memory (`wsload merge`); a run hands them to its [`Watch`] instead,
+    /// which writes them out as they come, and leaves this empty.
+    pub intervals: Vec<Interval>,
+    /// Client process before connecting, at the start of the load, and at the end.
+    pub proc_before: ProcSample,
+    pub proc_load: Option<ProcSample>,
+    pub proc_load_end: Option<ProcSample>,
+    pub proc_end: ProcSample,
+    /// Connections open when `proc_load` was taken.
+    pub open_at_load: u64,
+    /// Cores that never reported their end (a crashed thread).
+    pub missing_cores: usize,
+    /// Each client core's counters at its last snapshot (index = core).
+    pub per_core: Vec<Counters>,
+    pub interrupted: bool,
+    /// Why the run was stopped early by a threshold (abort_on_fail), if it was.
+    pub aborted_by: Option<String>,
+    pub server: Option<ServerWatch>,
+}
+
+struct PerCore {
+    last: Option<Snapshot>,
+    done: bool,
+}
+
+/// Run the aggregator on this thread until every core is done; `None` if interrupted while
+/// waiting for a `--start-at` (the cores have stopped, nothing was opened). `early_stop` looks at the
+/// counters every interval and names a reason to stop the load now (a threshold that has
+/// failed for good, with abort_on_fail). `watch` gets each interval's latency histogram and the
+/// merged figures as they come (what is kept per interval here is the time-line point only).
+pub fn aggregate(
+    rx: Receiver<Snapshot>,
+    ctl: Arc<Control>,
+    epoch: Instant,
+    plan: &RunPlan,
+    server_pid: Option<i32>,
+    early_stop: &dyn Fn(&Counters) -> Option<String>,
+    watch: &mut dyn Watch,
+) -> Option<Totals> {
+    let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
+    let duration = scenario.traffic_duration();
+    let sample_server = || server_pid.and_then(|p| procstat::sample_tree(p).ok());
+    let mut server = server_pid.map(|pid| ServerWatch {
+        pid,
+        ..ServerWatch::default()
+    });
+    let n = ctl.cores;
+    let mut cores: Vec<PerCore> = (0..n)
+        .map(|_| PerCore {
+            last: None,
+            done: false,
+        })
+        .collect();
+    // Histograms arrive as deltas and are added up here; counters come cumulative.
+    let mut hists = Recorder::default();
+    let mut window = new_histogram();
+    let mut timeline = Timeline::new(MAX_POINTS);
+    let mut prev = Counters::default();
+    let mut prev_t = 0.0f64;
+    let mut next_print = interval;
+    // Baseline: every core has its buffers, no connection is open yet.
+    let waited = Instant::now();
+    while ctl.ready.load(Ordering::SeqCst) < n && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let proc_before = procstat::sample_self().unwrap_or_default();
+    if let Some(w) = &mut server {
+        w.before = sample_server();
+        w.kernel_before = procstat::kernel_sample().ok();
+        w.fd_limit = crate::sys::limits::process_nofile(w.pid);
+        w.name = procstat::name(w.pid).unwrap_or_default();
+    }
+    let mut proc_load = None;
+    let mut open_at_load = 0;
+    let mut load_start_ns = None;
+    let mut load_end: Option<(u64, ProcSample)> = None;
+    let mut interrupts_seen = 0;
+    let mut aborted_by = None;
+    let (run_start, start) = match plan.start_at {
+        None => (
+            epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64,
+            None,
+        ),
+        Some(at) => match wait_for_start(at, epoch, quiet) {
+            Some(s) => s,
+            None => {
+                // Interrupted while waiting: the cores stop before opening anything.
+                ctl.abort.store(true, Ordering::SeqCst);
+                ctl.stop.store(true, Ordering::SeqCst);
+                ctl.run_start_ns
+                    .store(epoch.elapsed().as_nanos() as u64, Ordering::SeqCst);
+                let mut done = 0;
+                while done < n {
+                    match rx.recv_timeout(Duration::from_secs(5)) {
+                        Ok(s) => done += usize::from(s.done),
+                        Err(_) => break,
+                    }
+                }
+                return None;
+            }
+        },
+    };
+    // The run's start on the wall clock, from one reading of both clocks.
+    let (mono, wall) = (epoch.elapsed().as_nanos() as u64, std::time::SystemTime::now());
+    let run_start_unix_ns = match &start {
+        Some(r) => r.actual_unix_ns,
+        None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
+    };
+    let run_start_unix_s = run_start_unix_ns as f64 / 1e9;
+    watch.start(run_start_unix_s);
+    if scenario.traffic_start == TrafficStart::WithRamp {
+        ctl.load_start_ns.store(run_start, Ordering::SeqCst);
+        load_start_ns = Some(run_start);
+        proc_load = Some(procstat::sample_self().unwrap_or_default());
+        if let Some(w) = &mut server {
+            w.load = sample_server();
+        }
+    }
+    ctl.run_start_ns.store(run_start, Ordering::SeqCst);
+    // Time-line points fall on whole intervals after the start (the cores' tickers too), so
+    // the points of shards that started together land on the same instants.
+    next_print += Duration::from_nanos(run_start);
+
+    loop {
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(s) => {
+                hists.add_histograms(&s.rec);
+                window.add(&s.rec.corrected).expect("same histogram bounds");
+                let c = &mut cores[s.core];
+                c.done |= s.done;
+                c.last = Some(s);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if cores.iter().all(|c| c.done) {
+            break;
+        }
+
+        let irq = INTERRUPTS.load(Ordering::SeqCst);
+        if irq > interrupts_seen {
+            interrupts_seen = irq;
+            // Two signals may land between two looks: the first always stops the load.
+            if !ctl.stop.swap(true, Ordering::SeqCst) {
+                eprintln!("wsload: interrupted: stopping the load and draining (Ctrl-C again to stop at once)");
+            }
+            if irq >= 2 && !ctl.abort.swap(true, Ordering::SeqCst) {
+                eprintln!("wsload: stopping now; writing what was gathered");
+            }
+        }
+
+        // Start the load once every core has finished connecting, a little ahead so
+        // that every core has seen the start before the first message is due.
+        if load_start_ns.is_none() && ctl.connected.load(Ordering::SeqCst) == n {
+            let p = procstat::sample_self().unwrap_or_default();
+            let start = epoch.elapsed().as_nanos() as u64 + LOAD_START_LEAD.as_nanos() as u64;
+            ctl.load_start_ns.store(start, Ordering::SeqCst);
+            load_start_ns = Some(start);
+            proc_load = Some(p);
+            open_at_load = ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
+            if let Some(w) = &mut server {
+                w.load = sample_server();
+            }
+        }
+        // Note the end of the load phase (planned, or cut short by Ctrl-C) for per-second figures.
+        if let (Some(start), None) = (load_start_ns, load_end) {
+            let now = epoch.elapsed().as_nanos() as u64;
+            if now >= start.saturating_add(duration.as_nanos() as u64)
+                || (ctl.stop.load(Ordering::SeqCst) && now > start)
+            {
+                load_end = Some((now, procstat::sample_self().unwrap_or_default()));
+                if let Some(w) = &mut server {
+                    w.load_end = sample_server();
+                }
+            }
+        }
+
+        // A point per tick, once every running core has sent its snapshot for that tick (the
+        // cores' tickers fire on the same epoch multiples), or after a grace period.
+        let elapsed = epoch.elapsed();
+        let tick_ns = next_print.as_nanos() as u64;
+        let caught_up = cores
+            .iter()
+            .all(|c| c.done || c.last.as_ref().is_some_and(|s| s.at_ns >= tick_ns));
+        if elapsed >= next_print && (caught_up || elapsed >= next_print + POINT_GRACE) {
+            next_print += interval;
+            while next_print + POINT_GRACE <= elapsed {
+                next_print += interval;
+            }
+            let t = (tick_ns as f64 - run_start as f64) / 1e9;
+            let total = sum(&cores);
+            let dt = (t - prev_t).max(1e-9);
+            let q = |q: f64| window.value_at_quantile(q) as f64 / 1e3;
+            let point = TimelinePoint {
+                t_s: (t * 1e3).round() / 1e3,
+                open: total.open,
+                established: total.established,
+                connects_per_s: (total.established - prev.established) as f64 / dt,
+                sent_per_s: (total.sent - prev.sent) as f64 / dt,
+                received_per_s: (total.received - prev.received) as f64 / dt,
+                dropped: (total.dropped + total.ended_by_fault).saturating_sub(prev.dropped + prev.ended_by_fault),
+                errors: total.error_total(),
+                errors_new: ErrorKind::ALL
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.key().to_string(),
+                            total.errors[*k as usize] - prev.errors[*k as usize],
+                        )
+                    })
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                faults_new: FaultKind::ALL
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                proxy_new: BTreeMap::new(),
+                server: sample_server().map(ServerPoint::from),
+                kernel: server_pid
+                    .and_then(|_| procstat::kernel_sample().ok())
+                    .map(KernelPoint::from),
+                p50_us: q(0.5),
+                p90_us: q(0.9),
+                p99_us: q(0.99),
+                p99_9_us: q(0.999),
+                max_us: window.max() as f64 / 1e3,
+            };
+            if aborted_by.is_none() && !ctl.stop.load(Ordering::SeqCst) {
+                if let Some(why) = early_stop(&total) {
+                    eprintln!("wsload: stopping early (abort_on_fail): {why}");
+                    ctl.stop.store(true, Ordering::SeqCst);
+                    aborted_by = Some(why);
+                } else if ctl.exhausted.load(Ordering::SeqCst) == ctl.cores {
+                    let why = "every connection is down and nothing will open another \
+                               (no reconnect policy, or it gave up; set `reconnect` in the scenario to keep trying)"
+                        .to_string();
+                    eprintln!("wsload: stopping early: {why}");
+                    ctl.stop.store(true, Ordering::SeqCst);
+                    aborted_by = Some(why);
+                }
+            }
+            if !quiet {
+                progress_line(&point);
+            }
+            watch.interval(prev_t, t, &window);
+            watch.figures(&Figures {
+                t_s: point.t_s,
+                run_start_unix_s,
+                counters: &total,
+                hists: &hists,
+                point: Some(&point),
+                last: false,
+            });
+            timeline.push(point);
+            window.reset();
+            prev = total;
+            prev_t = t;
+        }
+    }
+
+    let end_ns = epoch.elapsed().as_nanos() as u64;
+    let end_s = (end_ns as f64 - run_start as f64) / 1e9;
+    if !window.is_empty() {
+        watch.interval(prev_t, end_s.max(prev_t), &window);
+    }
+    let proc_end = procstat::sample_self().unwrap_or_default();
+    if load_start_ns.is_some() && load_end.is_none() {
+        load_end = Some((end_ns, proc_end));
+        if let Some(w) = &mut server {
+            w.load_end = sample_server();
+        }
+    }
+    let mut rec = hists;
+    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
+        rec.add_cumulative(&s.rec);
+    }
+    watch.figures(&Figures {
+        t_s: (end_s * 1e3).round() / 1e3,
+        run_start_unix_s,
+        counters: &rec.counters,
+        hists: &rec,
+        point: timeline.points.last(),
+        last: true,
+    });
+    Some(Totals {
+        rec,
+        run_start_ns: run_start,
+        run_start_unix_s,
+        run_start_unix_ns,
+        start,
+        load_start_ns,
+        load_end_ns: load_end.map(|(t, _)| t),
+        end_ns,
+        timeline_merges: timeline.merges,
+        timeline: timeline.points,
+        intervals: Vec::new(),
+        proc_before,
+        proc_load,
+        proc_load_end: load_end.map(|(_, p)| p),
+        proc_end,
+        open_at_load,
+        missing_cores: cores.iter().filter(|c| !c.done).count(),
+        per_core: cores
+            .iter()
+            .map(|c| c.last.as_ref().map_or_else(Counters::default, |s| s.rec.counters))
+            .collect(),
+        interrupted: interrupts_seen > 0,
+        aborted_by,
+        server,
+    })
+}
+
+/// Wait until `at` on the wall clock (interruptible by Ctrl-C), then return the run's start on
+/// the epoch's monotonic clock and how the start went; `None` if interrupted. The wait ends a
+/// little ahead so that the cores, which sleep on the monotonic clock, start at `at` itself.
+fn wait_for_start(
+    at: std::time::SystemTime,
+    epoch: Instant,
+    quiet: bool,
+) -> Option<(u64, Option<crate::config::fleet::StartRecord>)> {
+    use crate::config::fleet::{rfc3339, unix_ns};
+    let began = Instant::now();
+    if !quiet {
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        eprintln!(
+            "wsload: waiting for the start at {} ({:.1} s from now; Ctrl-C to give up)",
+            rfc3339(at),
+            left.as_secs_f64()
+        );
+    }
+    let lead = RUN_START_LEAD + Duration::from_millis(2);
+    loop {
+        if INTERRUPTS.load(Ordering::SeqCst) > 0 {
+            eprintln!("wsload: interrupted before the start: nothing was run");
+            return None;
+        }
+        let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        if left <= lead {
+            break;
+        }
+        std::thread::sleep((left - lead).min(Duration::from_millis(20)));
+    }
+    let (mono, wall) = (epoch.elapsed().as_nanos() as u64, std::time::SystemTime::now());
+    // Late (the set-up took longer than the time left): start as soon as the cores can.
+    let ahead = at.duration_since(wall).map_or(0, |d| d.as_nanos() as u64);
+    let run_start = mono + ahead.max(Duration::from_millis(1).as_nanos() as u64);
+    let actual = (unix_ns(wall) + run_start).saturating_sub(mono);
+    let late_ns = actual.saturating_sub(unix_ns(at));
+    if late_ns > Duration::from_millis(1).as_nanos() as u64 {
+        eprintln!(
+            "wsload: warning: starting {:.3} s after the requested {}",
+            late_ns as f64 / 1e9,
+            rfc3339(at)
+        );
+    }
+    let record = crate::config::fleet::StartRecord {
+        requested_unix_ns: unix_ns(at),
+        actual_unix_ns: actual,
+        late_ns,
+        waited_s: (began.elapsed().as_secs_f64() * 1e3).round() / 1e3,
+        clock: crate::sys::clock::status(),
+    };
+    Some((run_start, Some(record)))
+}
+
+fn sum(cores: &[PerCore]) -> Counters {
+    let mut total = Counters::default();
+    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
+        total.add(&s.rec.counters);
+    }
+    total
+}
+
+fn progress_line(p: &TimelinePoint) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "[{:>6.1}s] open {:>6}  conn/s {:>7.0}  sent/s {:>9.0}  recv/s {:>9.0}  p50 {:>8.1}us  p99 {:>8.1}us  errors {}",
+        p.t_s, p.open, p.connects_per_s, p.sent_per_s, p.received_per_s, p.p50_us, p.p99_us, p.errors
+    );
+    if !p.faults_new.is_empty() {
+        let f: Vec<String> = p.faults_new.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(err, "          injected: {}", f.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The point of interval `i` (1 s long, ending at t = i): `i` messages/s, p99 `i` µs, one drop.
+    fn point(i: u32) -> TimelinePoint {
+        TimelinePoint {
+            t_s: f64::from(i),
+            open: u64::from(i),
+            sent_per_s: f64::from(i),
+            dropped: 1,
+            errors_new: [("reset".to_string(), 1)].into(),
+            p99_us: f64::from(i),
+            ..TimelinePoint::default()
+        }
+    }
+
+    fn line(cap: usize, n: u32) -> Timeline {
+        let mut t = Timeline::new(cap);
+        (1..=n).for_each(|i| t.push(point(i)));
+        t
+    }
+
+    #[test]
+    fn a_time_line_below_its_cap_keeps_every_interval() {
+        let t = line(4, 4);
+        assert_eq!(t.merges, 0);
+        assert_eq!(t.points.iter().map(|p| p.t_s).collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn a_full_time_line_merges_pairs_and_doubles_its_step() {
+        let ts = |t: &Timeline| t.points.iter().map(|p| p.t_s).collect::<Vec<_>>();
+        // (pushed, points' ends, merges)
+        let table: &[(u32, &[f64], u32)] = &[
+            (5, &[2.0, 4.0, 5.0], 1),
+            (6, &[2.0, 4.0, 6.0], 1),
+            (8, &[2.0, 4.0, 6.0, 8.0], 1),
+            (9, &[4.0, 8.0, 9.0], 2),
+            (16, &[4.0, 8.0, 12.0, 16.0], 2),
+            (17, &[8.0, 16.0, 17.0], 3),
+        ];
+        for &(n, ends, merges) in table {
+            let mut t = Timeline::new(4);
+            let room = t.points.as_ptr();
+            (1..=n).for_each(|i| t.push(point(i)));
+            assert_eq!(ts(&t), ends, "after {n}");
+            assert_eq!(t.merges, merges, "after {n}");
+            assert_eq!(t.points.as_ptr(), room, "after {n}: never reallocated");
+            // Nothing is lost: counts add up, rates × lengths give every message, states are the last.
+            let drops: u64 = t.points.iter().map(|p| p.dropped).sum();
+            let resets: u64 = t.points.iter().map(|p| p.errors_new["reset"]).sum();
+            assert_eq!((drops, resets), (u64::from(n), u64::from(n)), "after {n}");
+            let mut before = 0.0;
+            let mut sent = 0.0;
+            for p in &t.points {
+                sent += p.sent_per_s * (p.t_s - before);
+                before = p.t_s;
+            }
+            assert_eq!(sent, f64::from(n * (n + 1) / 2), "after {n}");
+            assert_eq!(t.points.last().unwrap().open, u64::from(n));
+            // A merged point's p99 is its worst interval's.
+            assert!(t.points.iter().all(|p| p.p99_us == p.t_s), "after {n}");
+        }
+        // An odd cap is rounded down, so that points always merge in pairs.
+        assert_eq!(ts(&line(5, 5)), [2.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn a_day_of_one_second_points_stays_under_the_cap() {
+        // Before, each interval also kept its latency histogram in memory (2,763 bytes deflated
+        // for 10,000 echoes spread over 50 µs..10 ms); it now goes to latency.hlog as it comes.
+        assert!(std::mem::size_of::<TimelinePoint>() <= 256);
+        let t = line(MAX_POINTS, 86_400);
+        assert!(t.points.len() <= MAX_POINTS && t.points.len() > MAX_POINTS / 2);
+        assert_eq!(t.merges, 5, "32 s per point");
+        assert_eq!(t.points.last().unwrap().t_s, 86_400.0);
+    }
+}
