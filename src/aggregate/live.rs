@@ -346,279 +346,390 @@ pub fn aggregate(
     early_stop: &dyn Fn(&Counters) -> Option<String>,
     watch: &mut dyn Watch,
 ) -> Option<Totals> {
-    let (interval, scenario, quiet) = (plan.interval, &plan.scenario, plan.quiet);
-    let duration = scenario.traffic_duration();
-    let sample_server = || server_pid.and_then(|p| procstat::sample_tree(p).ok());
-    let mut server = server_pid.map(|pid| ServerWatch {
-        pid,
-        ..ServerWatch::default()
-    });
-    let n = ctl.cores;
-    let mut cores: Vec<PerCore> = (0..n)
-        .map(|_| PerCore {
-            last: None,
-            done: false,
-        })
-        .collect();
-    // Histograms arrive as deltas and are added up here; counters come cumulative.
-    let mut hists = Recorder::default();
-    let mut window = new_histogram();
-    let mut timeline = Timeline::new(MAX_POINTS);
-    let mut prev = Counters::default();
-    let mut prev_t = 0.0f64;
-    let mut next_print = interval;
-    // Baseline: every core has its buffers, no connection is open yet.
-    let waited = Instant::now();
-    while ctl.ready.load(Ordering::SeqCst) < n && waited.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(1));
+    let mut a = Aggregator::new(ctl, epoch, plan, server_pid);
+    a.baseline();
+    if !a.start(&rx, watch) {
+        return None;
     }
-    let proc_before = procstat::sample_self().unwrap_or_default();
-    if let Some(w) = &mut server {
-        w.before = sample_server();
-        w.kernel_before = procstat::kernel_sample().ok();
-        w.fd_limit = crate::sys::limits::process_nofile(w.pid);
-        w.name = procstat::name(w.pid).unwrap_or_default();
-    }
-    let mut proc_load = None;
-    let mut open_at_load = 0;
-    let mut load_start_ns = None;
-    let mut load_end: Option<(u64, ProcSample)> = None;
-    let mut interrupts_seen = 0;
-    let mut aborted_by = None;
-    let (run_start, start) = match plan.start_at {
-        None => (
-            epoch.elapsed().as_nanos() as u64 + RUN_START_LEAD.as_nanos() as u64,
-            None,
-        ),
-        Some(at) => match wait_for_start(at, epoch, quiet) {
-            Some(s) => s,
-            None => {
-                // Interrupted while waiting: the cores stop before opening anything.
-                ctl.abort.store(true, Ordering::SeqCst);
-                ctl.stop.store(true, Ordering::SeqCst);
-                ctl.run_start_ns
-                    .store(epoch.elapsed().as_nanos() as u64, Ordering::SeqCst);
-                let mut done = 0;
-                while done < n {
-                    match rx.recv_timeout(Duration::from_secs(5)) {
-                        Ok(s) => done += usize::from(s.done),
-                        Err(_) => break,
-                    }
-                }
-                return None;
-            }
-        },
-    };
-    // The run's start on the wall clock, from one reading of both clocks.
-    let (mono, wall) = (epoch.elapsed().as_nanos() as u64, std::time::SystemTime::now());
-    let run_start_unix_ns = match &start {
-        Some(r) => r.actual_unix_ns,
-        None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
-    };
-    let run_start_unix_s = run_start_unix_ns as f64 / 1e9;
-    watch.start(run_start_unix_s);
-    if scenario.traffic_start == TrafficStart::WithRamp {
-        ctl.load_start_ns.store(run_start, Ordering::SeqCst);
-        load_start_ns = Some(run_start);
-        proc_load = Some(procstat::sample_self().unwrap_or_default());
-        if let Some(w) = &mut server {
-            w.load = sample_server();
-        }
-    }
-    ctl.run_start_ns.store(run_start, Ordering::SeqCst);
-    // Time-line points fall on whole intervals after the start (the cores' tickers too), so
-    // the points of shards that started together land on the same instants.
-    next_print += Duration::from_nanos(run_start);
-
     loop {
         match rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(s) => {
-                hists.add_histograms(&s.rec);
-                window.add(&s.rec.corrected).expect("same histogram bounds");
-                let c = &mut cores[s.core];
-                c.done |= s.done;
-                c.last = Some(s);
-            }
+            Ok(s) => a.receive(s),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if cores.iter().all(|c| c.done) {
+        if a.cores.iter().all(|c| c.done) {
             break;
         }
+        a.check_interrupts();
+        a.start_load_when_connected();
+        a.note_load_end();
+        a.point_when_due(early_stop, watch);
+    }
+    Some(a.finish(watch))
+}
 
+/// The aggregator's state between two snapshots: the merged histograms, the time line being
+/// built, and where the run stands (load started, ended, interrupted, stopped early).
+struct Aggregator<'a> {
+    ctl: Arc<Control>,
+    epoch: Instant,
+    plan: &'a RunPlan,
+    server_pid: Option<i32>,
+    server: Option<ServerWatch>,
+    cores: Vec<PerCore>,
+    /// Histograms arrive as deltas and are added up here; counters come cumulative.
+    hists: Recorder,
+    /// The corrected latency of the interval being gathered.
+    window: Histogram<u64>,
+    timeline: Timeline,
+    /// The counters and time of the last time-line point.
+    prev: Counters,
+    prev_t: f64,
+    next_print: Duration,
+    proc_before: ProcSample,
+    proc_load: Option<ProcSample>,
+    open_at_load: u64,
+    load_start_ns: Option<u64>,
+    load_end: Option<(u64, ProcSample)>,
+    interrupts_seen: usize,
+    aborted_by: Option<String>,
+    /// The run's start on the epoch's clock, on the wall clock, and how a `--start-at` went.
+    run_start: u64,
+    run_start_unix_ns: u64,
+    start: Option<crate::config::fleet::StartRecord>,
+}
+
+impl<'a> Aggregator<'a> {
+    fn new(ctl: Arc<Control>, epoch: Instant, plan: &'a RunPlan, server_pid: Option<i32>) -> Self {
+        let cores = (0..ctl.cores)
+            .map(|_| PerCore {
+                last: None,
+                done: false,
+            })
+            .collect();
+        Aggregator {
+            ctl,
+            epoch,
+            plan,
+            server_pid,
+            server: server_pid.map(|pid| ServerWatch {
+                pid,
+                ..ServerWatch::default()
+            }),
+            cores,
+            hists: Recorder::default(),
+            window: new_histogram(),
+            timeline: Timeline::new(MAX_POINTS),
+            prev: Counters::default(),
+            prev_t: 0.0,
+            next_print: plan.interval,
+            proc_before: ProcSample::default(),
+            proc_load: None,
+            open_at_load: 0,
+            load_start_ns: None,
+            load_end: None,
+            interrupts_seen: 0,
+            aborted_by: None,
+            run_start: 0,
+            run_start_unix_ns: 0,
+            start: None,
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn sample_server(&self) -> Option<TreeSample> {
+        self.server_pid.and_then(|p| procstat::sample_tree(p).ok())
+    }
+
+    /// Baseline: every core has its buffers, no connection is open yet.
+    fn baseline(&mut self) {
+        let waited = Instant::now();
+        while self.ctl.ready.load(Ordering::SeqCst) < self.ctl.cores && waited.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.proc_before = procstat::sample_self().unwrap_or_default();
+        let before = self.sample_server();
+        if let Some(w) = &mut self.server {
+            w.before = before;
+            w.kernel_before = procstat::kernel_sample().ok();
+            w.fd_limit = crate::sys::limits::process_nofile(w.pid);
+            w.name = procstat::name(w.pid).unwrap_or_default();
+        }
+    }
+
+    /// Set the run's start (now, or a `--start-at`) and tell the cores; false if interrupted
+    /// while waiting for a `--start-at` (the cores are then stopped before opening anything).
+    fn start(&mut self, rx: &Receiver<Snapshot>, watch: &mut dyn Watch) -> bool {
+        let (run_start, start) = match self.plan.start_at {
+            None => (self.now_ns() + RUN_START_LEAD.as_nanos() as u64, None),
+            Some(at) => match wait_for_start(at, self.epoch, self.plan.quiet) {
+                Some(s) => s,
+                None => {
+                    self.stop_before_opening(rx);
+                    return false;
+                }
+            },
+        };
+        // The run's start on the wall clock, from one reading of both clocks.
+        let (mono, wall) = (self.now_ns(), std::time::SystemTime::now());
+        self.run_start_unix_ns = match &start {
+            Some(r) => r.actual_unix_ns,
+            None => (crate::config::fleet::unix_ns(wall) + run_start).saturating_sub(mono),
+        };
+        (self.run_start, self.start) = (run_start, start);
+        watch.start(self.run_start_unix_s());
+        if self.plan.scenario.traffic_start == TrafficStart::WithRamp {
+            self.ctl.load_start_ns.store(run_start, Ordering::SeqCst);
+            self.load_started(run_start, 0, procstat::sample_self().unwrap_or_default());
+        }
+        self.ctl.run_start_ns.store(run_start, Ordering::SeqCst);
+        // Time-line points fall on whole intervals after the start (the cores' tickers too), so
+        // the points of shards that started together land on the same instants.
+        self.next_print += Duration::from_nanos(run_start);
+        true
+    }
+
+    fn run_start_unix_s(&self) -> f64 {
+        self.run_start_unix_ns as f64 / 1e9
+    }
+
+    /// Interrupted while waiting for the start: stop the cores and wait for their last word.
+    fn stop_before_opening(&self, rx: &Receiver<Snapshot>) {
+        self.ctl.abort.store(true, Ordering::SeqCst);
+        self.ctl.stop.store(true, Ordering::SeqCst);
+        self.ctl.run_start_ns.store(self.now_ns(), Ordering::SeqCst);
+        let mut done = 0;
+        while done < self.ctl.cores {
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(s) => done += usize::from(s.done),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn receive(&mut self, s: Snapshot) {
+        self.hists.add_histograms(&s.rec);
+        self.window.add(&s.rec.corrected).expect("same histogram bounds");
+        let c = &mut self.cores[s.core];
+        c.done |= s.done;
+        c.last = Some(s);
+    }
+
+    fn check_interrupts(&mut self) {
         let irq = INTERRUPTS.load(Ordering::SeqCst);
-        if irq > interrupts_seen {
-            interrupts_seen = irq;
+        if irq > self.interrupts_seen {
+            self.interrupts_seen = irq;
             // Two signals may land between two looks: the first always stops the load.
-            if !ctl.stop.swap(true, Ordering::SeqCst) {
+            if !self.ctl.stop.swap(true, Ordering::SeqCst) {
                 eprintln!("wsload: interrupted: stopping the load and draining (Ctrl-C again to stop at once)");
             }
-            if irq >= 2 && !ctl.abort.swap(true, Ordering::SeqCst) {
+            if irq >= 2 && !self.ctl.abort.swap(true, Ordering::SeqCst) {
                 eprintln!("wsload: stopping now; writing what was gathered");
             }
         }
+    }
 
-        // Start the load once every core has finished connecting, a little ahead so
-        // that every core has seen the start before the first message is due.
-        if load_start_ns.is_none() && ctl.connected.load(Ordering::SeqCst) == n {
-            let p = procstat::sample_self().unwrap_or_default();
-            let start = epoch.elapsed().as_nanos() as u64 + LOAD_START_LEAD.as_nanos() as u64;
-            ctl.load_start_ns.store(start, Ordering::SeqCst);
-            load_start_ns = Some(start);
-            proc_load = Some(p);
-            open_at_load = ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
-            if let Some(w) = &mut server {
-                w.load = sample_server();
+    /// The load starts at `at_ns`, `open` connections open; `sample` is this process then.
+    fn load_started(&mut self, at_ns: u64, open: u64, sample: ProcSample) {
+        self.load_start_ns = Some(at_ns);
+        self.proc_load = Some(sample);
+        self.open_at_load = open;
+        let load = self.sample_server();
+        if let Some(w) = &mut self.server {
+            w.load = load;
+        }
+    }
+
+    /// Start the load once every core has finished connecting, a little ahead so that every
+    /// core has seen the start before the first message is due.
+    fn start_load_when_connected(&mut self) {
+        if self.load_start_ns.is_none() && self.ctl.connected.load(Ordering::SeqCst) == self.ctl.cores {
+            let sample = procstat::sample_self().unwrap_or_default();
+            let start = self.now_ns() + LOAD_START_LEAD.as_nanos() as u64;
+            self.ctl.load_start_ns.store(start, Ordering::SeqCst);
+            let open = self.ctl.open_at_barrier.load(Ordering::SeqCst) as u64;
+            self.load_started(start, open, sample);
+        }
+    }
+
+    /// Note the end of the load phase (planned, or cut short by Ctrl-C) for per-second figures.
+    fn note_load_end(&mut self) {
+        if let (Some(start), None) = (self.load_start_ns, self.load_end) {
+            let now = self.now_ns();
+            let planned_end = start.saturating_add(self.plan.scenario.traffic_duration().as_nanos() as u64);
+            if now >= planned_end || (self.ctl.stop.load(Ordering::SeqCst) && now > start) {
+                self.load_ended(now, procstat::sample_self().unwrap_or_default());
             }
         }
-        // Note the end of the load phase (planned, or cut short by Ctrl-C) for per-second figures.
-        if let (Some(start), None) = (load_start_ns, load_end) {
-            let now = epoch.elapsed().as_nanos() as u64;
-            if now >= start.saturating_add(duration.as_nanos() as u64)
-                || (ctl.stop.load(Ordering::SeqCst) && now > start)
-            {
-                load_end = Some((now, procstat::sample_self().unwrap_or_default()));
-                if let Some(w) = &mut server {
-                    w.load_end = sample_server();
-                }
-            }
-        }
+    }
 
-        // A point per tick, once every running core has sent its snapshot for that tick (the
-        // cores' tickers fire on the same epoch multiples), or after a grace period.
-        let elapsed = epoch.elapsed();
-        let tick_ns = next_print.as_nanos() as u64;
-        let caught_up = cores
+    fn load_ended(&mut self, at_ns: u64, sample: ProcSample) {
+        self.load_end = Some((at_ns, sample));
+        let end = self.sample_server();
+        if let Some(w) = &mut self.server {
+            w.load_end = end;
+        }
+    }
+
+    /// A point per tick, once every running core has sent its snapshot for that tick (the
+    /// cores' tickers fire on the same epoch multiples), or after a grace period.
+    fn point_when_due(&mut self, early_stop: &dyn Fn(&Counters) -> Option<String>, watch: &mut dyn Watch) {
+        let elapsed = self.epoch.elapsed();
+        let tick_ns = self.next_print.as_nanos() as u64;
+        let caught_up = self
+            .cores
             .iter()
             .all(|c| c.done || c.last.as_ref().is_some_and(|s| s.at_ns >= tick_ns));
-        if elapsed >= next_print && (caught_up || elapsed >= next_print + POINT_GRACE) {
-            next_print += interval;
-            while next_print + POINT_GRACE <= elapsed {
-                next_print += interval;
-            }
-            let t = (tick_ns as f64 - run_start as f64) / 1e9;
-            let total = sum(&cores);
-            let dt = (t - prev_t).max(1e-9);
-            let q = |q: f64| window.value_at_quantile(q) as f64 / 1e3;
-            let point = TimelinePoint {
-                t_s: (t * 1e3).round() / 1e3,
-                open: total.open,
-                established: total.established,
-                connects_per_s: (total.established - prev.established) as f64 / dt,
-                sent_per_s: (total.sent - prev.sent) as f64 / dt,
-                received_per_s: (total.received - prev.received) as f64 / dt,
-                dropped: (total.dropped + total.ended_by_fault).saturating_sub(prev.dropped + prev.ended_by_fault),
-                errors: total.error_total(),
-                errors_new: ErrorKind::ALL
-                    .iter()
-                    .map(|k| {
-                        (
-                            k.key().to_string(),
-                            total.errors[*k as usize] - prev.errors[*k as usize],
-                        )
-                    })
-                    .filter(|(_, n)| *n > 0)
-                    .collect(),
-                faults_new: FaultKind::ALL
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
-                    .filter(|(_, n)| *n > 0)
-                    .collect(),
-                proxy_new: BTreeMap::new(),
-                server: sample_server().map(ServerPoint::from),
-                kernel: server_pid
-                    .and_then(|_| procstat::kernel_sample().ok())
-                    .map(KernelPoint::from),
-                p50_us: q(0.5),
-                p90_us: q(0.9),
-                p99_us: q(0.99),
-                p99_9_us: q(0.999),
-                max_us: window.max() as f64 / 1e3,
-            };
-            if aborted_by.is_none() && !ctl.stop.load(Ordering::SeqCst) {
-                if let Some(why) = early_stop(&total) {
-                    eprintln!("wsload: stopping early (abort_on_fail): {why}");
-                    ctl.stop.store(true, Ordering::SeqCst);
-                    aborted_by = Some(why);
-                } else if ctl.exhausted.load(Ordering::SeqCst) == ctl.cores {
-                    let why = "every connection is down and nothing will open another \
-                               (no reconnect policy, or it gave up; set `reconnect` in the scenario to keep trying)"
-                        .to_string();
-                    eprintln!("wsload: stopping early: {why}");
-                    ctl.stop.store(true, Ordering::SeqCst);
-                    aborted_by = Some(why);
-                }
-            }
-            if !quiet {
-                progress_line(&point);
-            }
-            watch.interval(prev_t, t, &window);
-            watch.figures(&Figures {
-                t_s: point.t_s,
-                run_start_unix_s,
-                counters: &total,
-                hists: &hists,
-                point: Some(&point),
-                last: false,
-            });
-            timeline.push(point);
-            window.reset();
-            prev = total;
-            prev_t = t;
+        if elapsed < self.next_print || !(caught_up || elapsed >= self.next_print + POINT_GRACE) {
+            return;
+        }
+        self.next_print += self.plan.interval;
+        while self.next_print + POINT_GRACE <= elapsed {
+            self.next_print += self.plan.interval;
+        }
+        let t = (tick_ns as f64 - self.run_start as f64) / 1e9;
+        let total = sum(&self.cores);
+        let point = self.point(t, &total);
+        self.stop_early(early_stop, &total);
+        if !self.plan.quiet {
+            progress_line(&point);
+        }
+        watch.interval(self.prev_t, t, &self.window);
+        watch.figures(&Figures {
+            t_s: point.t_s,
+            run_start_unix_s: self.run_start_unix_s(),
+            counters: &total,
+            hists: &self.hists,
+            point: Some(&point),
+            last: false,
+        });
+        self.timeline.push(point);
+        self.window.reset();
+        self.prev = total;
+        self.prev_t = t;
+    }
+
+    /// The time-line point of the interval from the last point to `t` (seconds after the start).
+    fn point(&self, t: f64, total: &Counters) -> TimelinePoint {
+        let (prev, window) = (&self.prev, &self.window);
+        let dt = (t - self.prev_t).max(1e-9);
+        let q = |q: f64| window.value_at_quantile(q) as f64 / 1e3;
+        TimelinePoint {
+            t_s: (t * 1e3).round() / 1e3,
+            open: total.open,
+            established: total.established,
+            connects_per_s: (total.established - prev.established) as f64 / dt,
+            sent_per_s: (total.sent - prev.sent) as f64 / dt,
+            received_per_s: (total.received - prev.received) as f64 / dt,
+            dropped: (total.dropped + total.ended_by_fault).saturating_sub(prev.dropped + prev.ended_by_fault),
+            errors: total.error_total(),
+            errors_new: ErrorKind::ALL
+                .iter()
+                .map(|k| {
+                    (
+                        k.key().to_string(),
+                        total.errors[*k as usize] - prev.errors[*k as usize],
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            faults_new: FaultKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.key().to_string(), total.faults[i] - prev.faults[i]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            proxy_new: BTreeMap::new(),
+            server: self.sample_server().map(ServerPoint::from),
+            kernel: self
+                .server_pid
+                .and_then(|_| procstat::kernel_sample().ok())
+                .map(KernelPoint::from),
+            p50_us: q(0.5),
+            p90_us: q(0.9),
+            p99_us: q(0.99),
+            p99_9_us: q(0.999),
+            max_us: window.max() as f64 / 1e3,
         }
     }
 
-    let end_ns = epoch.elapsed().as_nanos() as u64;
-    let end_s = (end_ns as f64 - run_start as f64) / 1e9;
-    if !window.is_empty() {
-        watch.interval(prev_t, end_s.max(prev_t), &window);
+    /// Stop the load now when a threshold has failed for good (abort_on_fail) or nothing will
+    /// open another connection.
+    fn stop_early(&mut self, early_stop: &dyn Fn(&Counters) -> Option<String>, total: &Counters) {
+        if self.aborted_by.is_some() || self.ctl.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let why = if let Some(why) = early_stop(total) {
+            eprintln!("wsload: stopping early (abort_on_fail): {why}");
+            why
+        } else if self.ctl.exhausted.load(Ordering::SeqCst) == self.ctl.cores {
+            let why = "every connection is down and nothing will open another \
+                       (no reconnect policy, or it gave up; set `reconnect` in the scenario to keep trying)"
+                .to_string();
+            eprintln!("wsload: stopping early: {why}");
+            why
+        } else {
+            return;
+        };
+        self.ctl.stop.store(true, Ordering::SeqCst);
+        self.aborted_by = Some(why);
     }
-    let proc_end = procstat::sample_self().unwrap_or_default();
-    if load_start_ns.is_some() && load_end.is_none() {
-        load_end = Some((end_ns, proc_end));
-        if let Some(w) = &mut server {
-            w.load_end = sample_server();
+
+    /// Every core is done: the last partial interval, the final figures, the totals.
+    fn finish(mut self, watch: &mut dyn Watch) -> Totals {
+        let end_ns = self.now_ns();
+        let end_s = (end_ns as f64 - self.run_start as f64) / 1e9;
+        if !self.window.is_empty() {
+            watch.interval(self.prev_t, end_s.max(self.prev_t), &self.window);
+        }
+        let proc_end = procstat::sample_self().unwrap_or_default();
+        if self.load_start_ns.is_some() && self.load_end.is_none() {
+            self.load_ended(end_ns, proc_end);
+        }
+        let mut rec = self.hists;
+        for s in self.cores.iter().filter_map(|c| c.last.as_ref()) {
+            rec.add_cumulative(&s.rec);
+        }
+        let run_start_unix_s = self.run_start_unix_ns as f64 / 1e9;
+        watch.figures(&Figures {
+            t_s: (end_s * 1e3).round() / 1e3,
+            run_start_unix_s,
+            counters: &rec.counters,
+            hists: &rec,
+            point: self.timeline.points.last(),
+            last: true,
+        });
+        Totals {
+            rec,
+            run_start_ns: self.run_start,
+            run_start_unix_s,
+            run_start_unix_ns: self.run_start_unix_ns,
+            start: self.start,
+            load_start_ns: self.load_start_ns,
+            load_end_ns: self.load_end.map(|(t, _)| t),
+            end_ns,
+            timeline_merges: self.timeline.merges,
+            timeline: self.timeline.points,
+            intervals: Vec::new(),
+            proc_before: self.proc_before,
+            proc_load: self.proc_load,
+            proc_load_end: self.load_end.map(|(_, p)| p),
+            proc_end,
+            open_at_load: self.open_at_load,
+            missing_cores: self.cores.iter().filter(|c| !c.done).count(),
+            per_core: self
+                .cores
+                .iter()
+                .map(|c| c.last.as_ref().map_or_else(Counters::default, |s| s.rec.counters))
+                .collect(),
+            interrupted: self.interrupts_seen > 0,
+            aborted_by: self.aborted_by,
+            server: self.server,
         }
     }
-    let mut rec = hists;
-    for s in cores.iter().filter_map(|c| c.last.as_ref()) {
-        rec.add_cumulative(&s.rec);
-    }
-    watch.figures(&Figures {
-        t_s: (end_s * 1e3).round() / 1e3,
-        run_start_unix_s,
-        counters: &rec.counters,
-        hists: &rec,
-        point: timeline.points.last(),
-        last: true,
-    });
-    Some(Totals {
-        rec,
-        run_start_ns: run_start,
-        run_start_unix_s,
-        run_start_unix_ns,
-        start,
-        load_start_ns,
-        load_end_ns: load_end.map(|(t, _)| t),
-        end_ns,
-        timeline_merges: timeline.merges,
-        timeline: timeline.points,
-        intervals: Vec::new(),
-        proc_before,
-        proc_load,
-        proc_load_end: load_end.map(|(_, p)| p),
-        proc_end,
-        open_at_load,
-        missing_cores: cores.iter().filter(|c| !c.done).count(),
-        per_core: cores
-            .iter()
-            .map(|c| c.last.as_ref().map_or_else(Counters::default, |s| s.rec.counters))
-            .collect(),
-        interrupted: interrupts_seen > 0,
-        aborted_by,
-        server,
-    })
 }
 
 /// Wait until `at` on the wall clock (interruptible by Ctrl-C), then return the run's start on
