@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::aggregate::live::{self as aggregate, INTERRUPTS};
 use crate::config::{RunPlan, Target};
+use crate::engine::proxy::child::{ProxyChild, ProxySection};
 use crate::engine::shard::{self, Control, CorePlan};
 use crate::report::{self, Summary};
 use crate::sys::child::ChildServer;
@@ -121,93 +122,187 @@ impl std::error::Error for NotStarted {}
 
 /// Run the load test described by `plan`.
 pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
-    let cores = plan.client_cpus.len();
-    let sc = &plan.scenario;
-    let here = plan.connections_here();
-    // Check what would make the run fail half-way, before opening anything.
-    // Ports first: more source addresses fix that, whatever the open-files limit says.
-    limits::check_ephemeral_ports(here, sc.source_ips.len().max(1)).map_err(|e| SetupError(e.into()))?;
-    limits::raise_nofile(limits::fds_needed(here, cores)).map_err(|e| SetupError(e.into()))?;
-    std::fs::create_dir_all(&plan.out_dir)
-        .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
-        .map_err(SetupError)?;
-
+    check_machine(&plan)?;
     // The live metrics endpoint, before anything is started that would have to be stopped.
     let mut live = Live::start(&plan).map_err(SetupError)?;
     install_interrupt_handler();
-    let server = match plan.server_cpu {
-        Some(cpu) if sc.target.is_none() => Some(ChildServer::start_echo_server(cpu).map_err(SetupError)?),
-        _ => None,
-    };
-    let target = match (&sc.target, &server) {
-        (Some(t), _) => t.clone(),
-        (None, Some(s)) => Target::parse(&format!("ws://{}/", s.addr)).map_err(anyhow::Error::msg)?,
-        (None, None) => unreachable!("the plan names a target or a server CPU"),
-    };
-    let addr = match resolve(&target) {
-        Ok(a) => a,
-        Err(e) => {
-            if let Some(s) = server {
-                s.stop();
-            }
-            return Err(SetupError(e).into());
-        }
-    };
-    // wss://: the trusted roots, loaded once; each core makes its own config from them.
-    let tls = if target.tls {
-        let t = ClientTls::load(&target.host, sc.tls.ca.as_deref(), sc.tls.insecure);
-        Some(t.map_err(|e| SetupError(anyhow::anyhow!(e)))?)
-    } else {
-        None
-    };
-    if sc.tls.insecure {
-        // Loud on purpose, even with -q: nothing about this run proves who answered.
-        eprintln!(
-            "wsload: WARNING: --insecure: the certificate of {target} is NOT verified; any server can answer for it"
-        );
-    }
-    // A scenario's [proxy]: the clients connect to the proxy, which forwards to the target.
-    let proxy = match &sc.proxy {
-        Some(cfg) => {
-            let cpu = cfg
-                .cpu
-                .or(plan.server_cpu)
-                .or(crate::sys::cores::available_cpus().last().copied())
-                .unwrap_or(0);
-            match crate::engine::proxy::child::ProxyChild::start(cfg, addr, cpu, plan.interval) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    if let Some(s) = server {
-                        s.stop();
-                    }
-                    return Err(SetupError(e).into());
-                }
-            }
-        }
-        None => None,
-    };
-    let client_addr = proxy.as_ref().map_or(addr, |p| p.addr());
+    let mut peers = Peers::start(&plan)?;
     if !plan.quiet {
+        peers.announce(&plan);
+    }
+
+    let plan = Arc::new(plan);
+    let ctl = Arc::new(Control::new(plan.client_cpus.len()));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let epoch = Instant::now();
+    let threads = spawn_cores(&plan, &peers, epoch, &ctl, tx);
+    if let Some(p) = &peers.proxy {
+        p.start_clock_with_traffic(ctl.clone(), epoch);
+    }
+    let early = crate::report::verdict::early_stop(&plan.scenario);
+    let server_pid = plan.server_pid.or(peers.server.as_ref().map(|s| s.child.id() as i32));
+    live.target = peers.target.redacted.clone();
+    let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early, &mut live);
+    for t in threads {
+        let _ = t.join();
+    }
+    let Some(mut totals) = totals else {
+        peers.stop_server();
+        return Err(NotStarted.into());
+    };
+    let proxy = peers.after_run(&mut totals, epoch);
+    let mut summary = Summary::build(&plan, &peers.target.redacted, &totals);
+    summary.proxy = proxy;
+    Ok(finish(&plan, &totals, summary, Some(live)))
+}
+
+/// Check what would make the run fail half-way, before opening anything. Ports first: more
+/// source addresses fix that, whatever the open-files limit says.
+fn check_machine(plan: &RunPlan) -> anyhow::Result<()> {
+    let here = plan.connections_here();
+    let sources = plan.scenario.source_ips.len().max(1);
+    limits::check_ephemeral_ports(here, sources).map_err(|e| SetupError(e.into()))?;
+    limits::raise_nofile(limits::fds_needed(here, plan.client_cpus.len())).map_err(|e| SetupError(e.into()))?;
+    std::fs::create_dir_all(&plan.out_dir)
+        .with_context(|| format!("cannot create the results directory {}", plan.out_dir.display()))
+        .map_err(SetupError)?;
+    Ok(())
+}
+
+/// What the client cores talk to: the target (or the built-in server started for it), its
+/// address and TLS roots, and the network-fault proxy in between when the scenario has one.
+struct Peers {
+    server: Option<ChildServer>,
+    target: Target,
+    /// The target's address (the proxy forwards to it).
+    addr: SocketAddr,
+    tls: Option<ClientTls>,
+    proxy: Option<ProxyChild>,
+}
+
+impl Peers {
+    /// Start the built-in server and the proxy as the plan says; a failure stops what was
+    /// started.
+    fn start(plan: &RunPlan) -> anyhow::Result<Peers> {
+        let server = match plan.server_cpu {
+            Some(cpu) if plan.scenario.target.is_none() => {
+                Some(ChildServer::start_echo_server(cpu).map_err(SetupError)?)
+            }
+            _ => None,
+        };
+        match Peers::reach(plan, server.as_ref()) {
+            Ok((target, addr, tls, proxy)) => Ok(Peers {
+                server,
+                target,
+                addr,
+                tls,
+                proxy,
+            }),
+            Err(e) => {
+                if let Some(s) = server {
+                    s.stop();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The target's URL and address, its TLS roots (loaded once; each core makes its own config
+    /// from them), and the proxy the clients connect to instead, when there is one.
+    fn reach(
+        plan: &RunPlan,
+        server: Option<&ChildServer>,
+    ) -> anyhow::Result<(Target, SocketAddr, Option<ClientTls>, Option<ProxyChild>)> {
+        let sc = &plan.scenario;
+        let target = match (&sc.target, server) {
+            (Some(t), _) => t.clone(),
+            (None, Some(s)) => Target::parse(&format!("ws://{}/", s.addr)).map_err(anyhow::Error::msg)?,
+            (None, None) => unreachable!("the plan names a target or a server CPU"),
+        };
+        let addr = resolve(&target).map_err(SetupError)?;
+        let tls = match target.tls {
+            true => Some(
+                ClientTls::load(&target.host, sc.tls.ca.as_deref(), sc.tls.insecure)
+                    .map_err(|e| SetupError(anyhow::anyhow!(e)))?,
+            ),
+            false => None,
+        };
+        if sc.tls.insecure {
+            // Loud on purpose, even with -q: nothing about this run proves who answered.
+            eprintln!(
+                "wsload: WARNING: --insecure: the certificate of {target} is NOT verified; any server can answer for it"
+            );
+        }
+        let proxy = match &sc.proxy {
+            Some(cfg) => {
+                let cpu = cfg
+                    .cpu
+                    .or(plan.server_cpu)
+                    .or(crate::sys::cores::available_cpus().last().copied())
+                    .unwrap_or(0);
+                Some(ProxyChild::start(cfg, addr, cpu, plan.interval).map_err(SetupError)?)
+            }
+            None => None,
+        };
+        Ok((target, addr, tls, proxy))
+    }
+
+    /// Where the clients connect: the proxy when there is one, else the target.
+    fn client_addr(&self) -> SocketAddr {
+        self.proxy.as_ref().map_or(self.addr, |p| p.addr())
+    }
+
+    fn announce(&self, plan: &RunPlan) {
         eprintln!(
-            "wsload: {here} connections{} to {target} from CPU(s) {}{}",
-            crate::config::fleet::describe_shard(&plan),
+            "wsload: {} connections{} to {} from CPU(s) {}{}",
+            plan.connections_here(),
+            crate::config::fleet::describe_shard(plan),
+            self.target,
             crate::sys::cores::format_cpu_list(&plan.client_cpus),
-            server.as_ref().map_or(String::new(), |_| format!(
+            self.server.as_ref().map_or(String::new(), |_| format!(
                 ", built-in server on CPU {}",
                 plan.server_cpu.unwrap_or(0)
             ))
         );
-        if let Some(p) = &proxy {
+        if let Some(p) = &self.proxy {
             eprintln!("wsload: through the network-fault proxy {} on CPU {}", p.addr(), p.cpu);
         }
     }
 
-    let plan = Arc::new(plan);
-    let ctl = Arc::new(Control::new(cores));
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let epoch = Instant::now();
-    let threads: Vec<_> = plan
-        .client_cpus
+    fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+    }
+
+    /// Every connection has closed: does the server still accept one, and did it give back
+    /// its descriptors? (Not after Ctrl-C: the user wants out.) Then stop the built-in server,
+    /// and fold the proxy's report into the time line.
+    fn after_run(&mut self, totals: &mut aggregate::Totals, epoch: Instant) -> Option<ProxySection> {
+        if let Some(w) = totals.server.as_mut().filter(|_| !totals.interrupted) {
+            let how = crate::cmd::postrun::Upgrade {
+                addr: self.addr,
+                host: &self.target.host_header,
+                path: &self.target.path,
+                tls: self.tls.as_ref(),
+            };
+            w.after = crate::cmd::postrun::check(w.pid, &how, w.before.as_ref());
+        }
+        self.stop_server();
+        let run_start = epoch + Duration::from_nanos(totals.run_start_ns);
+        self.proxy.take().map(|p| p.finish(run_start, &mut totals.timeline))
+    }
+}
+
+/// One pinned thread per client CPU, each with its share of the connections.
+fn spawn_cores(
+    plan: &Arc<RunPlan>,
+    peers: &Peers,
+    epoch: Instant,
+    ctl: &Arc<Control>,
+    tx: crossbeam_channel::Sender<crate::metrics::Snapshot>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    plan.client_cpus
         .iter()
         .enumerate()
         .map(|(i, &cpu)| {
@@ -215,53 +310,15 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
                 index: i,
                 cpu,
                 ids: plan.core_share(plan.scenario.connections, i),
-                addr: client_addr,
-                host_header: target.host_header.clone(),
-                path: target.path.clone(),
-                tls: tls.clone(),
+                addr: peers.client_addr(),
+                host_header: peers.target.host_header.clone(),
+                path: peers.target.path.clone(),
+                tls: peers.tls.clone(),
                 run: plan.clone(),
             };
             shard::run_core(cp, epoch, ctl.clone(), tx.clone())
         })
-        .collect();
-    drop(tx);
-    if let Some(p) = &proxy {
-        p.start_clock_with_traffic(ctl.clone(), epoch);
-    }
-    let early = crate::report::verdict::early_stop(&plan.scenario);
-    let server_pid = plan.server_pid.or(server.as_ref().map(|s| s.child.id() as i32));
-    live.target = target.redacted.clone();
-    let totals = aggregate::aggregate(rx, ctl, epoch, &plan, server_pid, &*early, &mut live);
-    for t in threads {
-        let _ = t.join();
-    }
-    let Some(mut totals) = totals else {
-        if let Some(s) = server {
-            s.stop();
-        }
-        return Err(NotStarted.into());
-    };
-    // Every connection has closed: does the server still accept one, and did it give back
-    // its descriptors? (Not after Ctrl-C: the user wants out.)
-    if let Some(w) = totals.server.as_mut().filter(|_| !totals.interrupted) {
-        let how = crate::cmd::postrun::Upgrade {
-            addr,
-            host: &target.host_header,
-            path: &target.path,
-            tls: tls.as_ref(),
-        };
-        w.after = crate::cmd::postrun::check(w.pid, &how, w.before.as_ref());
-    }
-    if let Some(s) = server {
-        s.stop();
-    }
-    let proxy = proxy.map(|p| {
-        let run_start = epoch + Duration::from_nanos(totals.run_start_ns);
-        p.finish(run_start, &mut totals.timeline)
-    });
-    let mut summary = Summary::build(&plan, &target.redacted, &totals);
-    summary.proxy = proxy;
-    Ok(finish(&plan, &totals, summary, Some(live)))
+        .collect()
 }
 
 /// The end of a run, and of a merge of shards: the failure analysis, then every result file
