@@ -205,23 +205,11 @@ pub async fn accept_loop(listener: TcpListener, core: Rc<Core>) {
 async fn handle(core: Rc<Core>, client: TcpStream) {
     let stats = core.stats.clone();
     stats.add(Counter::Accepted, 1);
-    let t = core.clock.now();
-    let refuse = core
-        .toxics
-        .iter()
-        .filter(|x| matches!(x.kind, Kind::Down) && x.active(t))
-        .any(|x| core.rng.borrow_mut().chance(x.fraction));
-    if refuse {
+    let Some(picked) = admit(&core) else {
         arm_reset(client.as_raw_fd());
         stats.add(Counter::Refused, 1);
         return;
-    }
-    let mut picked = 0u64;
-    for (i, x) in core.toxics.iter().enumerate() {
-        if core.rng.borrow_mut().chance(x.fraction) {
-            picked |= 1 << i;
-        }
-    }
+    };
     let connect = async { TcpStream::connect(core.upstream).await };
     let timeout = async {
         sleep(Duration::from_secs(10)).await;
@@ -257,6 +245,34 @@ async fn handle(core: Rc<Core>, client: TcpStream) {
         })
         .await
     };
+    end_both(end, &stats, client, server).await;
+    stats.add(Counter::Ended, 1);
+}
+
+/// Whether a new connection gets through (a `down` toxic refuses it), and if it does, which
+/// toxics apply to it (bit i: toxic i, each drawn with its `fraction`).
+fn admit(core: &Core) -> Option<u64> {
+    let t = core.clock.now();
+    let refuse = core
+        .toxics
+        .iter()
+        .filter(|x| matches!(x.kind, Kind::Down) && x.active(t))
+        .any(|x| core.rng.borrow_mut().chance(x.fraction));
+    if refuse {
+        return None;
+    }
+    let mut picked = 0u64;
+    for (i, x) in core.toxics.iter().enumerate() {
+        if core.rng.borrow_mut().chance(x.fraction) {
+            picked |= 1 << i;
+        }
+    }
+    Some(picked)
+}
+
+/// End both sides the way the connection ended: as they are, with a reset, or with a clean
+/// close (FIN both ways, both ends read out so that closing sends no reset).
+async fn end_both(end: End, stats: &CoreStats, client: Stream, server: Stream) {
     let fds = [client.borrow().as_raw_fd(), server.borrow().as_raw_fd()];
     match end {
         End::Done => {}
@@ -269,7 +285,6 @@ async fn handle(core: Rc<Core>, client: TcpStream) {
             stats.add(Counter::Closes, 1);
             shutdown_write(&client);
             shutdown_write(&server);
-            // Read both ends out so that closing sends no reset.
             let drain = |s: Stream| async move {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = read(&s, &mut buf).await {
@@ -278,7 +293,7 @@ async fn handle(core: Rc<Core>, client: TcpStream) {
                     }
                 }
             };
-            let both = future::zip(drain(client.clone()), drain(server.clone()));
+            let both = future::zip(drain(client), drain(server));
             future::or(
                 async {
                     both.await;
@@ -288,7 +303,6 @@ async fn handle(core: Rc<Core>, client: TcpStream) {
             .await;
         }
     }
-    stats.add(Counter::Ended, 1);
 }
 
 /// Resolves when a rate-triggered reset or close toxic ends the connection, or when anything
@@ -388,154 +402,203 @@ enum Piece {
     Eof,
 }
 
+/// Forward one direction through the byte-shaping toxics: a reader that decides each chunk's
+/// fate as it arrives, and a writer that sends it when due, at the pace the toxics allow.
 async fn shaped_forward(conn: &Conn, up: bool, src: &Stream, dst: &Stream) {
     let (tx, rx) = crate::engine::runtime::channel::<Piece>(QUEUE);
     let free: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
-    let reader = async {
-        let (core, stats, dir) = (&conn.core, &conn.core.stats, usize::from(!up));
-        let mut last_due = Instant::now();
-        loop {
-            let mut buf = free.borrow_mut().pop().unwrap_or_default();
-            buf.resize(CHUNK, 0);
-            let n = match read(src, &mut buf).await {
-                Ok(n) => n,
-                Err(_) => return conn.fail().await,
-            };
-            if n == 0 {
-                let _ = tx.send(Piece::Eof).await;
-                return;
-            }
-            buf.truncate(n);
-            stats.add(byte_counter(up), n as u64);
-            let (now, t) = (Instant::now(), core.clock.now());
-            let (mut delay, mut slice, mut corrupted, mut end) = (Duration::ZERO, None, false, None);
-            for x in conn.acting(up, t) {
-                match x.kind {
-                    Kind::Timeout => {
-                        conn.swallowing[dir].set(true);
-                        if !conn.timed_out.replace(true) {
-                            stats.add(Counter::TimedOut, 1);
-                        }
-                    }
-                    Kind::Latency { delay: d, jitter } => delay += jittered(d, jitter, core.unit()),
-                    Kind::Slice { size, delay } => slice = Some((size, delay)),
-                    Kind::Corrupt { probability } if !corrupted && core.rng.borrow_mut().chance(probability) => {
-                        flip_last(&mut buf, core.rng.borrow_mut().next_u64());
-                        corrupted = true;
-                        stats.add(Counter::ChunksCorrupted, 1);
-                    }
-                    Kind::Reset {
-                        trigger: Trigger::After(limit),
-                    }
-                    | Kind::Close {
-                        trigger: Trigger::After(limit),
-                    } if end.is_none() => {
-                        if let Some(cut) = cut_at(limit, conn.moved_for(x), n) {
-                            let e = if matches!(x.kind, Kind::Reset { .. }) {
-                                End::Reset
-                            } else {
-                                End::Close
-                            };
-                            end = Some((e, cut));
-                        }
-                    }
-                    _ => {}
+    future::zip(
+        shaped_read(conn, up, src, tx, &free),
+        shaped_write(conn, up, dst, rx, &free),
+    )
+    .await;
+}
+
+/// What the toxics acting on a direction do to one chunk read from it.
+struct ChunkFate {
+    delay: Duration,
+    slice: Option<(usize, Duration)>,
+    /// A byte-triggered reset or close, and where in the chunk it cuts.
+    end: Option<(End, usize)>,
+}
+
+/// Apply the toxics acting now on direction `up` to a chunk of `n` bytes (in `buf`): a timeout
+/// starts swallowing, corruption flips a bit in place, the rest is returned.
+fn chunk_fate(conn: &Conn, up: bool, buf: &mut [u8], n: usize) -> ChunkFate {
+    let (core, stats, dir) = (&conn.core, &conn.core.stats, usize::from(!up));
+    let mut fate = ChunkFate {
+        delay: Duration::ZERO,
+        slice: None,
+        end: None,
+    };
+    let mut corrupted = false;
+    for x in conn.acting(up, core.clock.now()) {
+        match x.kind {
+            Kind::Timeout => {
+                conn.swallowing[dir].set(true);
+                if !conn.timed_out.replace(true) {
+                    stats.add(Counter::TimedOut, 1);
                 }
             }
-            if conn.swallowing[dir].get() {
-                stats.add(Counter::BytesSwallowed, n as u64);
-                free.borrow_mut().push(buf);
-                continue;
+            Kind::Latency { delay: d, jitter } => fate.delay += jittered(d, jitter, core.unit()),
+            Kind::Slice { size, delay } => fate.slice = Some((size, delay)),
+            Kind::Corrupt { probability } if !corrupted && core.rng.borrow_mut().chance(probability) => {
+                flip_last(buf, core.rng.borrow_mut().next_u64());
+                corrupted = true;
+                stats.add(Counter::ChunksCorrupted, 1);
             }
-            if let Some((_, cut)) = end {
-                buf.truncate(cut);
+            Kind::Reset {
+                trigger: Trigger::After(limit),
             }
-            if !delay.is_zero() {
-                stats.add(Counter::BytesDelayed, buf.len() as u64);
+            | Kind::Close {
+                trigger: Trigger::After(limit),
+            } if fate.end.is_none() => {
+                if let Some(cut) = cut_at(limit, conn.moved_for(x), n) {
+                    let e = if matches!(x.kind, Kind::Reset { .. }) {
+                        End::Reset
+                    } else {
+                        End::Close
+                    };
+                    fate.end = Some((e, cut));
+                }
             }
-            conn.moved[dir].set(conn.moved[dir].get() + buf.len() as u64);
-            let due = (now + delay).max(last_due);
-            last_due = due;
-            if tx.send(Piece::Data { due, buf, slice }).await.is_err() {
+            _ => {}
+        }
+    }
+    fate
+}
+
+/// The reader half of [`shaped_forward`]: read, decide each chunk's fate, queue it.
+async fn shaped_read(
+    conn: &Conn,
+    up: bool,
+    src: &Stream,
+    tx: crate::engine::runtime::Sender<Piece>,
+    free: &RefCell<Vec<Vec<u8>>>,
+) {
+    let (stats, dir) = (&conn.core.stats, usize::from(!up));
+    let mut last_due = Instant::now();
+    loop {
+        let mut buf = free.borrow_mut().pop().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let n = match read(src, &mut buf).await {
+            Ok(n) => n,
+            Err(_) => return conn.fail().await,
+        };
+        if n == 0 {
+            let _ = tx.send(Piece::Eof).await;
+            return;
+        }
+        buf.truncate(n);
+        stats.add(byte_counter(up), n as u64);
+        let now = Instant::now();
+        let fate = chunk_fate(conn, up, &mut buf, n);
+        if conn.swallowing[dir].get() {
+            stats.add(Counter::BytesSwallowed, n as u64);
+            free.borrow_mut().push(buf);
+            continue;
+        }
+        if let Some((_, cut)) = fate.end {
+            buf.truncate(cut);
+        }
+        if !fate.delay.is_zero() {
+            stats.add(Counter::BytesDelayed, buf.len() as u64);
+        }
+        conn.moved[dir].set(conn.moved[dir].get() + buf.len() as u64);
+        let due = (now + fate.delay).max(last_due);
+        last_due = due;
+        let slice = fate.slice;
+        if tx.send(Piece::Data { due, buf, slice }).await.is_err() {
+            return;
+        }
+        if let Some((e, _)) = fate.end {
+            let _ = tx.send(Piece::End(e)).await;
+            return future::pending().await;
+        }
+    }
+}
+
+/// The writer half of [`shaped_forward`]: send each queued chunk when due, in slices, through
+/// stalls and the bandwidth limit.
+async fn shaped_write(
+    conn: &Conn,
+    up: bool,
+    dst: &Stream,
+    rx: crate::engine::runtime::Receiver<Piece>,
+    free: &RefCell<Vec<Vec<u8>>>,
+) {
+    let stats = &conn.core.stats;
+    let mut bucket: Option<Bucket> = None;
+    while let Some(p) = rx.recv().await {
+        let (due, buf, slice) = match p {
+            Piece::Eof => {
+                shutdown_write(dst);
                 return;
             }
-            if let Some((e, _)) = end {
-                let _ = tx.send(Piece::End(e)).await;
+            Piece::End(e) => {
+                conn.finish(e);
                 return future::pending().await;
             }
+            Piece::Data { due, buf, slice } => (due, buf, slice),
+        };
+        sleep_until(due).await;
+        if slice.is_some() {
+            stats.add(Counter::BytesSliced, buf.len() as u64);
         }
-    };
-    let writer = async {
-        let (core, stats) = (&conn.core, &conn.core.stats);
-        let mut bucket: Option<Bucket> = None;
-        while let Some(p) = rx.recv().await {
-            let (due, buf, slice) = match p {
-                Piece::Eof => {
-                    shutdown_write(dst);
-                    return;
-                }
-                Piece::End(e) => {
-                    conn.finish(e);
-                    return future::pending().await;
-                }
-                Piece::Data { due, buf, slice } => (due, buf, slice),
-            };
-            sleep_until(due).await;
-            if slice.is_some() {
-                stats.add(Counter::BytesSliced, buf.len() as u64);
+        let mut off = 0;
+        while off < buf.len() {
+            let mut len = buf.len() - off;
+            let (stalled, rate) = pace_limits(conn, up);
+            if let Some(left) = stalled {
+                stats.add(Counter::BytesStalled, len as u64);
+                sleep(left).await;
+                continue;
             }
-            let mut off = 0;
-            while off < buf.len() {
-                let t = core.clock.now();
-                let mut len = buf.len() - off;
-                let mut stalled = None;
-                let mut rate = None;
-                for x in conn.acting(up, t) {
-                    match x.kind {
-                        Kind::Stall { pause, every } => {
-                            let since = match (x.window(), core.clock.origin()) {
-                                (Some((start, _)), Some(o)) => (o + start).elapsed(),
-                                _ => core.started.elapsed(),
-                            };
-                            stalled = stalled.or(stall_left(since, pause, every));
-                        }
-                        Kind::Bandwidth { bytes_per_s } => {
-                            rate = Some(rate.map_or(bytes_per_s, |r: u64| r.min(bytes_per_s)))
-                        }
-                        _ => {}
-                    }
+            if let Some((size, _)) = slice {
+                len = len.min(size);
+            }
+            if let Some(r) = rate {
+                let b = bucket.get_or_insert_with(|| Bucket::new(r));
+                if b.bytes_per_s != r {
+                    *b = Bucket::new(r);
                 }
-                if let Some(left) = stalled {
-                    stats.add(Counter::BytesStalled, len as u64);
-                    sleep(left).await;
-                    continue;
-                }
-                if let Some((size, _)) = slice {
-                    len = len.min(size);
-                }
-                if let Some(r) = rate {
-                    let b = bucket.get_or_insert_with(|| Bucket::new(r));
-                    if b.bytes_per_s != r {
-                        *b = Bucket::new(r);
-                    }
-                    len = len.min(b.piece());
-                    let wait = b.take(Instant::now(), len);
-                    if !wait.is_zero() {
-                        stats.add(Counter::BytesThrottled, len as u64);
-                        sleep(wait).await;
-                    }
-                }
-                if write_all(dst, &buf[off..off + len]).await.is_err() {
-                    return conn.fail().await;
-                }
-                off += len;
-                match slice {
-                    Some((_, d)) if off < buf.len() && !d.is_zero() => sleep(d).await,
-                    _ => {}
+                len = len.min(b.piece());
+                let wait = b.take(Instant::now(), len);
+                if !wait.is_zero() {
+                    stats.add(Counter::BytesThrottled, len as u64);
+                    sleep(wait).await;
                 }
             }
-            free.borrow_mut().push(buf);
+            if write_all(dst, &buf[off..off + len]).await.is_err() {
+                return conn.fail().await;
+            }
+            off += len;
+            match slice {
+                Some((_, d)) if off < buf.len() && !d.is_zero() => sleep(d).await,
+                _ => {}
+            }
         }
-    };
-    future::zip(reader, writer).await;
+        free.borrow_mut().push(buf);
+    }
+}
+
+/// What holds back the writer of direction `up` now: how long a stall still lasts, and the
+/// tightest bandwidth limit (bytes per second).
+fn pace_limits(conn: &Conn, up: bool) -> (Option<Duration>, Option<u64>) {
+    let core = &conn.core;
+    let (mut stalled, mut rate) = (None, None);
+    for x in conn.acting(up, core.clock.now()) {
+        match x.kind {
+            Kind::Stall { pause, every } => {
+                let since = match (x.window(), core.clock.origin()) {
+                    (Some((start, _)), Some(o)) => (o + start).elapsed(),
+                    _ => core.started.elapsed(),
+                };
+                stalled = stalled.or(stall_left(since, pause, every));
+            }
+            Kind::Bandwidth { bytes_per_s } => rate = Some(rate.map_or(bytes_per_s, |r: u64| r.min(bytes_per_s))),
+            _ => {}
+        }
+    }
+    (stalled, rate)
 }
