@@ -546,30 +546,6 @@ pub fn can_run(checks: &[Check]) -> bool {
 
 /// The table, the reasons under it and a one-line verdict.
 pub fn render(req: &Request, checks: &[Check]) -> String {
-    const HEAD: [&str; 5] = ["CHECK", "CURRENT", "NEEDED (formula in N)", "STATUS", "FIX"];
-    let rows: Vec<[String; 5]> = checks
-        .iter()
-        .map(|c| {
-            let needed = if c.formula.is_empty() {
-                c.needed.clone()
-            } else {
-                format!("{} ({})", c.needed, c.formula)
-            };
-            [
-                c.name.to_string(),
-                c.current.clone(),
-                needed,
-                c.status.label().to_string(),
-                c.fix.clone(),
-            ]
-        })
-        .collect();
-    let mut width = HEAD.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
     let mut out = String::new();
     let n = thousands(req.connections);
     let server = if req.local_server {
@@ -583,21 +559,7 @@ pub fn render(req: &Request, checks: &[Check]) -> String {
         "wsload doctor: N = {n} connections{rate}, {server}, {} source address(es)\n",
         req.source_addresses.max(1)
     );
-    let mut line = |cells: [&str; 5]| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(cell);
-            } else {
-                let _ = write!(l, "{cell:<w$}  ");
-            }
-        }
-        let _ = writeln!(out, "{}", l.trim_end());
-    };
-    line(HEAD);
-    for row in &rows {
-        line(row.each_ref().map(String::as_str));
-    }
+    table(&mut out, checks);
     let notes: Vec<&Check> = checks.iter().filter(|c| c.why.is_some()).collect();
     if !notes.is_empty() {
         out.push('\n');
@@ -635,6 +597,49 @@ pub fn render(req: &Request, checks: &[Check]) -> String {
         );
     }
     out
+}
+
+/// The checks as an aligned table, one row per check.
+fn table(out: &mut String, checks: &[Check]) {
+    const HEAD: [&str; 5] = ["CHECK", "CURRENT", "NEEDED (formula in N)", "STATUS", "FIX"];
+    let rows: Vec<[String; 5]> = checks
+        .iter()
+        .map(|c| {
+            let needed = if c.formula.is_empty() {
+                c.needed.clone()
+            } else {
+                format!("{} ({})", c.needed, c.formula)
+            };
+            [
+                c.name.to_string(),
+                c.current.clone(),
+                needed,
+                c.status.label().to_string(),
+                c.fix.clone(),
+            ]
+        })
+        .collect();
+    let mut width = HEAD.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}  ");
+            }
+        }
+        let _ = writeln!(out, "{}", l.trim_end());
+    };
+    line(HEAD);
+    for row in &rows {
+        line(row.each_ref().map(String::as_str));
+    }
 }
 
 /// `wsload doctor`: print the checks for `args` on this machine. Exit status

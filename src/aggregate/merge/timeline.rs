@@ -102,23 +102,7 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
         };
         for &(i, sp) in here {
             carried[i] = (sp.open, sp.established, sp.errors);
-            p.connects_per_s += sp.connects_per_s;
-            p.sent_per_s += sp.sent_per_s;
-            p.received_per_s += sp.received_per_s;
-            p.dropped += sp.dropped;
-            for (k, n) in &sp.errors_new {
-                *p.errors_new.entry(k.clone()).or_default() += n;
-            }
-            for (k, n) in &sp.proxy_new {
-                *p.proxy_new.entry(k.clone()).or_default() += n;
-            }
-            for (k, n) in &sp.faults_new {
-                *p.faults_new.entry(k.clone()).or_default() += n;
-            }
-            if shards[i].server_samples {
-                p.server = sp.server;
-                p.kernel = sp.kernel;
-            }
+            add_rates(&mut p, sp, shards[i].server_samples);
         }
         for (i, c) in carried.iter().enumerate() {
             // A shard past its last point holds nothing open any more.
@@ -138,6 +122,28 @@ pub fn merge(shards: &[ShardLine], interval_ns: u64) -> (Vec<TimelinePoint>, Vec
         intervals.extend(Interval::encode(prev_t, tail_end_s.max(prev_t), &tail));
     }
     (timeline, intervals)
+}
+
+/// Add one shard's point to the merged point of its bucket: rates and per-interval counts
+/// add up; the server's samples come from the shard that took them (`with_server`).
+fn add_rates(p: &mut TimelinePoint, sp: &TimelinePoint, with_server: bool) {
+    p.connects_per_s += sp.connects_per_s;
+    p.sent_per_s += sp.sent_per_s;
+    p.received_per_s += sp.received_per_s;
+    p.dropped += sp.dropped;
+    for (into, from) in [
+        (&mut p.errors_new, &sp.errors_new),
+        (&mut p.proxy_new, &sp.proxy_new),
+        (&mut p.faults_new, &sp.faults_new),
+    ] {
+        for (k, n) in from {
+            *into.entry(k.clone()).or_default() += n;
+        }
+    }
+    if with_server {
+        p.server = sp.server;
+        p.kernel = sp.kernel;
+    }
 }
 
 /// Read a file, naming it in the error.
