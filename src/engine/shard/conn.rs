@@ -11,12 +11,12 @@ use std::task::{Context, Poll};
 
 use futures_lite::AsyncRead;
 
-use super::keeper;
+use super::events;
 use super::mix::{SEQ_MASK, TYPE_SHIFT};
 use super::seq::{Arrival, SeqTracker};
 use super::slots::Ending;
+use super::state::{Phase, Shard, Traffic};
 use super::wire::{self, Pending, FIRST};
-use super::{Phase, Shard, Traffic};
 use crate::config::scenario::template::Fill;
 use crate::config::scenario::{Correlate, FaultKind, Mode};
 use crate::engine::io::{Backlog, KEEP_CAPACITY};
@@ -226,19 +226,57 @@ impl Conn {
         if shard.phase.get() == Phase::Abort {
             return Ok(true);
         }
-        let mut ended: Option<Failure> = None;
         shard.wbuf.borrow_mut().clear();
-        let now = shard.now_ns();
+        if self.take_orders(shard.now_ns()) {
+            return Ok(true);
+        }
+        if self.greeting == 0 {
+            self.greet();
+        }
+        let mut ended: Option<Failure> = None;
+        // Frames that arrived with the upgrade response.
+        if self.has_partial() && self.sent == 0 && self.seq.unique == 0 {
+            ended = self.feed(&[], shard.now_ns()).err();
+        }
+        // 1. Read and check everything the socket has (not while half-open).
+        if ended.is_none() && self.hold != Some(FaultKind::HalfOpen) {
+            match self.read_all(&shard, cx) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(f) => ended = Some(f),
+            }
+        }
+        // A peer that breaks the protocol is told why before the connection is dropped.
+        if let Some((kind @ (ErrorKind::ProtocolViolation | ErrorKind::FrameTooLarge), _)) = &ended {
+            if !self.close_sent {
+                self.queue_close(Some(if *kind == ErrorKind::FrameTooLarge { 1009 } else { 1002 }));
+            }
+        }
+        // 2. New messages, or the close handshake once everything is back.
+        if ended.is_none() && !self.close_received {
+            self.send_new(cx, shard.phase.get());
+        }
+        // 3. Write what is queued (a reply to a server's close included).
+        let flushed = self.out.flush(&mut self.stream, cx, &mut shard.wbuf.borrow_mut());
+        if let Some(f) = ended {
+            return Err(f);
+        }
+        flushed.map_err(|e| (ErrorKind::from_io(&e, false), e.to_string()))?;
+        Ok(self.close_received && self.close_sent && self.out.is_empty() && !self.stream.wants_write())
+    }
 
-        // 0. What the core asks of this connection: a fault, or a close (lifetime, ramp-down).
+    /// What the core asks of this connection: a fault, or a close (lifetime, ramp-down).
+    /// `true`: a fault ended it.
+    #[inline]
+    fn take_orders(&mut self, now: u64) -> bool {
         let (fault, close, hold_until) = {
-            let mut slots = shard.slots.borrow_mut();
+            let mut slots = self.shard.slots.borrow_mut();
             let s = &mut slots[self.local as usize];
             (s.fault.take(), s.close, s.hold_until)
         };
         if let Some(kind) = fault {
             if self.inject(kind) {
-                return Ok(true);
+                return true;
             }
         }
         if self.hold.is_some() && now >= hold_until {
@@ -247,34 +285,24 @@ impl Conn {
         if close != Ending::None && self.ending == Ending::None {
             self.ending = close;
         }
+        false
+    }
 
-        if self.greeting == 0 {
-            self.greet();
-        }
-
-        // Frames that arrived with the upgrade response.
-        if self.has_partial() && self.sent == 0 && self.seq.unique == 0 {
-            ended = self.feed(&[], shard.now_ns()).err();
-        }
-
-        // 1. Read and check everything the socket has (not while half-open).
+    /// Read and check everything the socket has, up to [`READS_PER_POLL`] reads. `Ok(true)`:
+    /// the server closed the TCP connection after our close frame (finished).
+    #[inline]
+    fn read_all(&mut self, shard: &Shard, cx: &mut Context<'_>) -> Result<bool, Failure> {
         let mut reads = 0;
-        let reading = self.hold != Some(FaultKind::HalfOpen);
-        while reading && ended.is_none() && !self.close_received {
+        while !self.close_received {
             let mut rbuf = shard.rbuf.borrow_mut();
             match Pin::new(&mut self.stream).poll_read(cx, &mut rbuf[..]) {
+                Poll::Ready(Ok(0)) if self.close_sent => return Ok(true),
                 Poll::Ready(Ok(0)) => {
-                    if self.close_sent {
-                        return Ok(true);
-                    }
                     let why = "server closed the TCP connection without a close frame";
-                    ended = Some((ErrorKind::EofWithoutClose, why.into()));
+                    return Err((ErrorKind::EofWithoutClose, why.into()));
                 }
                 Poll::Ready(Ok(n)) => {
-                    let now = shard.now_ns();
-                    if let Err(f) = self.feed(&rbuf[..n], now) {
-                        ended = Some(f);
-                    }
+                    self.feed(&rbuf[..n], shard.now_ns())?;
                     reads += 1;
                     if reads == READS_PER_POLL {
                         cx.waker().wake_by_ref();
@@ -283,41 +311,27 @@ impl Conn {
                     // No break on a short read: the next poll_read costs no syscall
                     // (a short read marked the socket drained) and registers our waker.
                 }
-                Poll::Ready(Err(e)) => ended = Some((ErrorKind::from_io(&e, false), e.to_string())),
+                Poll::Ready(Err(e)) => return Err((ErrorKind::from_io(&e, false), e.to_string())),
                 Poll::Pending => break,
             }
         }
+        Ok(false)
+    }
 
-        // A peer that breaks the protocol is told why before the connection is dropped.
-        if let Some((kind @ (ErrorKind::ProtocolViolation | ErrorKind::FrameTooLarge), _)) = &ended {
-            if !self.close_sent {
-                self.queue_close(Some(if *kind == ErrorKind::FrameTooLarge { 1009 } else { 1002 }));
-            }
+    /// New messages while the traffic runs, or the close handshake once everything is back.
+    #[inline]
+    fn send_new(&mut self, cx: &mut Context<'_>, phase: Phase) {
+        if self.ending == Ending::None && (phase == Phase::Load || phase == Phase::Drain) {
+            // In the drain too: a message scheduled before the end still goes out if this
+            // connection is polled late; nothing scheduled after the end does.
+            self.generate(cx);
         }
-
-        // 2. New messages, or the close handshake once everything is back.
-        if ended.is_none() && !self.close_received {
-            let phase = shard.phase.get();
-            if self.ending == Ending::None && (phase == Phase::Load || phase == Phase::Drain) {
-                // In the drain too: a message scheduled before the end still goes out if this
-                // connection is polled late; nothing scheduled after the end does.
-                self.generate(cx);
-            }
-            // A lifetime or ramp-down close waits for the connection's echoes; the end of the run
-            // does not (the drain already waited).
-            let quiet = matches!(self.ending, Ending::Lifetime | Ending::RampDown) && self.unanswered() == 0;
-            if (phase == Phase::Close || quiet) && !self.close_sent {
-                self.queue_close(Some(1000));
-            }
+        // A lifetime or ramp-down close waits for the connection's echoes; the end of the run
+        // does not (the drain already waited).
+        let quiet = matches!(self.ending, Ending::Lifetime | Ending::RampDown) && self.unanswered() == 0;
+        if (phase == Phase::Close || quiet) && !self.close_sent {
+            self.queue_close(Some(1000));
         }
-
-        // 3. Write what is queued (a reply to a server's close included).
-        let flushed = self.out.flush(&mut self.stream, cx, &mut shard.wbuf.borrow_mut());
-        if let Some(f) = ended {
-            return Err(f);
-        }
-        flushed.map_err(|e| (ErrorKind::from_io(&e, false), e.to_string()))?;
-        Ok(self.close_received && self.close_sent && self.out.is_empty() && !self.stream.wants_write())
     }
 
     /// Parse frames from `data`, completing a frame left over from an earlier read first.
@@ -683,7 +697,7 @@ impl Conn {
         shard.in_flight.set(shard.in_flight.get().saturating_sub(outstanding));
         shard.wakers.borrow_mut()[self.local as usize] = None;
         shard.live.set(shard.live.get() - 1);
-        keeper::on_conn_end(shard, self.local, self.ending, failure.is_some());
+        events::on_conn_end(shard, self.local, self.ending, failure.is_some());
     }
 }
 

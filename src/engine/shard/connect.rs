@@ -13,8 +13,8 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::conn::Conn;
-use super::keeper;
-use super::Shard;
+use super::events;
+use super::state::Shard;
 use crate::metrics::ErrorKind;
 use crate::proto::handshake::{self, Response};
 use crate::tls::stream::{ClientStream, Stream};
@@ -23,7 +23,7 @@ type Failure = (ErrorKind, String);
 
 /// Start an attempt to open slot `local` as its own task.
 pub fn spawn_attempt(shard: &Rc<Shard>, local: u32) {
-    let first = keeper::on_attempt(shard, local);
+    let first = events::on_attempt(shard, local);
     shard.connecting.set(shard.connecting.get() + 1);
     let shard = shard.clone();
     crate::engine::runtime::spawn(async move {
@@ -81,7 +81,7 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
                 rec.upgrade_time.saturating_record(span(upgrade_from, now));
                 rec.counters.wire.deflate_conns += u64::from(o.deflate);
             }
-            keeper::on_established(shard, local);
+            events::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
             crate::engine::runtime::spawn(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate)).detach();
         }
@@ -92,7 +92,7 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
                 let addr = shard.plan.addr;
                 rec.error(kind, || format!("{addr}: {detail}"));
             }
-            keeper::on_attempt_failed(shard, local);
+            events::on_attempt_failed(shard, local);
         }
     }
 }

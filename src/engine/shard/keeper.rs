@@ -10,13 +10,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::runtime::sleep;
+use crate::engine::runtime::{sleep, JoinHandle};
 use crossbeam_channel::Sender;
 
-use super::slots::{overlap, Due, Ending, Event, Slot, SlotState};
-use super::{connect, Control, Phase, Shard, Traffic, CLOSE_TIMEOUT};
+use super::connect;
+use super::slots::{overlap, Due, Ending, Event, SlotState};
+use super::state::{Control, Phase, Shard, Traffic, CLOSE_TIMEOUT};
 use crate::config::scenario::FaultKind;
-use crate::engine::schedule::{backoff_delay, ramp_down_target};
+use crate::engine::schedule::ramp_down_target;
 use crate::metrics::{FaultEvent, Snapshot};
 
 /// Longest sleep of the control loop (it also looks at the stop flags this often).
@@ -26,8 +27,6 @@ const BUSY_TICK: Duration = Duration::from_millis(1);
 /// While connects wait for a free attempt, look again at least this often (a finished
 /// attempt wakes the loop at once).
 const WAIT_TICK: Duration = Duration::from_millis(5);
-/// Retries after a failed attempt never come faster than this, even with `immediate`.
-const MIN_RETRY: Duration = Duration::from_millis(10);
 
 /// This core's share of `total` connections over the whole run (all shards, all cores).
 fn local_share(shard: &Shard, total: u64) -> u64 {
@@ -66,129 +65,23 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
         sleep(Duration::from_millis(1)).await;
     };
     shard.run_start_ns.set(start);
-    // Snapshots every interval from the start, independent of the phases (the aggregator's
-    // time-line points fall on the same instants).
-    let ticker = {
-        let shard = shard.clone();
-        let tx = tx.clone();
-        crate::engine::runtime::spawn(async move {
-            let interval = shard.plan.run.interval;
-            let mut next = Duration::from_nanos(start) + interval;
-            loop {
-                let now = shard.epoch.elapsed();
-                if next > now {
-                    sleep(next - now).await;
-                }
-                next += interval;
-                shard.send_snapshot(&tx, false);
-            }
-        })
-    };
+    let ticker = spawn_ticker(shard.clone(), tx.clone(), start);
     let now = shard.now_ns();
     if start > now {
         sleep(Duration::from_nanos(start - now)).await;
     }
 
-    let mut k = Keeper {
-        down_cursor: shard.local_count(),
-        shard: shard.clone(),
-        ctl,
-        cursor: 0,
-        pending: VecDeque::new(),
-        fault_next: Vec::new(),
-        fault_cursor: 0,
-        ramp_down_start: 0,
-        stage_start: 0,
-        stage_deadline: 0,
-        last_traffic: Traffic::Quiet,
-        reported: false,
-        exhausted: false,
-    };
+    let mut k = Keeper::new(shard.clone(), ctl);
     let mut pacer = None;
     loop {
         let now = shard.now_ns();
         if k.ctl.abort.load(Ordering::Relaxed) && shard.phase.get() < Phase::Abort {
             shard.set_phase(Phase::Abort);
         }
-        let wake_at = match shard.phase.get() {
-            Phase::Connect => {
-                let w = k.keep_open(now);
-                if k.ctl.stop.load(Ordering::Relaxed) {
-                    // Stopped before any traffic: nothing to drain.
-                    shard.load_end_ns.set(now);
-                    k.enter_drain(now);
-                } else {
-                    k.report_ramp_done();
-                    let ls = k.ctl.load_start_ns.load(Ordering::SeqCst);
-                    if ls != u64::MAX && now >= ls {
-                        k.start_load(ls);
-                        pacer = Some(crate::engine::runtime::spawn(super::pace(shard.clone())));
-                    }
-                }
-                w.min(now + WAIT_TICK.as_nanos() as u64)
-            }
-            Phase::Load => {
-                let mut w = k.keep_open(now);
-                w = w.min(k.inject_faults(now));
-                let traffic = shard.traffic(now);
-                if traffic != k.last_traffic {
-                    // A closed-loop phase starts its windows; an open one picks up its schedule.
-                    k.last_traffic = traffic;
-                    shard.wake_all();
-                }
-                k.check_exhausted();
-                let end = shard.load_end_ns.get();
-                if k.ctl.stop.load(Ordering::Relaxed) && now < end {
-                    // Cut short: nothing scheduled from now on is sent.
-                    shard.load_end_ns.set(now);
-                    k.enter_drain(now);
-                } else if now >= end {
-                    k.enter_drain(now);
-                }
-                w.min(k.next_phase_change(now)).min(shard.load_end_ns.get())
-            }
-            Phase::Drain => {
-                k.run_agenda(now);
-                // Sleep first: every connection, woken by the phase change, gets polled once in
-                // the drain (sending anything still scheduled) before the in-flight count is trusted.
-                if now > k.stage_start + BUSY_TICK.as_nanos() as u64
-                    && (shard.in_flight.get() == 0 || shard.live.get() == 0 || now >= k.stage_deadline)
-                {
-                    k.after_drain(now);
-                }
-                now + BUSY_TICK.as_nanos() as u64
-            }
-            Phase::RampDown => {
-                k.run_agenda(now);
-                k.ramp_down(now);
-                if shard.live.get() == 0 || now >= k.stage_deadline {
-                    k.enter_close(now);
-                }
-                now + BUSY_TICK.as_nanos() as u64
-            }
-            Phase::Close => {
-                k.run_agenda(now);
-                if shard.live.get() == 0 || now >= k.stage_deadline {
-                    shard.set_phase(Phase::Abort);
-                }
-                now + 2 * BUSY_TICK.as_nanos() as u64
-            }
-            Phase::Abort => {
-                if shard.live.get() == 0 && shard.connecting.get() == 0 {
-                    break;
-                }
-                now + BUSY_TICK.as_nanos() as u64
-            }
+        let Some(wake_at) = k.step(now, &mut pacer) else {
+            break;
         };
-        let now = shard.now_ns();
-        let wake_at = wake_at.min(now + TICK.as_nanos() as u64);
-        if shard.connecting.get() >= k.per_core_concurrency() {
-            // Every attempt slot is busy: the next finished attempt wakes the loop (no timer).
-            Poke::new(&shard).await;
-        } else if wake_at > now {
-            // A finished connection attempt wakes the loop early: the next one can start.
-            futures_lite::future::or(sleep(Duration::from_nanos(wake_at - now)), Poke::new(&shard)).await;
-        }
+        k.wait(wake_at).await;
     }
     if let Some(p) = pacer {
         p.cancel();
@@ -196,6 +89,138 @@ pub async fn run(shard: Rc<Shard>, ctl: Arc<Control>, tx: Sender<Snapshot>) {
     k.final_accounting();
     ticker.cancel();
     shard.send_snapshot(&tx, true);
+}
+
+/// Snapshots every interval from the start, independent of the phases (the aggregator's
+/// time-line points fall on the same instants).
+fn spawn_ticker(shard: Rc<Shard>, tx: Sender<Snapshot>, start: u64) -> JoinHandle<()> {
+    crate::engine::runtime::spawn(async move {
+        let interval = shard.plan.run.interval;
+        let mut next = Duration::from_nanos(start) + interval;
+        loop {
+            let now = shard.epoch.elapsed();
+            if next > now {
+                sleep(next - now).await;
+            }
+            next += interval;
+            shard.send_snapshot(&tx, false);
+        }
+    })
+}
+
+impl Keeper {
+    fn new(shard: Rc<Shard>, ctl: Arc<Control>) -> Keeper {
+        Keeper {
+            down_cursor: shard.local_count(),
+            shard,
+            ctl,
+            cursor: 0,
+            pending: VecDeque::new(),
+            fault_next: Vec::new(),
+            fault_cursor: 0,
+            ramp_down_start: 0,
+            stage_start: 0,
+            stage_deadline: 0,
+            last_traffic: Traffic::Quiet,
+            reported: false,
+            exhausted: false,
+        }
+    }
+
+    /// One turn of the control loop in the current phase: when to look again (ns since the
+    /// epoch), or `None` once the core is done.
+    fn step(&mut self, now: u64, pacer: &mut Option<JoinHandle<()>>) -> Option<u64> {
+        let busy = BUSY_TICK.as_nanos() as u64;
+        let shard = self.shard.clone();
+        Some(match shard.phase.get() {
+            Phase::Connect => self.connect_step(now, pacer),
+            Phase::Load => self.load_step(now),
+            Phase::Drain => {
+                self.run_agenda(now);
+                // Sleep first: every connection, woken by the phase change, gets polled once in
+                // the drain (sending anything still scheduled) before the in-flight count is trusted.
+                if now > self.stage_start + busy
+                    && (shard.in_flight.get() == 0 || shard.live.get() == 0 || now >= self.stage_deadline)
+                {
+                    self.after_drain(now);
+                }
+                now + busy
+            }
+            Phase::RampDown => {
+                self.run_agenda(now);
+                self.ramp_down(now);
+                if shard.live.get() == 0 || now >= self.stage_deadline {
+                    self.enter_close(now);
+                }
+                now + busy
+            }
+            Phase::Close => {
+                self.run_agenda(now);
+                if shard.live.get() == 0 || now >= self.stage_deadline {
+                    shard.set_phase(Phase::Abort);
+                }
+                now + 2 * busy
+            }
+            Phase::Abort if shard.live.get() == 0 && shard.connecting.get() == 0 => return None,
+            Phase::Abort => now + busy,
+        })
+    }
+
+    /// The ramp: keep the slots open; start the load (and the pacer) when the aggregator says.
+    fn connect_step(&mut self, now: u64, pacer: &mut Option<JoinHandle<()>>) -> u64 {
+        let w = self.keep_open(now);
+        if self.ctl.stop.load(Ordering::Relaxed) {
+            // Stopped before any traffic: nothing to drain.
+            self.shard.load_end_ns.set(now);
+            self.enter_drain(now);
+        } else {
+            self.report_ramp_done();
+            let ls = self.ctl.load_start_ns.load(Ordering::SeqCst);
+            if ls != u64::MAX && now >= ls {
+                self.start_load(ls);
+                *pacer = Some(crate::engine::runtime::spawn(super::pacing::pace(self.shard.clone())));
+            }
+        }
+        w.min(now + WAIT_TICK.as_nanos() as u64)
+    }
+
+    /// The traffic phases: keep the slots open, inject faults, follow the schedule, and drain
+    /// at the end (planned, or cut short by a stop).
+    fn load_step(&mut self, now: u64) -> u64 {
+        let shard = self.shard.clone();
+        let w = self.keep_open(now).min(self.inject_faults(now));
+        let traffic = shard.traffic(now);
+        if traffic != self.last_traffic {
+            // A closed-loop phase starts its windows; an open one picks up its schedule.
+            self.last_traffic = traffic;
+            shard.wake_all();
+        }
+        self.check_exhausted();
+        let end = shard.load_end_ns.get();
+        if self.ctl.stop.load(Ordering::Relaxed) && now < end {
+            // Cut short: nothing scheduled from now on is sent.
+            shard.load_end_ns.set(now);
+            self.enter_drain(now);
+        } else if now >= end {
+            self.enter_drain(now);
+        }
+        w.min(self.next_phase_change(now)).min(shard.load_end_ns.get())
+    }
+
+    /// Sleep until `wake_at` (at most a tick), or until a finished connection attempt frees a
+    /// slot for the next one.
+    async fn wait(&self, wake_at: u64) {
+        let shard = &self.shard;
+        let now = shard.now_ns();
+        let wake_at = wake_at.min(now + TICK.as_nanos() as u64);
+        if shard.connecting.get() >= self.per_core_concurrency() {
+            // Every attempt slot is busy: the next finished attempt wakes the loop (no timer).
+            Poke::new(shard).await;
+        } else if wake_at > now {
+            // A finished connection attempt wakes the loop early: the next one can start.
+            futures_lite::future::or(sleep(Duration::from_nanos(wake_at - now)), Poke::new(shard)).await;
+        }
+    }
 }
 
 /// Resolves once `Shard::poke` is called after the first poll.
@@ -381,7 +406,7 @@ impl Keeper {
                 let hold = f.lasting.map_or(0, |d| now.saturating_add(d.as_nanos() as u64));
                 let hits = self.hit(f.kind, f.fraction, hold);
                 let mut rec = shard.rec.borrow_mut();
-                rec.counters.faults[fault_index(f.kind)] += hits;
+                rec.counters.faults[super::events::fault_index(f.kind)] += hits;
                 rec.fault_log.push(FaultEvent {
                     at_ns: now,
                     fault: i as u16,
@@ -504,126 +529,5 @@ impl Keeper {
                 rec.counters.down_ns += overlap(s.down_since, hi, lo, hi);
             }
         }
-    }
-}
-
-pub fn fault_index(kind: FaultKind) -> usize {
-    FaultKind::ALL.iter().position(|k| *k == kind).expect("listed")
-}
-
-/// Bookkeeping when an attempt starts. Returns whether it is the slot's first.
-pub fn on_attempt(shard: &Shard, local: u32) -> bool {
-    let now = shard.now_ns();
-    let mut slots = shard.slots.borrow_mut();
-    let s = &mut slots[local as usize];
-    s.state = SlotState::Connecting;
-    let first = s.wanted_since == u64::MAX;
-    if first {
-        s.wanted_since = now;
-    }
-    first
-}
-
-/// A connection is established: recovery figures if it replaces a dropped one, and its lifetime.
-pub fn on_established(shard: &Shard, local: u32) {
-    let now = shard.now_ns();
-    let sc = shard.scenario();
-    let gen;
-    {
-        let mut slots = shard.slots.borrow_mut();
-        let s = &mut slots[local as usize];
-        s.state = SlotState::Open;
-        s.gen = s.gen.wrapping_add(1);
-        s.failures = 0;
-        s.fault = None;
-        s.close = Ending::None;
-        s.hold_until = 0;
-        s.up_since = now;
-        gen = s.gen;
-        if s.down_since != u64::MAX {
-            let out = now.saturating_sub(s.down_since);
-            let mut rec = shard.rec.borrow_mut();
-            rec.recovery.saturating_record(out.max(1));
-            rec.counters.recovered += 1;
-            if out <= sc.recovered_within.as_nanos() as u64 {
-                rec.counters.recovered_in_time += 1;
-            }
-            rec.longest_outage_ns = rec.longest_outage_ns.max(out);
-            let (lo, hi) = (shard.load_start_ns.get(), shard.load_end_ns.get());
-            rec.counters.down_ns += overlap(s.down_since, now, lo, hi);
-            s.down_since = u64::MAX;
-        }
-    }
-    if let Some(life) = sc.lifetime {
-        // Lifetimes vary by ±10% so connections opened together do not all churn together.
-        let f = 0.9 + 0.2 * shard.next_unit();
-        let at = now.saturating_add((life.as_nanos() as f64 * f) as u64);
-        shard.agenda.borrow_mut().push(Event {
-            at_ns: at,
-            local,
-            gen,
-            what: Due::Expire,
-        });
-    }
-}
-
-/// Put slot `local` in the waiting state with a connect attempt `delay` from `now`.
-fn reconnect_after(shard: &Shard, s: &mut Slot, local: u32, now: u64, delay: Duration) {
-    s.state = SlotState::Waiting;
-    shard.agenda.borrow_mut().push(Event {
-        at_ns: now.saturating_add(delay.as_nanos() as u64),
-        local,
-        gen: s.gen,
-        what: Due::Connect,
-    });
-}
-
-/// An attempt failed: retry later by the reconnection policy, or give the slot up.
-pub fn on_attempt_failed(shard: &Shard, local: u32) {
-    let now = shard.now_ns();
-    let mut slots = shard.slots.borrow_mut();
-    let s = &mut slots[local as usize];
-    s.failures = s.failures.saturating_add(1);
-    let active = shard.phase.get() <= Phase::Load;
-    match backoff_delay(&shard.scenario().reconnect, s.failures, shard.next_unit()) {
-        Some(d) if active => reconnect_after(shard, s, local, now, d.max(MIN_RETRY)),
-        _ => s.state = SlotState::Closed,
-    }
-}
-
-/// A connection ended. `failure`: the server or the network broke it (already counted as an
-/// error by the caller when `ending` is not a fault). Decides what the slot does next.
-pub fn on_conn_end(shard: &Shard, local: u32, ending: Ending, failed: bool) {
-    let now = shard.now_ns();
-    let active = shard.phase.get() <= Phase::Load;
-    let mut slots = shard.slots.borrow_mut();
-    let s = &mut slots[local as usize];
-    let mut rec = shard.rec.borrow_mut();
-    let (lo, hi) = (shard.load_start_ns.get(), shard.load_end_ns.get());
-    rec.counters.up_ns += overlap(s.up_since, now, lo, hi);
-    s.fault = None;
-    s.close = Ending::None;
-    let dropped = ending == Ending::Fault || failed;
-    if ending == Ending::RampDown && !failed {
-        rec.counters.ramped_down += 1;
-    }
-    if !active || ending == Ending::RampDown || (ending == Ending::None && !failed) {
-        // A lifetime close that completes after the load (it waited for its echoes) is the end
-        // of the run for that connection, not churn: nothing reopens it.
-        s.state = SlotState::Closed;
-        return;
-    }
-    if ending == Ending::Lifetime && !failed {
-        rec.counters.churned += 1;
-    }
-    if dropped {
-        s.down_since = now;
-        match backoff_delay(&shard.scenario().reconnect, 0, shard.next_unit()) {
-            Some(d) => reconnect_after(shard, s, local, now, d),
-            None => s.state = SlotState::Closed,
-        }
-    } else {
-        // Lifetime over: reopen at once; the gap is churn, not an outage.
-        reconnect_after(shard, s, local, now, Duration::ZERO);
     }
 }

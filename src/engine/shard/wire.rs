@@ -9,7 +9,7 @@
 use std::cell::RefMut;
 use std::collections::VecDeque;
 
-use super::Shard;
+use super::state::Shard;
 use crate::config::scenario::{Correlate, PushFields};
 use crate::metrics::{ErrorKind, Recorder};
 use crate::proto::deflate::InflateError;
