@@ -12,8 +12,8 @@
 
 use hdrhistogram::Histogram;
 
-use super::prom::{Out, QUANTILES};
-use super::summary::percentiles;
+use super::exposition::{Out, QUANTILES};
+use super::model::percentiles;
 use crate::aggregate::Figures;
 use crate::metrics::ErrorKind;
 

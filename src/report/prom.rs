@@ -5,62 +5,12 @@
 //! collector refuses them). Latencies are in seconds, memory in bytes, as Prometheus
 //! names want. Families whose figures the run did not produce are left out.
 
-use std::fmt::Write;
-
 use serde_json::Value;
 
+use super::exposition::{Out, QUANTILES};
 use super::get;
 
-/// A label value escaped for the exposition format: backslash, double quote and line feed.
-pub fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-/// HELP text escaped: backslash and line feed.
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// A sample value: Go's float syntax, which Rust's `Display` matches for finite values.
-fn value(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{x}")
-    }
-}
-
-/// An exposition text being written (also used by the live endpoint's text, [`super::live`]).
-pub(super) struct Out(pub(super) String);
-
 impl Out {
-    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {}", escape_help(help));
-        let _ = writeln!(self.0, "# TYPE {name} {kind}");
-    }
-
-    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], x: f64) {
-        let _ = write!(self.0, "{name}");
-        if !labels.is_empty() {
-            let l: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
-                .collect();
-            let _ = write!(self.0, "{{{}}}", l.join(","));
-        }
-        let _ = writeln!(self.0, " {}", value(x));
-    }
-
-    /// A family of one unlabelled sample.
-    fn one(&mut self, name: &str, kind: &str, help: &str, x: Option<f64>) {
-        if let Some(x) = x {
-            self.family(name, kind, help);
-            self.sample(name, &[], x);
-        }
-    }
-
     /// A family with one sample per (label value, path) pair; absent figures are skipped.
     fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Value, items: &[(&str, &str)]) {
         self.family(name, kind, help);
@@ -83,15 +33,6 @@ impl Out {
         }
     }
 }
-
-/// Quantiles of a summary's percentile table (µs) and their labels.
-pub(super) const QUANTILES: &[(&str, &str)] = &[
-    ("0.5", "p50"),
-    ("0.9", "p90"),
-    ("0.95", "p95"),
-    ("0.99", "p99"),
-    ("0.999", "p99_9"),
-];
 
 pub fn render(s: &Value) -> String {
     let mut o = Out(String::new());
@@ -395,8 +336,6 @@ mod tests {
 
     #[test]
     fn labels_are_escaped() {
-        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
-        assert_eq!(escape_label("x\ny"), "x\\ny");
         let s = serde_json::json!({"target": "ws://h/\"q\"", "errors": {"reset": 3}});
         let text = render(&s);
         assert!(text.contains(r#"target="ws://h/\"q\"""#), "{text}");

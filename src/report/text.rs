@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::summary::Summary;
+use super::model::Summary;
 
 /// The traffic and the messages in a few words.
 fn describe_load(s: &Summary) -> String {

@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::charts::{
     bar_chart, line_chart, stacked_chart, Axis, Band, BarChart, Column, LineChart, Series, StackedChart, PALETTE,
 };
-use super::{fmt_bytes, fmt_num, fmt_pct, tick_us};
+use super::markup::{fmt_bytes, fmt_num, fmt_pct, get_f, table, text};
+use super::svg::tick_us;
 
 const PHASE_SHADES: [&str; 2] = ["#4a6fa5", "#7a7a7a"];
 const FAULT_COLOR: &str = "#d62728";
@@ -53,7 +54,7 @@ fn fault_bands(s: &Value) -> Vec<Band> {
             Band {
                 start: t,
                 end: t + lasting,
-                label: format!("{kind} ×{}", super::fmt_num(f(e, "connections"))),
+                label: format!("{kind} ×{}", fmt_num(f(e, "connections"))),
                 color: FAULT_COLOR,
                 opacity: 0.22,
             }
@@ -91,7 +92,7 @@ pub(super) fn time_range(s: &Value) -> (f64, f64) {
     arr(s, "/timeline").iter().for_each(|p| see(f(p, "t_s")));
     arr(s, "/phases").iter().for_each(|p| see(f(p, "end_s")));
     fault_bands(s).iter().for_each(|b| see(b.end));
-    see(super::get_f(s, "/traffic_start_s").unwrap_or(0.0) + super::get_f(s, "/duration_s").unwrap_or(0.0));
+    see(get_f(s, "/traffic_start_s").unwrap_or(0.0) + get_f(s, "/duration_s").unwrap_or(0.0));
     (0.0, if hi > 0.0 { hi } else { 1.0 })
 }
 
@@ -247,7 +248,7 @@ pub(super) fn error_columns(s: &Value, classes: &[String]) -> Vec<Column> {
     // The points' length: a long run's points each cover several intervals.
     let step = ["/run/timeline_step_s", "/run/interval_s"]
         .into_iter()
-        .find_map(|k| super::get_f(s, k).filter(|v| *v > 0.0))
+        .find_map(|k| get_f(s, k).filter(|v| *v > 0.0))
         .unwrap_or(1.0);
     let mut prev: Option<f64> = None;
     tl.iter()
@@ -448,7 +449,7 @@ fn cores_chart(h: &mut String, s: &Value) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut row = vec![label(i, c), super::text(c.get("cpu"))];
+            let mut row = vec![label(i, c), text(c.get("cpu"))];
             for k in [
                 "established",
                 "connect_failed",
@@ -464,7 +465,7 @@ fn cores_chart(h: &mut String, s: &Value) {
             row
         })
         .collect();
-    super::table(
+    table(
         h,
         &[
             "core",
