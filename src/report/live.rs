@@ -14,8 +14,8 @@ use hdrhistogram::Histogram;
 
 use super::exposition::{Out, QUANTILES};
 use super::model::percentiles;
-use crate::aggregate::Figures;
-use crate::metrics::ErrorKind;
+use crate::aggregate::{Figures, TimelinePoint};
+use crate::metrics::{Counters, ErrorKind, Recorder};
 
 /// Upper bounds of the latency histogram's buckets, seconds (+Inf is added).
 const BUCKETS_S: [f64; 19] = [
@@ -26,7 +26,17 @@ const BUCKETS_S: [f64; 19] = [
 /// The exposition text of `f`; `target` is the run's URL with its credentials redacted.
 pub fn render(f: &Figures<'_>, target: &str) -> String {
     let mut o = Out(String::with_capacity(8 * 1024));
-    let c = f.counters;
+    run_info(&mut o, f, target);
+    counters(&mut o, f.counters);
+    latency(&mut o, f.hists);
+    if let Some(p) = f.point {
+        last_interval(&mut o, p);
+    }
+    o.0
+}
+
+/// What run this is, since when, and whether it is over.
+fn run_info(o: &mut Out, f: &Figures<'_>, target: &str) {
     o.family(
         "wsload_info",
         "gauge",
@@ -38,23 +48,27 @@ pub fn render(f: &Figures<'_>, target: &str) -> String {
         1.0,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_run_start_time_seconds",
         "When the run started, seconds since the Unix epoch.",
         f.run_start_unix_s,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_elapsed_seconds",
         "Seconds since the start of the run, as of these figures.",
         f.t_s,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_run_done",
         "1 once the run is over: these are its final figures, those of summary.json.",
         f64::from(u8::from(f.last)),
     );
+}
+
+/// Connections by state, messages, bytes and errors so far.
+fn counters(o: &mut Out, c: &Counters) {
     o.family(
         "wsload_connections",
         "gauge",
@@ -106,49 +120,53 @@ pub fn render(f: &Figures<'_>, target: &str) -> String {
             c.errors[k as usize] as f64,
         );
     }
-    let h = f.hists;
+}
+
+/// Latency over the run so far (summary and histogram) and the client's send delay.
+fn latency(o: &mut Out, h: &Recorder) {
     let kinds = [
         ("corrected", &h.corrected),
         ("uncorrected", &h.uncorrected),
         ("connect", &h.connect_time),
     ];
-    latency_summary(&mut o, &kinds);
-    latency_histogram(&mut o, &kinds);
+    latency_summary(o, &kinds);
+    latency_histogram(o, &kinds);
     o.family(
         "wsload_send_delay_seconds",
         "summary",
         "How late messages left against their schedule (the client's own lag), so far.",
     );
-    summary_samples(&mut o, "wsload_send_delay_seconds", &[], &h.send_delay);
-    if let Some(p) = f.point {
-        o.family(
-            "wsload_interval_rate_per_second",
-            "gauge",
-            "Over the last interval: messages sent and echoed, connections established, per second.",
-        );
-        for (kind, x) in [
-            ("sent", p.sent_per_s),
-            ("received", p.received_per_s),
-            ("connects", p.connects_per_s),
-        ] {
-            o.sample("wsload_interval_rate_per_second", &[("kind", kind)], x);
-        }
-        o.family(
-            "wsload_interval_latency_seconds",
-            "gauge",
-            "Corrected latency of the echoes received in the last interval, by quantile (1 = max).",
-        );
-        for (q, us) in [
-            ("0.5", p.p50_us),
-            ("0.9", p.p90_us),
-            ("0.99", p.p99_us),
-            ("0.999", p.p99_9_us),
-            ("1", p.max_us),
-        ] {
-            o.sample("wsload_interval_latency_seconds", &[("quantile", q)], us / 1e6);
-        }
+    summary_samples(o, "wsload_send_delay_seconds", &[], &h.send_delay);
+}
+
+/// Rates and latency over the last interval.
+fn last_interval(o: &mut Out, p: &TimelinePoint) {
+    o.family(
+        "wsload_interval_rate_per_second",
+        "gauge",
+        "Over the last interval: messages sent and echoed, connections established, per second.",
+    );
+    for (kind, x) in [
+        ("sent", p.sent_per_s),
+        ("received", p.received_per_s),
+        ("connects", p.connects_per_s),
+    ] {
+        o.sample("wsload_interval_rate_per_second", &[("kind", kind)], x);
     }
-    o.0
+    o.family(
+        "wsload_interval_latency_seconds",
+        "gauge",
+        "Corrected latency of the echoes received in the last interval, by quantile (1 = max).",
+    );
+    for (q, us) in [
+        ("0.5", p.p50_us),
+        ("0.9", p.p90_us),
+        ("0.99", p.p99_us),
+        ("0.999", p.p99_9_us),
+        ("1", p.max_us),
+    ] {
+        o.sample("wsload_interval_latency_seconds", &[("quantile", q)], us / 1e6);
+    }
 }
 
 fn gauge(o: &mut Out, name: &str, help: &str, x: f64) {

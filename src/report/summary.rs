@@ -28,60 +28,9 @@ pub const SEND_DELAY_WARN_US: u64 = crate::analysis::readiness::CLIENT_LAG_P99_U
 impl Summary {
     pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {
         let c = &t.rec.counters;
-        // The load window: from the start of the load to its end (planned or Ctrl-C), drain excluded.
-        let load_s = match (t.load_start_ns, t.load_end_ns) {
-            (Some(s), Some(e)) => e.saturating_sub(s) as f64 / 1e9,
-            _ => 0.0,
-        };
-        let load_cpu = match (t.proc_load, t.proc_load_end) {
-            (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
-            _ => None,
-        };
-        let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
-            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
-            _ => 0.0,
-        };
         let sc = &plan.scenario;
+        let load_s = load_seconds(t);
         let rel = |ns: u64| round3(ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
-        let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
-        let cpu = load_cpu
-            .filter(|_| c.received_in_load > 0)
-            .map(|s| s / (c.received_in_load as f64 / 1e6));
-        let busy = load_cpu
-            .filter(|_| load_s > 0.0)
-            .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
-        let send_delay = percentiles(&t.rec.send_delay);
-        let mut warnings = Vec::new();
-        // CPU busy alone is no sign of saturation (much of it is the kernel's per-packet work,
-        // which grows with the rate). Lag against the schedule is the sign.
-        if send_delay.p99 >= SEND_DELAY_WARN_US {
-            warnings.push(format!(
-                "the client fell behind its send schedule (send delay p50 {} us, p99 {} us): latency \
-                 figures include the client's own lag; add client cores (--cores) or lower --rate",
-                send_delay.p50, send_delay.p99
-            ));
-        }
-        let rss_per_conn = match t.proc_load {
-            Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
-            _ => 0,
-        };
-        let errors = ErrorKind::ALL
-            .iter()
-            .map(|k| (k.key(), c.errors[*k as usize]))
-            .collect();
-        let phases = match t.load_start_ns {
-            Some(ls) => sc
-                .phases
-                .iter()
-                .map(|p| PhaseWindow {
-                    name: p.name.clone(),
-                    kind: phase_kind(&p.kind),
-                    start_s: rel(ls + p.start.as_nanos() as u64),
-                    end_s: rel(ls + p.end().as_nanos() as u64),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
         let mut summary = Summary {
             schema: "wsload.summary.v1",
             wsload_version: env!("CARGO_PKG_VERSION"),
@@ -91,95 +40,28 @@ impl Summary {
             partial_reason: None,
             started_at_unix_s: round3(t.run_start_unix_s),
             started_at_unix_ns: t.run_start_unix_ns,
-            shard: {
-                let ids = RunPlan::share(sc.connections, plan.shard.index, plan.shard.count);
-                ShardEcho {
-                    index: plan.shard.index,
-                    count: plan.shard.count,
-                    connection_ids: [ids.start, ids.end],
-                }
-            },
+            shard: shard_echo(plan),
             start: t.start,
             duration_s: round3(load_s),
             scenario: sc.clone(),
-            run: RunEcho {
-                client_cpus: plan.client_cpus.clone(),
-                server_cpu: plan.server_cpu,
-                interval_s: plan.interval.as_secs_f64(),
-                timeline_step_s: plan.interval.as_secs_f64() * f64::from(1u32 << t.timeline_merges.min(31)),
-            },
+            run: run_echo(plan, t),
             traffic_start_s: t.load_start_ns.map(rel),
-            phases,
-            connections: ConnSection {
-                target: plan.connections_here(),
-                established: c.established,
-                failed: c.connect_failed,
-                not_attempted: plan.connections_here().saturating_sub(c.connect_attempts),
-                peak_open,
-                dropped: c.dropped,
-                ramped_down: c.ramped_down,
-                connect_rate_per_s: round3(if time_to_all > 0.0 {
-                    c.established as f64 / time_to_all
-                } else {
-                    0.0
-                }),
-                time_to_all_s: round3(time_to_all),
-            },
-            messages: MsgSection {
-                sent: c.sent,
-                received: c.received,
-                lost: c.lost,
-                lost_by_drop: c.lost_by_drop,
-                duplicated: c.duplicated,
-                out_of_order: c.out_of_order,
-                corrupted: c.corrupted,
-                rate_per_s: round3(c.received_in_load as f64 / load_s.max(1e-9)),
-                bytes_sent: c.bytes_sent,
-                bytes_received: c.bytes_received,
-            },
-            latency_us: LatencySection {
-                corrected: percentiles(&t.rec.corrected),
-                uncorrected: percentiles(&t.rec.uncorrected),
-                connect: percentiles(&t.rec.connect_time),
-                tcp_connect: percentiles(&t.rec.tcp_time),
-                tls_handshake: percentiles(&t.rec.tls_time),
-                upgrade: percentiles(&t.rec.upgrade_time),
-            },
-            tls: sc.target.as_ref().filter(|tg| tg.tls).map(|_| {
-                let done = c.tls_full + c.tls_resumed;
-                TlsSection {
-                    insecure: sc.tls.insecure,
-                    ca: sc.tls.ca.as_ref().map(|p| p.display().to_string()),
-                    full_handshakes: c.tls_full,
-                    resumed_handshakes: c.tls_resumed,
-                    resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
-                    version: tls_version(done, c.tls13),
-                }
-            }),
-            message_types: sc
-                .messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let st = t.rec.types.get(i);
-                    TypeSection {
-                        name: m.name.clone(),
-                        sent: st.map_or(0, |s| s.sent),
-                        received: st.map_or(0, |s| s.received),
-                        latency_us: st.map_or_else(
-                            || percentiles(&crate::metrics::new_histogram()),
-                            |s| percentiles(&s.latency),
-                        ),
-                    }
-                })
-                .collect(),
+            phases: phase_windows(sc, t, &rel),
+            connections: conn_section(plan, t),
+            messages: msg_section(t, load_s),
+            latency_us: latency_section(t),
+            tls: tls_section(sc, t),
+            message_types: type_sections(sc, t),
             recovery: recovery_section(sc, t),
             faults: fault_section(sc, t, &rel),
             proxy: None,
             thresholds: Vec::new(),
             thresholds_passed: None,
             aborted_by: t.aborted_by.clone(),
-            errors,
+            errors: ErrorKind::ALL
+                .iter()
+                .map(|k| (k.key(), c.errors[*k as usize]))
+                .collect(),
             upgrade_status: t
                 .rec
                 .upgrade_status
@@ -188,43 +70,9 @@ impl Summary {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             close_codes: t.rec.close_codes.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            first_errors: t
-                .rec
-                .first_errors
-                .iter()
-                .map(|(k, m)| ErrorNote {
-                    kind: k.key(),
-                    count: c.errors[*k as usize],
-                    first: m.clone(),
-                    advice: k.advice(),
-                })
-                .collect(),
-            client: ClientSection {
-                cpu_user_s: round3(t.proc_end.cpu_user_s),
-                cpu_sys_s: round3(t.proc_end.cpu_sys_s),
-                cpu_s_per_million_msgs: cpu.map(round3),
-                peak_rss_bytes: t.proc_end.peak_rss_bytes,
-                rss_per_connection_bytes: rss_per_conn,
-                cpu_busy: busy,
-                send_delay_us: send_delay,
-                warnings,
-            },
-            cores: t
-                .per_core
-                .iter()
-                .enumerate()
-                .map(|(i, c)| CoreSection {
-                    core: i,
-                    cpu: plan.client_cpus.get(i).copied().unwrap_or(0),
-                    established: c.established,
-                    connect_failed: c.connect_failed,
-                    dropped: c.dropped,
-                    sent: c.sent,
-                    received: c.received,
-                    lost: c.lost,
-                    errors: c.error_total(),
-                })
-                .collect(),
+            first_errors: first_errors(t),
+            client: client_section(plan, t, load_s),
+            cores: core_sections(plan, t),
             server: super::server::build(sc, t),
             wire: super::wire::build(sc, &c.wire, c.received, c.received_in_load, load_s),
             analysis: None,
@@ -264,6 +112,204 @@ fn phase_kind(k: &PhaseKind) -> &'static str {
         PhaseKind::Idle => "idle",
         PhaseKind::InFlight { .. } => "in-flight",
     }
+}
+
+/// The load window: from the start of the load to its end (planned or Ctrl-C), drain excluded.
+fn load_seconds(t: &Totals) -> f64 {
+    match (t.load_start_ns, t.load_end_ns) {
+        (Some(s), Some(e)) => e.saturating_sub(s) as f64 / 1e9,
+        _ => 0.0,
+    }
+}
+
+fn shard_echo(plan: &RunPlan) -> ShardEcho {
+    let ids = RunPlan::share(plan.scenario.connections, plan.shard.index, plan.shard.count);
+    ShardEcho {
+        index: plan.shard.index,
+        count: plan.shard.count,
+        connection_ids: [ids.start, ids.end],
+    }
+}
+
+fn run_echo(plan: &RunPlan, t: &Totals) -> RunEcho {
+    RunEcho {
+        client_cpus: plan.client_cpus.clone(),
+        server_cpu: plan.server_cpu,
+        interval_s: plan.interval.as_secs_f64(),
+        timeline_step_s: plan.interval.as_secs_f64() * f64::from(1u32 << t.timeline_merges.min(31)),
+    }
+}
+
+/// The traffic phases on the time line's clock (none when the load never started).
+fn phase_windows(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> Vec<PhaseWindow> {
+    let Some(ls) = t.load_start_ns else {
+        return Vec::new();
+    };
+    sc.phases
+        .iter()
+        .map(|p| PhaseWindow {
+            name: p.name.clone(),
+            kind: phase_kind(&p.kind),
+            start_s: rel(ls + p.start.as_nanos() as u64),
+            end_s: rel(ls + p.end().as_nanos() as u64),
+        })
+        .collect()
+}
+
+fn conn_section(plan: &RunPlan, t: &Totals) -> ConnSection {
+    let c = &t.rec.counters;
+    let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
+        (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
+        _ => 0.0,
+    };
+    ConnSection {
+        target: plan.connections_here(),
+        established: c.established,
+        failed: c.connect_failed,
+        not_attempted: plan.connections_here().saturating_sub(c.connect_attempts),
+        peak_open: t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load),
+        dropped: c.dropped,
+        ramped_down: c.ramped_down,
+        connect_rate_per_s: round3(if time_to_all > 0.0 {
+            c.established as f64 / time_to_all
+        } else {
+            0.0
+        }),
+        time_to_all_s: round3(time_to_all),
+    }
+}
+
+fn msg_section(t: &Totals, load_s: f64) -> MsgSection {
+    let c = &t.rec.counters;
+    MsgSection {
+        sent: c.sent,
+        received: c.received,
+        lost: c.lost,
+        lost_by_drop: c.lost_by_drop,
+        duplicated: c.duplicated,
+        out_of_order: c.out_of_order,
+        corrupted: c.corrupted,
+        rate_per_s: round3(c.received_in_load as f64 / load_s.max(1e-9)),
+        bytes_sent: c.bytes_sent,
+        bytes_received: c.bytes_received,
+    }
+}
+
+fn latency_section(t: &Totals) -> LatencySection {
+    LatencySection {
+        corrected: percentiles(&t.rec.corrected),
+        uncorrected: percentiles(&t.rec.uncorrected),
+        connect: percentiles(&t.rec.connect_time),
+        tcp_connect: percentiles(&t.rec.tcp_time),
+        tls_handshake: percentiles(&t.rec.tls_time),
+        upgrade: percentiles(&t.rec.upgrade_time),
+    }
+}
+
+/// wss:// targets only.
+fn tls_section(sc: &Scenario, t: &Totals) -> Option<TlsSection> {
+    let c = &t.rec.counters;
+    sc.target.as_ref().filter(|tg| tg.tls).map(|_| {
+        let done = c.tls_full + c.tls_resumed;
+        TlsSection {
+            insecure: sc.tls.insecure,
+            ca: sc.tls.ca.as_ref().map(|p| p.display().to_string()),
+            full_handshakes: c.tls_full,
+            resumed_handshakes: c.tls_resumed,
+            resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
+            version: tls_version(done, c.tls13),
+        }
+    })
+}
+
+fn type_sections(sc: &Scenario, t: &Totals) -> Vec<TypeSection> {
+    sc.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let st = t.rec.types.get(i);
+            TypeSection {
+                name: m.name.clone(),
+                sent: st.map_or(0, |s| s.sent),
+                received: st.map_or(0, |s| s.received),
+                latency_us: st.map_or_else(
+                    || percentiles(&crate::metrics::new_histogram()),
+                    |s| percentiles(&s.latency),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn first_errors(t: &Totals) -> Vec<ErrorNote> {
+    let c = &t.rec.counters;
+    t.rec
+        .first_errors
+        .iter()
+        .map(|(k, m)| ErrorNote {
+            kind: k.key(),
+            count: c.errors[*k as usize],
+            first: m.clone(),
+            advice: k.advice(),
+        })
+        .collect()
+}
+
+fn client_section(plan: &RunPlan, t: &Totals, load_s: f64) -> ClientSection {
+    let c = &t.rec.counters;
+    let load_cpu = match (t.proc_load, t.proc_load_end) {
+        (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
+        _ => None,
+    };
+    let cpu = load_cpu
+        .filter(|_| c.received_in_load > 0)
+        .map(|s| s / (c.received_in_load as f64 / 1e6));
+    let busy = load_cpu
+        .filter(|_| load_s > 0.0)
+        .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
+    let send_delay = percentiles(&t.rec.send_delay);
+    let mut warnings = Vec::new();
+    // CPU busy alone is no sign of saturation (much of it is the kernel's per-packet work,
+    // which grows with the rate). Lag against the schedule is the sign.
+    if send_delay.p99 >= SEND_DELAY_WARN_US {
+        warnings.push(format!(
+            "the client fell behind its send schedule (send delay p50 {} us, p99 {} us): latency \
+             figures include the client's own lag; add client cores (--cores) or lower --rate",
+            send_delay.p50, send_delay.p99
+        ));
+    }
+    let rss_per_conn = match t.proc_load {
+        Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
+        _ => 0,
+    };
+    ClientSection {
+        cpu_user_s: round3(t.proc_end.cpu_user_s),
+        cpu_sys_s: round3(t.proc_end.cpu_sys_s),
+        cpu_s_per_million_msgs: cpu.map(round3),
+        peak_rss_bytes: t.proc_end.peak_rss_bytes,
+        rss_per_connection_bytes: rss_per_conn,
+        cpu_busy: busy,
+        send_delay_us: send_delay,
+        warnings,
+    }
+}
+
+fn core_sections(plan: &RunPlan, t: &Totals) -> Vec<CoreSection> {
+    t.per_core
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CoreSection {
+            core: i,
+            cpu: plan.client_cpus.get(i).copied().unwrap_or(0),
+            established: c.established,
+            connect_failed: c.connect_failed,
+            dropped: c.dropped,
+            sent: c.sent,
+            received: c.received,
+            lost: c.lost,
+            errors: c.error_total(),
+        })
+        .collect()
 }
 
 fn recovery_section(sc: &Scenario, t: &Totals) -> RecoverySection {
