@@ -46,6 +46,14 @@ impl Out {
         let _ = writeln!(self.0, " {}", value(x));
     }
 
+    /// A family with one sample per (label value, value), in the order given.
+    pub(crate) fn labelled(&mut self, name: &str, kind: &str, help: &str, label: &str, items: &[(&str, f64)]) {
+        self.family(name, kind, help);
+        for (l, x) in items {
+            self.sample(name, &[(label, l)], *x);
+        }
+    }
+
     /// A family of one unlabelled sample.
     pub(crate) fn one(&mut self, name: &str, kind: &str, help: &str, x: Option<f64>) {
         if let Some(x) = x {

@@ -69,57 +69,54 @@ fn run_info(o: &mut Out, f: &Figures<'_>, target: &str) {
 
 /// Connections by state, messages, bytes and errors so far.
 fn counters(o: &mut Out, c: &Counters) {
-    o.family(
+    o.labelled(
         "wsload_connections",
         "gauge",
         "Connections by state so far: open now, established, failed, dropped by the server or \
          network, closed by the ramp-down.",
+        "state",
+        &[
+            ("open", c.open as f64),
+            ("established", c.established as f64),
+            ("failed", c.connect_failed as f64),
+            ("dropped", c.dropped as f64),
+            ("ramped_down", c.ramped_down as f64),
+        ],
     );
-    for (state, n) in [
-        ("open", c.open),
-        ("established", c.established),
-        ("failed", c.connect_failed),
-        ("dropped", c.dropped),
-        ("ramped_down", c.ramped_down),
-    ] {
-        o.sample("wsload_connections", &[("state", state)], n as f64);
-    }
-    o.family(
+    o.labelled(
         "wsload_messages_total",
         "counter",
         "Messages sent, echoed, lost (lost_by_drop of them on a dropped connection), duplicated, \
          out of order, corrupted.",
+        "kind",
+        &[
+            ("sent", c.sent as f64),
+            ("received", c.received as f64),
+            ("lost", c.lost as f64),
+            ("lost_by_drop", c.lost_by_drop as f64),
+            ("duplicated", c.duplicated as f64),
+            ("out_of_order", c.out_of_order as f64),
+            ("corrupted", c.corrupted as f64),
+        ],
     );
-    for (kind, n) in [
-        ("sent", c.sent),
-        ("received", c.received),
-        ("lost", c.lost),
-        ("lost_by_drop", c.lost_by_drop),
-        ("duplicated", c.duplicated),
-        ("out_of_order", c.out_of_order),
-        ("corrupted", c.corrupted),
-    ] {
-        o.sample("wsload_messages_total", &[("kind", kind)], n as f64);
-    }
-    o.family("wsload_bytes_total", "counter", "Payload bytes sent and received.");
-    o.sample("wsload_bytes_total", &[("direction", "sent")], c.bytes_sent as f64);
-    o.sample(
+    o.labelled(
         "wsload_bytes_total",
-        &[("direction", "received")],
-        c.bytes_received as f64,
+        "counter",
+        "Payload bytes sent and received.",
+        "direction",
+        &[("sent", c.bytes_sent as f64), ("received", c.bytes_received as f64)],
     );
-    o.family(
+    let errors: Vec<(&str, f64)> = ErrorKind::ALL
+        .iter()
+        .map(|k| (k.key(), c.errors[*k as usize] as f64))
+        .collect();
+    o.labelled(
         "wsload_errors_total",
         "counter",
         "Errors by class (see the README for each class).",
+        "class",
+        &errors,
     );
-    for k in ErrorKind::ALL {
-        o.sample(
-            "wsload_errors_total",
-            &[("class", k.key())],
-            c.errors[k as usize] as f64,
-        );
-    }
 }
 
 /// Latency over the run so far (summary and histogram) and the client's send delay.
@@ -141,32 +138,30 @@ fn latency(o: &mut Out, h: &Recorder) {
 
 /// Rates and latency over the last interval.
 fn last_interval(o: &mut Out, p: &TimelinePoint) {
-    o.family(
+    o.labelled(
         "wsload_interval_rate_per_second",
         "gauge",
         "Over the last interval: messages sent and echoed, connections established, per second.",
+        "kind",
+        &[
+            ("sent", p.sent_per_s),
+            ("received", p.received_per_s),
+            ("connects", p.connects_per_s),
+        ],
     );
-    for (kind, x) in [
-        ("sent", p.sent_per_s),
-        ("received", p.received_per_s),
-        ("connects", p.connects_per_s),
-    ] {
-        o.sample("wsload_interval_rate_per_second", &[("kind", kind)], x);
-    }
-    o.family(
+    o.labelled(
         "wsload_interval_latency_seconds",
         "gauge",
         "Corrected latency of the echoes received in the last interval, by quantile (1 = max).",
+        "quantile",
+        &[
+            ("0.5", p.p50_us / 1e6),
+            ("0.9", p.p90_us / 1e6),
+            ("0.99", p.p99_us / 1e6),
+            ("0.999", p.p99_9_us / 1e6),
+            ("1", p.max_us / 1e6),
+        ],
     );
-    for (q, us) in [
-        ("0.5", p.p50_us),
-        ("0.9", p.p90_us),
-        ("0.99", p.p99_us),
-        ("0.999", p.p99_9_us),
-        ("1", p.max_us),
-    ] {
-        o.sample("wsload_interval_latency_seconds", &[("quantile", q)], us / 1e6);
-    }
 }
 
 fn gauge(o: &mut Out, name: &str, help: &str, x: f64) {
