@@ -85,7 +85,7 @@ pub struct FileLog {
 
 impl FileLog {
     pub fn create(dir: &Path, started_at_unix_s: f64) -> io::Result<FileLog> {
-        let name = super::Format::Hlog.file_name();
+        let name = super::format::Format::Hlog.file_name();
         let tmp = dir.join(format!(".{name}.tmp"));
         let file = io::BufWriter::new(std::fs::File::create(&tmp)?);
         Ok(FileLog {

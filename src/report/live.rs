@@ -12,10 +12,10 @@
 
 use hdrhistogram::Histogram;
 
-use super::prom::{Out, QUANTILES};
-use super::summary::percentiles;
-use crate::aggregate::live::Figures;
-use crate::metrics::ErrorKind;
+use super::exposition::{Out, QUANTILES};
+use super::model::percentiles;
+use crate::aggregate::live::{Figures, TimelinePoint};
+use crate::metrics::{Counters, ErrorKind, Recorder};
 
 /// Upper bounds of the latency histogram's buckets, seconds (+Inf is added).
 const BUCKETS_S: [f64; 19] = [
@@ -26,7 +26,17 @@ const BUCKETS_S: [f64; 19] = [
 /// The exposition text of `f`; `target` is the run's URL with its credentials redacted.
 pub fn render(f: &Figures<'_>, target: &str) -> String {
     let mut o = Out(String::with_capacity(8 * 1024));
-    let c = f.counters;
+    run_info(&mut o, f, target);
+    counters(&mut o, f.counters);
+    latency(&mut o, f.hists);
+    if let Some(p) = f.point {
+        last_interval(&mut o, p);
+    }
+    o.0
+}
+
+/// What run this is, since when, and whether it is over.
+fn run_info(o: &mut Out, f: &Figures<'_>, target: &str) {
     o.family(
         "wsload_info",
         "gauge",
@@ -38,117 +48,120 @@ pub fn render(f: &Figures<'_>, target: &str) -> String {
         1.0,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_run_start_time_seconds",
         "When the run started, seconds since the Unix epoch.",
         f.run_start_unix_s,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_elapsed_seconds",
         "Seconds since the start of the run, as of these figures.",
         f.t_s,
     );
     gauge(
-        &mut o,
+        o,
         "wsload_run_done",
         "1 once the run is over: these are its final figures, those of summary.json.",
         f64::from(u8::from(f.last)),
     );
-    o.family(
+}
+
+/// Connections by state, messages, bytes and errors so far.
+fn counters(o: &mut Out, c: &Counters) {
+    o.labelled(
         "wsload_connections",
         "gauge",
         "Connections by state so far: open now, established, failed, dropped by the server or \
          network, closed by the ramp-down.",
+        "state",
+        &[
+            ("open", c.open as f64),
+            ("established", c.established as f64),
+            ("failed", c.connect_failed as f64),
+            ("dropped", c.dropped as f64),
+            ("ramped_down", c.ramped_down as f64),
+        ],
     );
-    for (state, n) in [
-        ("open", c.open),
-        ("established", c.established),
-        ("failed", c.connect_failed),
-        ("dropped", c.dropped),
-        ("ramped_down", c.ramped_down),
-    ] {
-        o.sample("wsload_connections", &[("state", state)], n as f64);
-    }
-    o.family(
+    o.labelled(
         "wsload_messages_total",
         "counter",
         "Messages sent, echoed, lost (lost_by_drop of them on a dropped connection), duplicated, \
          out of order, corrupted.",
+        "kind",
+        &[
+            ("sent", c.sent as f64),
+            ("received", c.received as f64),
+            ("lost", c.lost as f64),
+            ("lost_by_drop", c.lost_by_drop as f64),
+            ("duplicated", c.duplicated as f64),
+            ("out_of_order", c.out_of_order as f64),
+            ("corrupted", c.corrupted as f64),
+        ],
     );
-    for (kind, n) in [
-        ("sent", c.sent),
-        ("received", c.received),
-        ("lost", c.lost),
-        ("lost_by_drop", c.lost_by_drop),
-        ("duplicated", c.duplicated),
-        ("out_of_order", c.out_of_order),
-        ("corrupted", c.corrupted),
-    ] {
-        o.sample("wsload_messages_total", &[("kind", kind)], n as f64);
-    }
-    o.family("wsload_bytes_total", "counter", "Payload bytes sent and received.");
-    o.sample("wsload_bytes_total", &[("direction", "sent")], c.bytes_sent as f64);
-    o.sample(
+    o.labelled(
         "wsload_bytes_total",
-        &[("direction", "received")],
-        c.bytes_received as f64,
+        "counter",
+        "Payload bytes sent and received.",
+        "direction",
+        &[("sent", c.bytes_sent as f64), ("received", c.bytes_received as f64)],
     );
-    o.family(
+    let errors: Vec<(&str, f64)> = ErrorKind::ALL
+        .iter()
+        .map(|k| (k.key(), c.errors[*k as usize] as f64))
+        .collect();
+    o.labelled(
         "wsload_errors_total",
         "counter",
         "Errors by class (see the README for each class).",
+        "class",
+        &errors,
     );
-    for k in ErrorKind::ALL {
-        o.sample(
-            "wsload_errors_total",
-            &[("class", k.key())],
-            c.errors[k as usize] as f64,
-        );
-    }
-    let h = f.hists;
+}
+
+/// Latency over the run so far (summary and histogram) and the client's send delay.
+fn latency(o: &mut Out, h: &Recorder) {
     let kinds = [
         ("corrected", &h.corrected),
         ("uncorrected", &h.uncorrected),
         ("connect", &h.connect_time),
     ];
-    latency_summary(&mut o, &kinds);
-    latency_histogram(&mut o, &kinds);
+    latency_summary(o, &kinds);
+    latency_histogram(o, &kinds);
     o.family(
         "wsload_send_delay_seconds",
         "summary",
         "How late messages left against their schedule (the client's own lag), so far.",
     );
-    summary_samples(&mut o, "wsload_send_delay_seconds", &[], &h.send_delay);
-    if let Some(p) = f.point {
-        o.family(
-            "wsload_interval_rate_per_second",
-            "gauge",
-            "Over the last interval: messages sent and echoed, connections established, per second.",
-        );
-        for (kind, x) in [
+    summary_samples(o, "wsload_send_delay_seconds", &[], &h.send_delay);
+}
+
+/// Rates and latency over the last interval.
+fn last_interval(o: &mut Out, p: &TimelinePoint) {
+    o.labelled(
+        "wsload_interval_rate_per_second",
+        "gauge",
+        "Over the last interval: messages sent and echoed, connections established, per second.",
+        "kind",
+        &[
             ("sent", p.sent_per_s),
             ("received", p.received_per_s),
             ("connects", p.connects_per_s),
-        ] {
-            o.sample("wsload_interval_rate_per_second", &[("kind", kind)], x);
-        }
-        o.family(
-            "wsload_interval_latency_seconds",
-            "gauge",
-            "Corrected latency of the echoes received in the last interval, by quantile (1 = max).",
-        );
-        for (q, us) in [
-            ("0.5", p.p50_us),
-            ("0.9", p.p90_us),
-            ("0.99", p.p99_us),
-            ("0.999", p.p99_9_us),
-            ("1", p.max_us),
-        ] {
-            o.sample("wsload_interval_latency_seconds", &[("quantile", q)], us / 1e6);
-        }
-    }
-    o.0
+        ],
+    );
+    o.labelled(
+        "wsload_interval_latency_seconds",
+        "gauge",
+        "Corrected latency of the echoes received in the last interval, by quantile (1 = max).",
+        "quantile",
+        &[
+            ("0.5", p.p50_us / 1e6),
+            ("0.9", p.p90_us / 1e6),
+            ("0.99", p.p99_us / 1e6),
+            ("0.999", p.p99_9_us / 1e6),
+            ("1", p.max_us / 1e6),
+        ],
+    );
 }
 
 fn gauge(o: &mut Out, name: &str, help: &str, x: f64) {

@@ -3,12 +3,15 @@
 pub mod compare;
 pub mod csv;
 pub mod endpoint;
+pub mod exposition;
 pub mod files;
+pub mod format;
 pub mod get;
 pub mod hlog;
 pub mod html;
 pub mod live;
 pub mod markdown;
+pub mod model;
 pub mod prom;
 pub mod server;
 pub mod summary;
@@ -18,8 +21,9 @@ pub mod wire;
 
 use std::path::Path;
 
-pub use files::{write_all, Format};
-pub use summary::Summary;
+pub use files::write_all;
+pub use format::Format;
+pub use model::Summary;
 
 /// Write `summary.json` into `dir` (created if needed). Returns the file's path.
 pub fn write_summary(dir: &Path, s: &Summary) -> std::io::Result<std::path::PathBuf> {

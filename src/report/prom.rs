@@ -5,62 +5,12 @@
 //! collector refuses them). Latencies are in seconds, memory in bytes, as Prometheus
 //! names want. Families whose figures the run did not produce are left out.
 
-use std::fmt::Write;
-
 use serde_json::Value;
 
+use super::exposition::{Out, QUANTILES};
 use super::get;
 
-/// A label value escaped for the exposition format: backslash, double quote and line feed.
-pub fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-/// HELP text escaped: backslash and line feed.
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// A sample value: Go's float syntax, which Rust's `Display` matches for finite values.
-fn value(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{x}")
-    }
-}
-
-/// An exposition text being written (also used by the live endpoint's text, [`super::live`]).
-pub(super) struct Out(pub(super) String);
-
 impl Out {
-    pub(super) fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {}", escape_help(help));
-        let _ = writeln!(self.0, "# TYPE {name} {kind}");
-    }
-
-    pub(super) fn sample(&mut self, name: &str, labels: &[(&str, &str)], x: f64) {
-        let _ = write!(self.0, "{name}");
-        if !labels.is_empty() {
-            let l: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
-                .collect();
-            let _ = write!(self.0, "{{{}}}", l.join(","));
-        }
-        let _ = writeln!(self.0, " {}", value(x));
-    }
-
-    /// A family of one unlabelled sample.
-    fn one(&mut self, name: &str, kind: &str, help: &str, x: Option<f64>) {
-        if let Some(x) = x {
-            self.family(name, kind, help);
-            self.sample(name, &[], x);
-        }
-    }
-
     /// A family with one sample per (label value, path) pair; absent figures are skipped.
     fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Value, items: &[(&str, &str)]) {
         self.family(name, kind, help);
@@ -84,17 +34,159 @@ impl Out {
     }
 }
 
-/// Quantiles of a summary's percentile table (µs) and their labels.
-pub(super) const QUANTILES: &[(&str, &str)] = &[
-    ("0.5", "p50"),
-    ("0.9", "p90"),
-    ("0.95", "p95"),
-    ("0.99", "p99"),
-    ("0.999", "p99_9"),
+/// One family of metrics.prom read straight from the summary: the rows of the tables below.
+enum Family {
+    /// One unlabelled sample (left out when the summary lacks it).
+    One {
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        path: &'static str,
+    },
+    /// One sample per (label value, summary path); absent figures are skipped.
+    By {
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        label: &'static str,
+        items: &'static [(&'static str, &'static str)],
+    },
+    /// A counter per key of an object of counts (left out when it is empty).
+    Counts {
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        path: &'static str,
+    },
+}
+
+impl Out {
+    fn families(&mut self, s: &Value, table: &[Family]) {
+        for f in table {
+            match *f {
+                Family::One { name, kind, help, path } => self.one(name, kind, help, get::num(s, path)),
+                Family::By {
+                    name,
+                    kind,
+                    help,
+                    label,
+                    items,
+                } => self.by(name, kind, help, label, s, items),
+                Family::Counts {
+                    name,
+                    help,
+                    label,
+                    path,
+                } => self.counts(name, help, label, s, path),
+            }
+        }
+    }
+}
+
+/// Connections and messages over the run.
+const TRAFFIC: &[Family] = &[
+    Family::One {
+        name: "wsload_load_duration_seconds",
+        kind: "gauge",
+        help: "Length of the load phase actually run.",
+        path: "duration_s",
+    },
+    Family::By {
+        name: "wsload_connections",
+        kind: "gauge",
+        help: "Connections by state over the run: target, established, failed, not attempted, peak open, \
+               dropped by the server or network, closed by the ramp-down.",
+        label: "state",
+        items: &[
+            ("target", "connections.target"),
+            ("established", "connections.established"),
+            ("failed", "connections.failed"),
+            ("not_attempted", "connections.not_attempted"),
+            ("peak_open", "connections.peak_open"),
+            ("dropped", "connections.dropped"),
+            ("ramped_down", "connections.ramped_down"),
+        ],
+    },
+    Family::One {
+        name: "wsload_connect_rate_per_second",
+        kind: "gauge",
+        help: "Connections established per second while opening them.",
+        path: "connections.connect_rate_per_s",
+    },
+    Family::By {
+        name: "wsload_messages_total",
+        kind: "counter",
+        help: "Messages sent, echoed, lost (lost_by_drop of them on a dropped connection), duplicated, \
+               out of order, corrupted.",
+        label: "kind",
+        items: &[
+            ("sent", "messages.sent"),
+            ("received", "messages.received"),
+            ("lost", "messages.lost"),
+            ("lost_by_drop", "messages.lost_by_drop"),
+            ("duplicated", "messages.duplicated"),
+            ("out_of_order", "messages.out_of_order"),
+            ("corrupted", "messages.corrupted"),
+        ],
+    },
+    Family::By {
+        name: "wsload_bytes_total",
+        kind: "counter",
+        help: "Payload bytes sent and received.",
+        label: "direction",
+        items: &[("sent", "messages.bytes_sent"), ("received", "messages.bytes_received")],
+    },
+    Family::One {
+        name: "wsload_message_rate_per_second",
+        kind: "gauge",
+        help: "Echoes received per second over the load phase.",
+        path: "messages.rate_per_s",
+    },
+];
+
+/// Errors, upgrade statuses, close codes and faults, by kind.
+const COUNTS: &[Family] = &[
+    Family::Counts {
+        name: "wsload_errors_total",
+        help: "Errors by class (see the README for each class).",
+        label: "class",
+        path: "errors",
+    },
+    Family::Counts {
+        name: "wsload_upgrade_status_total",
+        help: "Connections whose upgrade was answered with this HTTP status other than 101.",
+        label: "code",
+        path: "upgrade_status",
+    },
+    Family::Counts {
+        name: "wsload_close_codes_total",
+        help: "Connections closed by the server with this WebSocket close code.",
+        label: "code",
+        path: "close_codes",
+    },
+    Family::Counts {
+        name: "wsload_faults_injected_total",
+        help: "Connections hit by an injected fault, by fault kind.",
+        label: "kind",
+        path: "faults.injected",
+    },
 ];
 
 pub fn render(s: &Value) -> String {
     let mut o = Out(String::new());
+    run_info(&mut o, s);
+    o.families(s, TRAFFIC);
+    latency(&mut o, s);
+    o.families(s, COUNTS);
+    recovery(&mut o, s);
+    thresholds(&mut o, s);
+    o.families(s, CLIENT);
+    server(&mut o, s);
+    o.0
+}
+
+/// Which run, when it started, and whether its figures are partial.
+fn run_info(o: &mut Out, s: &Value) {
     o.family(
         "wsload_info",
         "gauge",
@@ -121,99 +213,6 @@ pub fn render(s: &Value) -> String {
         "1 when the run was interrupted and the figures cover only what was gathered.",
         Some(f64::from(u8::from(get::at(s, "partial").as_bool() == Some(true)))),
     );
-    o.one(
-        "wsload_load_duration_seconds",
-        "gauge",
-        "Length of the load phase actually run.",
-        get::num(s, "duration_s"),
-    );
-    o.by(
-        "wsload_connections",
-        "gauge",
-        "Connections by state over the run: target, established, failed, not attempted, peak open, \
-         dropped by the server or network, closed by the ramp-down.",
-        "state",
-        s,
-        &[
-            ("target", "connections.target"),
-            ("established", "connections.established"),
-            ("failed", "connections.failed"),
-            ("not_attempted", "connections.not_attempted"),
-            ("peak_open", "connections.peak_open"),
-            ("dropped", "connections.dropped"),
-            ("ramped_down", "connections.ramped_down"),
-        ],
-    );
-    o.one(
-        "wsload_connect_rate_per_second",
-        "gauge",
-        "Connections established per second while opening them.",
-        get::num(s, "connections.connect_rate_per_s"),
-    );
-    o.by(
-        "wsload_messages_total",
-        "counter",
-        "Messages sent, echoed, lost (lost_by_drop of them on a dropped connection), duplicated, \
-         out of order, corrupted.",
-        "kind",
-        s,
-        &[
-            ("sent", "messages.sent"),
-            ("received", "messages.received"),
-            ("lost", "messages.lost"),
-            ("lost_by_drop", "messages.lost_by_drop"),
-            ("duplicated", "messages.duplicated"),
-            ("out_of_order", "messages.out_of_order"),
-            ("corrupted", "messages.corrupted"),
-        ],
-    );
-    o.by(
-        "wsload_bytes_total",
-        "counter",
-        "Payload bytes sent and received.",
-        "direction",
-        s,
-        &[("sent", "messages.bytes_sent"), ("received", "messages.bytes_received")],
-    );
-    o.one(
-        "wsload_message_rate_per_second",
-        "gauge",
-        "Echoes received per second over the load phase.",
-        get::num(s, "messages.rate_per_s"),
-    );
-    latency(&mut o, s);
-    o.counts(
-        "wsload_errors_total",
-        "Errors by class (see the README for each class).",
-        "class",
-        s,
-        "errors",
-    );
-    o.counts(
-        "wsload_upgrade_status_total",
-        "Connections whose upgrade was answered with this HTTP status other than 101.",
-        "code",
-        s,
-        "upgrade_status",
-    );
-    o.counts(
-        "wsload_close_codes_total",
-        "Connections closed by the server with this WebSocket close code.",
-        "code",
-        s,
-        "close_codes",
-    );
-    o.counts(
-        "wsload_faults_injected_total",
-        "Connections hit by an injected fault, by fault kind.",
-        "kind",
-        s,
-        "faults.injected",
-    );
-    recovery(&mut o, s);
-    thresholds(&mut o, s);
-    client_and_server(&mut o, s);
-    o.0
 }
 
 /// Latency as one summary family per kind, plus the maximum as a gauge.
@@ -313,72 +312,80 @@ fn thresholds(o: &mut Out, s: &Value) {
     }
 }
 
-fn client_and_server(o: &mut Out, s: &Value) {
-    o.by(
-        "wsload_client_cpu_seconds_total",
-        "counter",
-        "CPU time of the wsload client process.",
-        "mode",
-        s,
-        &[("user", "client.cpu_user_s"), ("system", "client.cpu_sys_s")],
-    );
-    o.one(
-        "wsload_client_cpu_seconds_per_million_messages",
-        "gauge",
-        "Client CPU over the load phase per million echoed messages.",
-        get::num(s, "client.cpu_s_per_million_msgs"),
-    );
-    o.one(
-        "wsload_client_peak_rss_bytes",
-        "gauge",
-        "Peak resident memory of the client.",
-        get::num(s, "client.peak_rss_bytes"),
-    );
-    o.one(
-        "wsload_client_memory_per_connection_bytes",
-        "gauge",
-        "Client RSS growth per open connection.",
-        get::num(s, "client.rss_per_connection_bytes"),
-    );
-    if get::at(s, "server").is_null() {
-        return;
-    }
-    o.by(
-        "wsload_server_memory_per_connection_bytes",
-        "gauge",
-        "What each open connection costs the server under test: user-space RSS, and kernel memory \
-         (TCP buffers + slab, system-wide).",
-        "space",
-        s,
-        &[
+/// The wsload client's CPU and memory.
+const CLIENT: &[Family] = &[
+    Family::By {
+        name: "wsload_client_cpu_seconds_total",
+        kind: "counter",
+        help: "CPU time of the wsload client process.",
+        label: "mode",
+        items: &[("user", "client.cpu_user_s"), ("system", "client.cpu_sys_s")],
+    },
+    Family::One {
+        name: "wsload_client_cpu_seconds_per_million_messages",
+        kind: "gauge",
+        help: "Client CPU over the load phase per million echoed messages.",
+        path: "client.cpu_s_per_million_msgs",
+    },
+    Family::One {
+        name: "wsload_client_peak_rss_bytes",
+        kind: "gauge",
+        help: "Peak resident memory of the client.",
+        path: "client.peak_rss_bytes",
+    },
+    Family::One {
+        name: "wsload_client_memory_per_connection_bytes",
+        kind: "gauge",
+        help: "Client RSS growth per open connection.",
+        path: "client.rss_per_connection_bytes",
+    },
+];
+
+/// The server under test's cost, CPU and memory.
+const SERVER: &[Family] = &[
+    Family::By {
+        name: "wsload_server_memory_per_connection_bytes",
+        kind: "gauge",
+        help: "What each open connection costs the server under test: user-space RSS, and kernel memory \
+               (TCP buffers + slab, system-wide).",
+        label: "space",
+        items: &[
             ("user", "server.memory_per_connection.bytes_per_connection"),
             ("kernel", "server.kernel_memory_per_connection.bytes_per_connection"),
         ],
-    );
-    o.one(
-        "wsload_server_cpu_seconds_per_million_messages",
-        "gauge",
-        "Server CPU over the traffic per million echoed messages.",
-        get::num(s, "server.cpu_s_per_million_msgs"),
-    );
-    o.one(
-        "wsload_server_cpu_busy_cores",
-        "gauge",
-        "Server CPU over the traffic, in cores.",
-        get::num(s, "server.cpu_busy"),
-    );
-    o.one(
-        "wsload_server_peak_rss_bytes",
-        "gauge",
-        "Peak resident memory of the server's process tree.",
-        get::num(s, "server.peak_rss_bytes"),
-    );
-    o.one(
-        "wsload_server_peak_open_files",
-        "gauge",
-        "Peak open file descriptors of the server's process tree.",
-        get::num(s, "server.peak_fds"),
-    );
+    },
+    Family::One {
+        name: "wsload_server_cpu_seconds_per_million_messages",
+        kind: "gauge",
+        help: "Server CPU over the traffic per million echoed messages.",
+        path: "server.cpu_s_per_million_msgs",
+    },
+    Family::One {
+        name: "wsload_server_cpu_busy_cores",
+        kind: "gauge",
+        help: "Server CPU over the traffic, in cores.",
+        path: "server.cpu_busy",
+    },
+    Family::One {
+        name: "wsload_server_peak_rss_bytes",
+        kind: "gauge",
+        help: "Peak resident memory of the server's process tree.",
+        path: "server.peak_rss_bytes",
+    },
+    Family::One {
+        name: "wsload_server_peak_open_files",
+        kind: "gauge",
+        help: "Peak open file descriptors of the server's process tree.",
+        path: "server.peak_fds",
+    },
+];
+
+/// The server under test, when it was sampled.
+fn server(o: &mut Out, s: &Value) {
+    if get::at(s, "server").is_null() {
+        return;
+    }
+    o.families(s, SERVER);
     o.one(
         "wsload_server_accepts_after_run",
         "gauge",
@@ -395,8 +402,6 @@ mod tests {
 
     #[test]
     fn labels_are_escaped() {
-        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
-        assert_eq!(escape_label("x\ny"), "x\\ny");
         let s = serde_json::json!({"target": "ws://h/\"q\"", "errors": {"reset": 3}});
         let text = render(&s);
         assert!(text.contains(r#"target="ws://h/\"q\"""#), "{text}");

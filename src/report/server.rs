@@ -7,11 +7,12 @@
 
 use serde::Serialize;
 
-use crate::aggregate::live::{ServerWatch, Totals};
+use crate::aggregate::live::{ServerPoint, ServerWatch, TimelinePoint, Totals};
 use crate::analysis::fit::{self, Fit};
 use crate::analysis::growth;
 use crate::cmd::postrun::{AfterRun, FD_SLACK};
 use crate::config::scenario::{PhaseKind, Scenario};
+use crate::sys::procstat::TreeSample;
 
 #[derive(Debug, Serialize)]
 pub struct ServerSection {
@@ -84,34 +85,8 @@ fn cost(points: &[(f64, f64)]) -> Option<CostFit> {
 pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
     let w: &ServerWatch = t.server.as_ref()?;
     let before = w.before?;
-    let traffic_start_s = t.load_start_ns.map(|ns| ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
-    let on_ramp = |p: &&crate::aggregate::live::TimelinePoint| traffic_start_s.is_none_or(|ts| p.t_s <= ts + 1e-3);
-    let mut mem = vec![(0.0, before.rss_bytes as f64)];
-    let mut kern = Vec::new();
-    if let Some(k) = w.kernel_before {
-        kern.push((0.0, (k.tcp_mem_bytes + k.slab_bytes) as f64));
-    }
-    for p in t.timeline.iter().filter(on_ramp) {
-        if let Some(s) = p.server {
-            mem.push((p.open as f64, s.rss_bytes as f64));
-        }
-        if let Some(k) = p.kernel {
-            kern.push((p.open as f64, (k.tcp_mem_bytes + k.slab_bytes) as f64));
-        }
-    }
-    if let (Some(l), true) = (w.load, t.open_at_load > 0) {
-        mem.push((t.open_at_load as f64, l.rss_bytes as f64));
-    }
-    let load_s = match (t.load_start_ns, t.load_end_ns) {
-        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
-        _ => None,
-    };
-    let load_cpu = match (w.load, w.load_end) {
-        (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
-        _ => None,
-    };
-    let echoed = t.rec.counters.received_in_load;
-    let peak = |f: &dyn Fn(&crate::aggregate::live::ServerPoint) -> u64, init: u64| {
+    let ramp = Ramp::sample(t, w, &before);
+    let peak = |f: &dyn Fn(&ServerPoint) -> u64, init: u64| {
         t.timeline
             .iter()
             .filter_map(|p| p.server.as_ref())
@@ -125,53 +100,10 @@ pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
         before.rss_bytes.max(w.load_end.map_or(0, |s| s.rss_bytes)),
     );
     let peak_fds = peak(&|s| s.fds, before.fds);
-    let memory = cost(&mem);
-    let mut findings = Vec::new();
-    if let Some(a) = &w.after {
-        if !a.accepts {
-            findings.push(format!(
-                "after the run the server no longer accepted a WebSocket connection: {}",
-                a.accept_error.as_deref().unwrap_or("unknown error")
-            ));
-        }
-        if a.fds > before.fds + FD_SLACK {
-            findings.push(format!(
-                "possible descriptor leak: the server still had {} open files {:.1} s after every connection closed (baseline {}, peak {})",
-                a.fds, a.settled_after_s, before.fds, peak_fds
-            ));
-        }
-    }
-    if let Some(f) = memory_growth(t, w.after.as_ref(), before.rss_bytes) {
-        findings.push(f);
-    }
-    if let (Some(f), Some(k)) = (fit::linear(&mem[1..]).or_else(|| fit::linear(&mem)), w.kernel_before) {
-        if let Some(n) = f.x_at(before.rss_bytes as f64 + k.mem_available_bytes as f64) {
-            if n < sc.connections as f64 {
-                findings.push(format!(
-                    "at this slope ({:.0} B per connection, R² {:.2}), the machine's available memory runs out near {:.0} connections",
-                    f.slope, f.r2, n
-                ));
-            }
-        }
-    }
-    let fds: Vec<(f64, f64)> = std::iter::once((0.0, before.fds as f64))
-        .chain(
-            t.timeline
-                .iter()
-                .filter(on_ramp)
-                .filter_map(|p| p.server.map(|s| (p.open as f64, s.fds as f64))),
-        )
-        .collect();
-    if let (Some(f), Some(limit)) = (fit::linear(&fds), w.fd_limit) {
-        if let Some(n) = f.x_at(limit as f64) {
-            if n < sc.connections as f64 {
-                findings.push(format!(
-                    "at this slope ({:.2} files per connection), the server's open-files limit ({limit}) is reached near {:.0} connections",
-                    f.slope, n
-                ));
-            }
-        }
-    }
+    let mut findings = after_run_findings(w.after.as_ref(), &before, peak_fds);
+    findings.extend(memory_growth(t, w.after.as_ref(), before.rss_bytes));
+    findings.extend(projections(sc, w, &before, &ramp));
+    let (cpu_s_per_million_msgs, cpu_busy) = load_cpu(t, w);
     Some(ServerSection {
         pid: w.pid,
         name: w.name.clone(),
@@ -181,16 +113,122 @@ pub fn build(sc: &Scenario, t: &Totals) -> Option<ServerSection> {
         peak_rss_bytes: peak_rss,
         peak_fds,
         peak_threads: peak(&|s| s.threads, before.threads),
-        memory_per_connection: memory,
-        kernel_memory_per_connection: cost(&kern),
-        cpu_s_per_million_msgs: load_cpu
-            .filter(|_| echoed > 0)
-            .map(|c| round3(c / (echoed as f64 / 1e6))),
-        cpu_busy: load_cpu.zip(load_s).map(|(c, s)| round3(c / s)),
+        memory_per_connection: cost(&ramp.mem),
+        kernel_memory_per_connection: cost(&ramp.kern),
+        cpu_s_per_million_msgs,
+        cpu_busy,
         cpu_us_per_connection_second_idle: idle_cpu(sc, t),
         after: w.after.clone(),
         findings,
     })
+}
+
+/// The server's samples against open connections while they were being opened, for the fits:
+/// user-space memory, kernel memory and open files, each from its baseline at 0.
+struct Ramp {
+    mem: Vec<(f64, f64)>,
+    kern: Vec<(f64, f64)>,
+    fds: Vec<(f64, f64)>,
+}
+
+impl Ramp {
+    fn sample(t: &Totals, w: &ServerWatch, before: &TreeSample) -> Ramp {
+        let traffic_start_s = t.load_start_ns.map(|ns| ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
+        let on_ramp = |p: &&TimelinePoint| traffic_start_s.is_none_or(|ts| p.t_s <= ts + 1e-3);
+        let mut mem = vec![(0.0, before.rss_bytes as f64)];
+        let mut kern = Vec::new();
+        if let Some(k) = w.kernel_before {
+            kern.push((0.0, (k.tcp_mem_bytes + k.slab_bytes) as f64));
+        }
+        for p in t.timeline.iter().filter(on_ramp) {
+            if let Some(s) = p.server {
+                mem.push((p.open as f64, s.rss_bytes as f64));
+            }
+            if let Some(k) = p.kernel {
+                kern.push((p.open as f64, (k.tcp_mem_bytes + k.slab_bytes) as f64));
+            }
+        }
+        if let (Some(l), true) = (w.load, t.open_at_load > 0) {
+            mem.push((t.open_at_load as f64, l.rss_bytes as f64));
+        }
+        let fds = std::iter::once((0.0, before.fds as f64))
+            .chain(
+                t.timeline
+                    .iter()
+                    .filter(on_ramp)
+                    .filter_map(|p| p.server.map(|s| (p.open as f64, s.fds as f64))),
+            )
+            .collect();
+        Ramp { mem, kern, fds }
+    }
+}
+
+/// CPU over the traffic: seconds per million echoed messages, and cores busy.
+fn load_cpu(t: &Totals, w: &ServerWatch) -> (Option<f64>, Option<f64>) {
+    let load_s = match (t.load_start_ns, t.load_end_ns) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
+        _ => None,
+    };
+    let load_cpu = match (w.load, w.load_end) {
+        (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
+        _ => None,
+    };
+    let echoed = t.rec.counters.received_in_load;
+    (
+        load_cpu
+            .filter(|_| echoed > 0)
+            .map(|c| round3(c / (echoed as f64 / 1e6))),
+        load_cpu.zip(load_s).map(|(c, s)| round3(c / s)),
+    )
+}
+
+/// What the check after the run found: the server no longer accepts, or kept descriptors.
+fn after_run_findings(after: Option<&AfterRun>, before: &TreeSample, peak_fds: u64) -> Vec<String> {
+    let mut findings = Vec::new();
+    let Some(a) = after else {
+        return findings;
+    };
+    if !a.accepts {
+        findings.push(format!(
+            "after the run the server no longer accepted a WebSocket connection: {}",
+            a.accept_error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    if a.fds > before.fds + FD_SLACK {
+        findings.push(format!(
+            "possible descriptor leak: the server still had {} open files {:.1} s after every connection closed (baseline {}, peak {})",
+            a.fds, a.settled_after_s, before.fds, peak_fds
+        ));
+    }
+    findings
+}
+
+/// Where the ramp's slopes reach the machine's available memory or the server's open-files
+/// limit before the scenario's connection count.
+fn projections(sc: &Scenario, w: &ServerWatch, before: &TreeSample, ramp: &Ramp) -> Vec<String> {
+    let mut findings = Vec::new();
+    let mem = &ramp.mem;
+    if let (Some(f), Some(k)) = (fit::linear(&mem[1..]).or_else(|| fit::linear(mem)), w.kernel_before) {
+        if let Some(n) = f.x_at(before.rss_bytes as f64 + k.mem_available_bytes as f64) {
+            if n < sc.connections as f64 {
+                findings.push(format!(
+                    "at this slope ({:.0} B per connection, R² {:.2}), the machine's available memory runs out near {:.0} connections",
+                    f.slope, f.r2, n
+                ));
+            }
+        }
+    }
+    if let (Some(f), Some(limit)) = (fit::linear(&ramp.fds), w.fd_limit) {
+        if let Some(n) = f.x_at(limit as f64) {
+            if n < sc.connections as f64 {
+                findings.push(format!(
+                    "at this slope ({:.2} files per connection), the server's open-files limit ({limit}) is reached near {:.0} connections",
+                    f.slope, n
+                ));
+            }
+        }
+    }
+    findings
 }
 
 /// The "memory keeps growing" finding: only on evidence, i.e. the server's RSS rising through

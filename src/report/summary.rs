@@ -1,239 +1,14 @@
-//! `summary.json` (schema `wsload.summary.v1`): built once from the merged
-//! totals, then rendered as JSON or as text.
+//! `summary.json` (schema `wsload.summary.v1`): the [`Summary`] (its types are in model.rs)
+//! built once from the merged totals, then rendered as JSON or as text.
 
-use std::collections::BTreeMap;
-
-use hdrhistogram::Histogram;
-use serde::Serialize;
-
-use crate::aggregate::live::{TimelinePoint, Totals};
-use crate::config::scenario::thresholds::Verdict;
+use super::model::{
+    percentiles, ClientSection, ConnSection, CoreSection, ErrorNote, FaultNote, FaultSection, LatencySection,
+    MsgSection, PhaseWindow, RecoverySection, RunEcho, ShardEcho, Summary, TlsSection, TypeSection,
+};
+use crate::aggregate::live::Totals;
 use crate::config::scenario::{FaultKind, PhaseKind, Reconnect, Scenario};
 use crate::config::RunPlan;
 use crate::metrics::ErrorKind;
-
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub schema: &'static str,
-    pub wsload_version: &'static str,
-    pub target: String,
-    pub builtin_server: bool,
-    /// The run was interrupted (Ctrl-C) or a core did not finish: figures cover what was gathered.
-    pub partial: bool,
-    /// Why the figures are partial (`partial`), when it is not an interruption (a merge that
-    /// lacks shards).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub partial_reason: Option<String>,
-    /// When the run started (the time line's 0), seconds since the Unix epoch.
-    pub started_at_unix_s: f64,
-    /// The same, nanoseconds since the Unix epoch: `t_s` of the time line is relative to it.
-    pub started_at_unix_ns: u64,
-    /// Which share of the scenario this process ran (`--shard i/N`; 0/1 for a whole run).
-    pub shard: ShardEcho,
-    /// With `--start-at` or `--start-in`: the requested and actual start, and this host's clock.
-    pub start: Option<crate::config::fleet::StartRecord>,
-    /// Length of the load phase actually run, in seconds.
-    pub duration_s: f64,
-    /// The effective scenario (file, flags and --set merged; secrets redacted).
-    pub scenario: Scenario,
-    pub run: RunEcho,
-    /// When the traffic started, seconds after the start of the run (time-line time).
-    pub traffic_start_s: Option<f64>,
-    /// The traffic phases on the time line's clock.
-    pub phases: Vec<PhaseWindow>,
-    pub connections: ConnSection,
-    pub messages: MsgSection,
-    pub latency_us: LatencySection,
-    /// wss:// runs: how certificates were checked and how many handshakes resumed a session.
-    pub tls: Option<TlsSection>,
-    /// Per message type of the mix.
-    pub message_types: Vec<TypeSection>,
-    /// Templates, correlation, compression and pushed messages.
-    pub wire: super::wire::WireSection,
-    pub recovery: RecoverySection,
-    pub faults: FaultSection,
-    /// The network-fault proxy (a scenario's `[proxy]`): its toxics, when each turned on and
-    /// off, and what it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<crate::engine::proxy::child::ProxySection>,
-    /// Every threshold with its measured value; empty when the scenario has none.
-    pub thresholds: Vec<Verdict>,
-    /// `None` without thresholds.
-    pub thresholds_passed: Option<bool>,
-    /// The threshold that stopped the run early (abort_on_fail), if one did.
-    pub aborted_by: Option<String>,
-    pub errors: BTreeMap<&'static str, u64>,
-    pub upgrade_status: BTreeMap<String, u64>,
-    pub close_codes: BTreeMap<String, u64>,
-    /// First message of each error kind, with what to do about it.
-    pub first_errors: Vec<ErrorNote>,
-    pub client: ClientSection,
-    /// Per client core: how the work and the failures were spread.
-    pub cores: Vec<CoreSection>,
-    /// The server under test (with `--server-pid`, or the built-in server).
-    pub server: Option<super::server::ServerSection>,
-    /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze_json` on this
-    /// summary; filled in by the run after the rest.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<serde_json::Value>,
-    /// Written by `wsload merge`: the shards merged, their starts, and what could not be merged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merge: Option<serde_json::Value>,
-    pub timeline: Vec<TimelinePoint>,
-}
-
-/// One client core's share of the run.
-#[derive(Debug, Serialize)]
-pub struct CoreSection {
-    pub core: usize,
-    pub cpu: usize,
-    pub established: u64,
-    pub connect_failed: u64,
-    pub dropped: u64,
-    pub sent: u64,
-    pub received: u64,
-    pub lost: u64,
-    pub errors: u64,
-}
-
-/// This process's share of a sharded run.
-#[derive(Debug, Serialize)]
-pub struct ShardEcho {
-    pub index: usize,
-    pub count: usize,
-    /// The global connection ids it owned, `[first, end)` (distinct over the shards).
-    pub connection_ids: [u64; 2],
-}
-
-/// How the run was executed (what is not part of the scenario).
-#[derive(Debug, Serialize)]
-pub struct RunEcho {
-    pub client_cpus: Vec<usize>,
-    pub server_cpu: Option<usize>,
-    pub interval_s: f64,
-    /// Length of the time line's points: `interval_s`, or a power-of-two multiple of it when a
-    /// long run's older points were merged pairwise to keep at most 4,096 (latency.hlog keeps
-    /// every interval).
-    pub timeline_step_s: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PhaseWindow {
-    pub name: String,
-    pub kind: &'static str,
-    pub start_s: f64,
-    pub end_s: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TypeSection {
-    pub name: String,
-    pub sent: u64,
-    pub received: u64,
-    pub latency_us: Percentiles,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RecoverySection {
-    pub policy: &'static str,
-    /// Connections dropped after they were established (server, network or injected fault).
-    pub drops: u64,
-    pub reconnected: u64,
-    /// The horizon for `reconnected_within`, seconds.
-    pub within_s: f64,
-    pub reconnected_within: u64,
-    /// Dropped and still down at the end of the traffic.
-    pub unrecovered: u64,
-    /// From a drop to the connection's next successful upgrade.
-    pub time_to_reconnect_us: Percentiles,
-    pub longest_outage_s: f64,
-    /// Connection-seconds up over connection-seconds wanted, over the traffic.
-    pub availability: Option<f64>,
-    /// Up time per drop, and mean time to reconnect, per connection, seconds.
-    pub mtbf_s: Option<f64>,
-    pub mttr_s: Option<f64>,
-    /// Messages in flight when their connection dropped.
-    pub lost_by_drop: u64,
-    /// Connections closed at the end of their lifetime and reopened (churn).
-    pub churned: u64,
-    /// Scheduled messages not sent while paused by a fault.
-    pub skipped: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FaultSection {
-    /// Connections hit, by fault kind.
-    pub injected: BTreeMap<&'static str, u64>,
-    /// Connections that ended because of an injected fault (not counted as server errors).
-    pub ended_connections: u64,
-    /// Each injection (merged over cores), on the time line's clock.
-    pub events: Vec<FaultNote>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FaultNote {
-    pub t_s: f64,
-    pub kind: &'static str,
-    pub connections: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConnSection {
-    pub target: u64,
-    pub established: u64,
-    pub failed: u64,
-    pub not_attempted: u64,
-    pub peak_open: u64,
-    /// Dropped by the server or the network (injected faults are under `faults`).
-    pub dropped: u64,
-    /// Closed by the ramp-down.
-    pub ramped_down: u64,
-    pub connect_rate_per_s: f64,
-    pub time_to_all_s: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct MsgSection {
-    pub sent: u64,
-    pub received: u64,
-    pub lost: u64,
-    pub lost_by_drop: u64,
-    pub duplicated: u64,
-    pub out_of_order: u64,
-    pub corrupted: u64,
-    pub rate_per_s: f64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LatencySection {
-    pub corrected: Percentiles,
-    pub uncorrected: Percentiles,
-    /// TCP connect + TLS handshake (wss://) + WebSocket upgrade.
-    pub connect: Percentiles,
-    /// Its parts. TCP connect: for ws:// until the socket took the upgrade request.
-    pub tcp_connect: Percentiles,
-    /// TLS handshake, from the TCP connect to the handshake's end (empty for ws://).
-    pub tls_handshake: Percentiles,
-    /// WebSocket upgrade: from the request to the 101 response.
-    pub upgrade: Percentiles,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TlsSection {
-    /// Certificates were NOT verified (`--insecure`): any server could have answered.
-    pub insecure: bool,
-    /// The CA file trusted besides the system roots.
-    pub ca: Option<String>,
-    /// Handshakes of established connections: full, and resumed from a session ticket or ID.
-    pub full_handshakes: u64,
-    pub resumed_handshakes: u64,
-    /// resumed / (full + resumed).
-    pub resumed_share: Option<f64>,
-    /// The protocol the handshakes negotiated: "TLS 1.3", "TLS 1.2", or both with their counts.
-    pub version: Option<String>,
-}
 
 /// "TLS 1.3", "TLS 1.2", or "TLS 1.3 (n), TLS 1.2 (m)" for `done` handshakes of which `tls13`
 /// were TLS 1.3; `None` when there was none.
@@ -246,73 +21,6 @@ fn tls_version(done: u64, tls13: u64) -> Option<String> {
     }
 }
 
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Percentiles {
-    pub count: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p95: u64,
-    pub p99: u64,
-    pub p99_9: u64,
-    pub max: u64,
-    pub mean: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorNote {
-    pub kind: &'static str,
-    pub count: u64,
-    pub first: String,
-    pub advice: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ClientSection {
-    pub cpu_user_s: f64,
-    pub cpu_sys_s: f64,
-    /// CPU (user + system) over the load window (drain excluded), per million messages echoed
-    /// in it (one message = one send, one receive and its check).
-    pub cpu_s_per_million_msgs: Option<f64>,
-    pub peak_rss_bytes: u64,
-    /// RSS growth from before connecting to all connections open (before any traffic),
-    /// divided by the connections open then.
-    pub rss_per_connection_bytes: u64,
-    /// Share of the client cores' time spent working during the load window (user + system
-    /// CPU over load time × cores). Near 1.0 the client itself is the bottleneck.
-    pub cpu_busy: Option<f64>,
-    /// Open loop: how late messages left against their schedule, microseconds.
-    pub send_delay_us: Percentiles,
-    /// Why the figures may describe the client rather than the server, if they might.
-    pub warnings: Vec<String>,
-}
-
-/// Percentiles in microseconds from a nanosecond histogram.
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles {
-            count: 0,
-            p50: 0,
-            p90: 0,
-            p95: 0,
-            p99: 0,
-            p99_9: 0,
-            max: 0,
-            mean: 0.0,
-        };
-    }
-    let us = |q: f64| h.value_at_quantile(q) / 1000;
-    Percentiles {
-        count: h.len(),
-        p50: us(0.5),
-        p90: us(0.9),
-        p95: us(0.95),
-        p99: us(0.99),
-        p99_9: us(0.999),
-        max: h.max() / 1000,
-        mean: (h.mean() / 1e3 * 1e3).round() / 1e3,
-    }
-}
-
 /// p99 send delay (µs) from which the summary warns that the client could not keep its schedule
 /// (the same limit makes the readiness verdict inconclusive).
 pub const SEND_DELAY_WARN_US: u64 = crate::analysis::readiness::CLIENT_LAG_P99_US;
@@ -320,60 +28,9 @@ pub const SEND_DELAY_WARN_US: u64 = crate::analysis::readiness::CLIENT_LAG_P99_U
 impl Summary {
     pub fn build(plan: &RunPlan, target: &str, t: &Totals) -> Summary {
         let c = &t.rec.counters;
-        // The load window: from the start of the load to its end (planned or Ctrl-C), drain excluded.
-        let load_s = match (t.load_start_ns, t.load_end_ns) {
-            (Some(s), Some(e)) => e.saturating_sub(s) as f64 / 1e9,
-            _ => 0.0,
-        };
-        let load_cpu = match (t.proc_load, t.proc_load_end) {
-            (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
-            _ => None,
-        };
-        let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
-            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
-            _ => 0.0,
-        };
         let sc = &plan.scenario;
+        let load_s = load_seconds(t);
         let rel = |ns: u64| round3(ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
-        let peak_open = t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load);
-        let cpu = load_cpu
-            .filter(|_| c.received_in_load > 0)
-            .map(|s| s / (c.received_in_load as f64 / 1e6));
-        let busy = load_cpu
-            .filter(|_| load_s > 0.0)
-            .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
-        let send_delay = percentiles(&t.rec.send_delay);
-        let mut warnings = Vec::new();
-        // CPU busy alone is no sign of saturation (much of it is the kernel's per-packet work,
-        // which grows with the rate). Lag against the schedule is the sign.
-        if send_delay.p99 >= SEND_DELAY_WARN_US {
-            warnings.push(format!(
-                "the client fell behind its send schedule (send delay p50 {} us, p99 {} us): latency \
-                 figures include the client's own lag; add client cores (--cores) or lower --rate",
-                send_delay.p50, send_delay.p99
-            ));
-        }
-        let rss_per_conn = match t.proc_load {
-            Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
-            _ => 0,
-        };
-        let errors = ErrorKind::ALL
-            .iter()
-            .map(|k| (k.key(), c.errors[*k as usize]))
-            .collect();
-        let phases = match t.load_start_ns {
-            Some(ls) => sc
-                .phases
-                .iter()
-                .map(|p| PhaseWindow {
-                    name: p.name.clone(),
-                    kind: phase_kind(&p.kind),
-                    start_s: rel(ls + p.start.as_nanos() as u64),
-                    end_s: rel(ls + p.end().as_nanos() as u64),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
         let mut summary = Summary {
             schema: "wsload.summary.v1",
             wsload_version: env!("CARGO_PKG_VERSION"),
@@ -383,95 +40,28 @@ impl Summary {
             partial_reason: None,
             started_at_unix_s: round3(t.run_start_unix_s),
             started_at_unix_ns: t.run_start_unix_ns,
-            shard: {
-                let ids = RunPlan::share(sc.connections, plan.shard.index, plan.shard.count);
-                ShardEcho {
-                    index: plan.shard.index,
-                    count: plan.shard.count,
-                    connection_ids: [ids.start, ids.end],
-                }
-            },
+            shard: shard_echo(plan),
             start: t.start,
             duration_s: round3(load_s),
             scenario: sc.clone(),
-            run: RunEcho {
-                client_cpus: plan.client_cpus.clone(),
-                server_cpu: plan.server_cpu,
-                interval_s: plan.interval.as_secs_f64(),
-                timeline_step_s: plan.interval.as_secs_f64() * f64::from(1u32 << t.timeline_merges.min(31)),
-            },
+            run: run_echo(plan, t),
             traffic_start_s: t.load_start_ns.map(rel),
-            phases,
-            connections: ConnSection {
-                target: plan.connections_here(),
-                established: c.established,
-                failed: c.connect_failed,
-                not_attempted: plan.connections_here().saturating_sub(c.connect_attempts),
-                peak_open,
-                dropped: c.dropped,
-                ramped_down: c.ramped_down,
-                connect_rate_per_s: round3(if time_to_all > 0.0 {
-                    c.established as f64 / time_to_all
-                } else {
-                    0.0
-                }),
-                time_to_all_s: round3(time_to_all),
-            },
-            messages: MsgSection {
-                sent: c.sent,
-                received: c.received,
-                lost: c.lost,
-                lost_by_drop: c.lost_by_drop,
-                duplicated: c.duplicated,
-                out_of_order: c.out_of_order,
-                corrupted: c.corrupted,
-                rate_per_s: round3(c.received_in_load as f64 / load_s.max(1e-9)),
-                bytes_sent: c.bytes_sent,
-                bytes_received: c.bytes_received,
-            },
-            latency_us: LatencySection {
-                corrected: percentiles(&t.rec.corrected),
-                uncorrected: percentiles(&t.rec.uncorrected),
-                connect: percentiles(&t.rec.connect_time),
-                tcp_connect: percentiles(&t.rec.tcp_time),
-                tls_handshake: percentiles(&t.rec.tls_time),
-                upgrade: percentiles(&t.rec.upgrade_time),
-            },
-            tls: sc.target.as_ref().filter(|tg| tg.tls).map(|_| {
-                let done = c.tls_full + c.tls_resumed;
-                TlsSection {
-                    insecure: sc.tls.insecure,
-                    ca: sc.tls.ca.as_ref().map(|p| p.display().to_string()),
-                    full_handshakes: c.tls_full,
-                    resumed_handshakes: c.tls_resumed,
-                    resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
-                    version: tls_version(done, c.tls13),
-                }
-            }),
-            message_types: sc
-                .messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let st = t.rec.types.get(i);
-                    TypeSection {
-                        name: m.name.clone(),
-                        sent: st.map_or(0, |s| s.sent),
-                        received: st.map_or(0, |s| s.received),
-                        latency_us: st.map_or_else(
-                            || percentiles(&crate::metrics::new_histogram()),
-                            |s| percentiles(&s.latency),
-                        ),
-                    }
-                })
-                .collect(),
+            phases: phase_windows(sc, t, &rel),
+            connections: conn_section(plan, t),
+            messages: msg_section(t, load_s),
+            latency_us: latency_section(t),
+            tls: tls_section(sc, t),
+            message_types: type_sections(sc, t),
             recovery: recovery_section(sc, t),
             faults: fault_section(sc, t, &rel),
             proxy: None,
             thresholds: Vec::new(),
             thresholds_passed: None,
             aborted_by: t.aborted_by.clone(),
-            errors,
+            errors: ErrorKind::ALL
+                .iter()
+                .map(|k| (k.key(), c.errors[*k as usize]))
+                .collect(),
             upgrade_status: t
                 .rec
                 .upgrade_status
@@ -480,43 +70,9 @@ impl Summary {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             close_codes: t.rec.close_codes.0.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            first_errors: t
-                .rec
-                .first_errors
-                .iter()
-                .map(|(k, m)| ErrorNote {
-                    kind: k.key(),
-                    count: c.errors[*k as usize],
-                    first: m.clone(),
-                    advice: k.advice(),
-                })
-                .collect(),
-            client: ClientSection {
-                cpu_user_s: round3(t.proc_end.cpu_user_s),
-                cpu_sys_s: round3(t.proc_end.cpu_sys_s),
-                cpu_s_per_million_msgs: cpu.map(round3),
-                peak_rss_bytes: t.proc_end.peak_rss_bytes,
-                rss_per_connection_bytes: rss_per_conn,
-                cpu_busy: busy,
-                send_delay_us: send_delay,
-                warnings,
-            },
-            cores: t
-                .per_core
-                .iter()
-                .enumerate()
-                .map(|(i, c)| CoreSection {
-                    core: i,
-                    cpu: plan.client_cpus.get(i).copied().unwrap_or(0),
-                    established: c.established,
-                    connect_failed: c.connect_failed,
-                    dropped: c.dropped,
-                    sent: c.sent,
-                    received: c.received,
-                    lost: c.lost,
-                    errors: c.error_total(),
-                })
-                .collect(),
+            first_errors: first_errors(t),
+            client: client_section(plan, t, load_s),
+            cores: core_sections(plan, t),
             server: super::server::build(sc, t),
             wire: super::wire::build(sc, &c.wire, c.received, c.received_in_load, load_s),
             analysis: None,
@@ -556,6 +112,204 @@ fn phase_kind(k: &PhaseKind) -> &'static str {
         PhaseKind::Idle => "idle",
         PhaseKind::InFlight { .. } => "in-flight",
     }
+}
+
+/// The load window: from the start of the load to its end (planned or Ctrl-C), drain excluded.
+fn load_seconds(t: &Totals) -> f64 {
+    match (t.load_start_ns, t.load_end_ns) {
+        (Some(s), Some(e)) => e.saturating_sub(s) as f64 / 1e9,
+        _ => 0.0,
+    }
+}
+
+fn shard_echo(plan: &RunPlan) -> ShardEcho {
+    let ids = RunPlan::share(plan.scenario.connections, plan.shard.index, plan.shard.count);
+    ShardEcho {
+        index: plan.shard.index,
+        count: plan.shard.count,
+        connection_ids: [ids.start, ids.end],
+    }
+}
+
+fn run_echo(plan: &RunPlan, t: &Totals) -> RunEcho {
+    RunEcho {
+        client_cpus: plan.client_cpus.clone(),
+        server_cpu: plan.server_cpu,
+        interval_s: plan.interval.as_secs_f64(),
+        timeline_step_s: plan.interval.as_secs_f64() * f64::from(1u32 << t.timeline_merges.min(31)),
+    }
+}
+
+/// The traffic phases on the time line's clock (none when the load never started).
+fn phase_windows(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> Vec<PhaseWindow> {
+    let Some(ls) = t.load_start_ns else {
+        return Vec::new();
+    };
+    sc.phases
+        .iter()
+        .map(|p| PhaseWindow {
+            name: p.name.clone(),
+            kind: phase_kind(&p.kind),
+            start_s: rel(ls + p.start.as_nanos() as u64),
+            end_s: rel(ls + p.end().as_nanos() as u64),
+        })
+        .collect()
+}
+
+fn conn_section(plan: &RunPlan, t: &Totals) -> ConnSection {
+    let c = &t.rec.counters;
+    let time_to_all = match (t.rec.first_connect_ns, t.rec.last_established_ns) {
+        (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1e9,
+        _ => 0.0,
+    };
+    ConnSection {
+        target: plan.connections_here(),
+        established: c.established,
+        failed: c.connect_failed,
+        not_attempted: plan.connections_here().saturating_sub(c.connect_attempts),
+        peak_open: t.timeline.iter().map(|p| p.open).max().unwrap_or(0).max(t.open_at_load),
+        dropped: c.dropped,
+        ramped_down: c.ramped_down,
+        connect_rate_per_s: round3(if time_to_all > 0.0 {
+            c.established as f64 / time_to_all
+        } else {
+            0.0
+        }),
+        time_to_all_s: round3(time_to_all),
+    }
+}
+
+fn msg_section(t: &Totals, load_s: f64) -> MsgSection {
+    let c = &t.rec.counters;
+    MsgSection {
+        sent: c.sent,
+        received: c.received,
+        lost: c.lost,
+        lost_by_drop: c.lost_by_drop,
+        duplicated: c.duplicated,
+        out_of_order: c.out_of_order,
+        corrupted: c.corrupted,
+        rate_per_s: round3(c.received_in_load as f64 / load_s.max(1e-9)),
+        bytes_sent: c.bytes_sent,
+        bytes_received: c.bytes_received,
+    }
+}
+
+fn latency_section(t: &Totals) -> LatencySection {
+    LatencySection {
+        corrected: percentiles(&t.rec.corrected),
+        uncorrected: percentiles(&t.rec.uncorrected),
+        connect: percentiles(&t.rec.connect_time),
+        tcp_connect: percentiles(&t.rec.tcp_time),
+        tls_handshake: percentiles(&t.rec.tls_time),
+        upgrade: percentiles(&t.rec.upgrade_time),
+    }
+}
+
+/// wss:// targets only.
+fn tls_section(sc: &Scenario, t: &Totals) -> Option<TlsSection> {
+    let c = &t.rec.counters;
+    sc.target.as_ref().filter(|tg| tg.tls).map(|_| {
+        let done = c.tls_full + c.tls_resumed;
+        TlsSection {
+            insecure: sc.tls.insecure,
+            ca: sc.tls.ca.as_ref().map(|p| p.display().to_string()),
+            full_handshakes: c.tls_full,
+            resumed_handshakes: c.tls_resumed,
+            resumed_share: (done > 0).then(|| round3(c.tls_resumed as f64 / done as f64)),
+            version: tls_version(done, c.tls13),
+        }
+    })
+}
+
+fn type_sections(sc: &Scenario, t: &Totals) -> Vec<TypeSection> {
+    sc.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let st = t.rec.types.get(i);
+            TypeSection {
+                name: m.name.clone(),
+                sent: st.map_or(0, |s| s.sent),
+                received: st.map_or(0, |s| s.received),
+                latency_us: st.map_or_else(
+                    || percentiles(&crate::metrics::new_histogram()),
+                    |s| percentiles(&s.latency),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn first_errors(t: &Totals) -> Vec<ErrorNote> {
+    let c = &t.rec.counters;
+    t.rec
+        .first_errors
+        .iter()
+        .map(|(k, m)| ErrorNote {
+            kind: k.key(),
+            count: c.errors[*k as usize],
+            first: m.clone(),
+            advice: k.advice(),
+        })
+        .collect()
+}
+
+fn client_section(plan: &RunPlan, t: &Totals, load_s: f64) -> ClientSection {
+    let c = &t.rec.counters;
+    let load_cpu = match (t.proc_load, t.proc_load_end) {
+        (Some(a), Some(b)) => Some(b.cpu_total_s() - a.cpu_total_s()),
+        _ => None,
+    };
+    let cpu = load_cpu
+        .filter(|_| c.received_in_load > 0)
+        .map(|s| s / (c.received_in_load as f64 / 1e6));
+    let busy = load_cpu
+        .filter(|_| load_s > 0.0)
+        .map(|s| round3(s / (load_s * plan.client_cpus.len() as f64)));
+    let send_delay = percentiles(&t.rec.send_delay);
+    let mut warnings = Vec::new();
+    // CPU busy alone is no sign of saturation (much of it is the kernel's per-packet work,
+    // which grows with the rate). Lag against the schedule is the sign.
+    if send_delay.p99 >= SEND_DELAY_WARN_US {
+        warnings.push(format!(
+            "the client fell behind its send schedule (send delay p50 {} us, p99 {} us): latency \
+             figures include the client's own lag; add client cores (--cores) or lower --rate",
+            send_delay.p50, send_delay.p99
+        ));
+    }
+    let rss_per_conn = match t.proc_load {
+        Some(p) if t.open_at_load > 0 => p.rss_bytes.saturating_sub(t.proc_before.rss_bytes) / t.open_at_load,
+        _ => 0,
+    };
+    ClientSection {
+        cpu_user_s: round3(t.proc_end.cpu_user_s),
+        cpu_sys_s: round3(t.proc_end.cpu_sys_s),
+        cpu_s_per_million_msgs: cpu.map(round3),
+        peak_rss_bytes: t.proc_end.peak_rss_bytes,
+        rss_per_connection_bytes: rss_per_conn,
+        cpu_busy: busy,
+        send_delay_us: send_delay,
+        warnings,
+    }
+}
+
+fn core_sections(plan: &RunPlan, t: &Totals) -> Vec<CoreSection> {
+    t.per_core
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CoreSection {
+            core: i,
+            cpu: plan.client_cpus.get(i).copied().unwrap_or(0),
+            established: c.established,
+            connect_failed: c.connect_failed,
+            dropped: c.dropped,
+            sent: c.sent,
+            received: c.received,
+            lost: c.lost,
+            errors: c.error_total(),
+        })
+        .collect()
 }
 
 fn recovery_section(sc: &Scenario, t: &Totals) -> RecoverySection {

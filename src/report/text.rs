@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::summary::Summary;
+use super::model::Summary;
 
 /// The traffic and the messages in a few words.
 fn describe_load(s: &Summary) -> String {
@@ -44,9 +44,26 @@ fn describe_load(s: &Summary) -> String {
 
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
-    let c = &s.connections;
-    let m = &s.messages;
-    let (lc, lu) = (&s.latency_us.corrected, &s.latency_us.uncorrected);
+    header(&mut o, s);
+    traffic(&mut o, s);
+    latency(&mut o, s);
+    client(&mut o, s);
+    if let Some(sv) = &s.server {
+        server(&mut o, sv);
+    }
+    problems(&mut o, s);
+    message_types(&mut o, s);
+    recovery_and_faults(&mut o, s);
+    proxy(&mut o, s);
+    thresholds(&mut o, s);
+    if let Some(v) = s.analysis.as_ref().and_then(|a| a.get("verdict")) {
+        verdict(&mut o, v);
+    }
+    o
+}
+
+/// The title line, the target and the load.
+fn header(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
         "\nwsload summary{}",
@@ -67,6 +84,12 @@ pub fn render(s: &Summary) -> String {
         }
     );
     let _ = writeln!(o, "  load          {}, {:.1} s", describe_load(s), s.duration_s);
+}
+
+/// Connections, messages and what the wire section adds.
+fn traffic(o: &mut String, s: &Summary) {
+    let c = &s.connections;
+    let m = &s.messages;
     let _ = writeln!(
         o,
         "  connections   {}/{} established, {} failed, {} dropped; all open in {:.3} s ({:.0}/s)",
@@ -92,6 +115,11 @@ pub fn render(s: &Summary) -> String {
     for line in super::wire::lines(&wire) {
         let _ = writeln!(o, "                {line}");
     }
+}
+
+/// Corrected and uncorrected latency percentiles.
+fn latency(o: &mut String, s: &Summary) {
+    let (lc, lu) = (&s.latency_us.corrected, &s.latency_us.uncorrected);
     if lc.count == 0 {
         let _ = writeln!(o, "  latency       no echo received");
     } else {
@@ -106,6 +134,10 @@ pub fn render(s: &Summary) -> String {
             lu.p50, lu.p90, lu.p99, lu.p99_9, lu.max
         );
     }
+}
+
+/// The client's CPU and memory.
+fn client(o: &mut String, s: &Summary) {
     let cpu = s
         .client
         .cpu_s_per_million_msgs
@@ -122,47 +154,53 @@ pub fn render(s: &Summary) -> String {
         s.client.peak_rss_bytes as f64 / (1 << 20) as f64,
         s.client.rss_per_connection_bytes
     );
-    if let Some(sv) = &s.server {
-        let fit = |f: &Option<super::server::CostFit>| match f {
-            Some(f) => match f.r2 {
-                Some(r2) => format!("{:.0} B (R² {r2:.2}, {} points)", f.bytes_per_connection, f.points),
-                None => format!("{:.0} B (2 points)", f.bytes_per_connection),
-            },
-            None => "n/a".to_string(),
-        };
-        let cpu = sv
-            .cpu_s_per_million_msgs
-            .map_or("n/a".to_string(), |c| format!("{c:.2} s per million messages"));
-        let busy = sv
-            .cpu_busy
-            .map_or(String::new(), |b| format!(", {b:.2} cores under load"));
+}
+
+/// The server under test: cost per connection, CPU, memory, state after the run, findings.
+fn server(o: &mut String, sv: &super::server::ServerSection) {
+    let fit = |f: &Option<super::server::CostFit>| match f {
+        Some(f) => match f.r2 {
+            Some(r2) => format!("{:.0} B (R² {r2:.2}, {} points)", f.bytes_per_connection, f.points),
+            None => format!("{:.0} B (2 points)", f.bytes_per_connection),
+        },
+        None => "n/a".to_string(),
+    };
+    let cpu = sv
+        .cpu_s_per_million_msgs
+        .map_or("n/a".to_string(), |c| format!("{c:.2} s per million messages"));
+    let busy = sv
+        .cpu_busy
+        .map_or(String::new(), |b| format!(", {b:.2} cores under load"));
+    let _ = writeln!(
+        o,
+        "  server        pid {} ({}): per connection {} user space, {} kernel; CPU {cpu}{busy}; peak RSS {:.1} MiB, peak {} open files",
+        sv.pid,
+        sv.name,
+        fit(&sv.memory_per_connection),
+        fit(&sv.kernel_memory_per_connection),
+        sv.peak_rss_bytes as f64 / (1 << 20) as f64,
+        sv.peak_fds
+    );
+    if let Some(a) = &sv.after {
         let _ = writeln!(
             o,
-            "  server        pid {} ({}): per connection {} user space, {} kernel; CPU {cpu}{busy}; peak RSS {:.1} MiB, peak {} open files",
-            sv.pid,
-            sv.name,
-            fit(&sv.memory_per_connection),
-            fit(&sv.kernel_memory_per_connection),
-            sv.peak_rss_bytes as f64 / (1 << 20) as f64,
-            sv.peak_fds
+            "                after the run: {} open files, RSS {:.1} MiB, {}",
+            a.fds,
+            a.rss_bytes as f64 / (1 << 20) as f64,
+            if a.accepts {
+                "still accepts connections"
+            } else {
+                "NO LONGER ACCEPTS CONNECTIONS"
+            }
         );
-        if let Some(a) = &sv.after {
-            let _ = writeln!(
-                o,
-                "                after the run: {} open files, RSS {:.1} MiB, {}",
-                a.fds,
-                a.rss_bytes as f64 / (1 << 20) as f64,
-                if a.accepts {
-                    "still accepts connections"
-                } else {
-                    "NO LONGER ACCEPTS CONNECTIONS"
-                }
-            );
-        }
-        for f in &sv.findings {
-            let _ = writeln!(o, "  FINDING       {f}");
-        }
     }
+    for f in &sv.findings {
+        let _ = writeln!(o, "  FINDING       {f}");
+    }
+}
+
+/// Warnings, first errors, upgrade statuses and close codes.
+fn problems(o: &mut String, s: &Summary) {
     for w in &s.client.warnings {
         let _ = writeln!(o, "  WARNING       {w}");
     }
@@ -179,6 +217,10 @@ pub fn render(s: &Summary) -> String {
     for (code, n) in &s.close_codes {
         let _ = writeln!(o, "  closed        code {code}: {n} connections");
     }
+}
+
+/// Per message type, when the scenario mixes several.
+fn message_types(o: &mut String, s: &Summary) {
     if s.message_types.len() > 1 {
         for t in &s.message_types {
             let _ = writeln!(
@@ -188,6 +230,10 @@ pub fn render(s: &Summary) -> String {
             );
         }
     }
+}
+
+/// Drops and reconnection, and injected faults.
+fn recovery_and_faults(o: &mut String, s: &Summary) {
     let r = &s.recovery;
     if r.drops > 0 || r.churned > 0 {
         let avail = r
@@ -217,21 +263,30 @@ pub fn render(s: &Summary) -> String {
             s.faults.ended_connections
         );
     }
-    if let Some(p) = &s.proxy {
-        let t = |k: &str| p.totals.get(k).copied().unwrap_or(0);
-        let _ = writeln!(
-            o,
-            "  proxy         {} toxic(s); {} accepted, {} refused, {} reset, {} closed, {} timed out, {} chunks corrupted, {} B delayed",
-            p.toxics.len(),
-            t("accepted"),
-            t("refused"),
-            t("resets"),
-            t("closes"),
-            t("timed_out"),
-            t("chunks_corrupted"),
-            t("bytes_delayed")
-        );
-    }
+}
+
+/// The network-fault proxy's totals, when the scenario has one.
+fn proxy(o: &mut String, s: &Summary) {
+    let Some(p) = &s.proxy else {
+        return;
+    };
+    let t = |k: &str| p.totals.get(k).copied().unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "  proxy         {} toxic(s); {} accepted, {} refused, {} reset, {} closed, {} timed out, {} chunks corrupted, {} B delayed",
+        p.toxics.len(),
+        t("accepted"),
+        t("refused"),
+        t("resets"),
+        t("closes"),
+        t("timed_out"),
+        t("chunks_corrupted"),
+        t("bytes_delayed")
+    );
+}
+
+/// Every threshold with its verdict, and the one that stopped the run early.
+fn thresholds(o: &mut String, s: &Summary) {
     for v in &s.thresholds {
         let _ = writeln!(
             o,
@@ -245,10 +300,6 @@ pub fn render(s: &Summary) -> String {
     if let Some(why) = &s.aborted_by {
         let _ = writeln!(o, "  STOPPED EARLY {why}");
     }
-    if let Some(v) = s.analysis.as_ref().and_then(|a| a.get("verdict")) {
-        verdict(&mut o, v);
-    }
-    o
 }
 
 /// The readiness verdict: one line, then what it rests on when it is not "ready".

@@ -2,7 +2,7 @@
 //! read from the summary (at the end) or from the live counters (during the
 //! run, for `abort_on_fail`).
 
-use super::summary::{Percentiles, Summary};
+use super::model::{Percentiles, Summary};
 use crate::config::scenario::thresholds::{self, Threshold, Verdict};
 use crate::config::scenario::Scenario;
 use crate::metrics::Counters;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::compare_charts;
 pub use super::compare_run::Run;
-use super::{compare_charts, esc, fmt_num, table, text};
+use super::markup::{self, esc, fmt_num, num, table, text};
 use crate::config::target::redact_url;
 use crate::report::compare::{Compared, Row, Status};
 
@@ -67,7 +68,7 @@ pub fn render(base: &Run, new: &Run, rows: &[Row]) -> String {
     let _ = write!(
         h,
         "<title>wsload compare</title><style>{}{CSS}</style></head><body>",
-        super::CSS
+        markup::CSS
     );
     let _ = write!(
         h,
@@ -237,7 +238,7 @@ fn runs(h: &mut String, base: &Run, new: &Run) {
     h.push_str("<section id=\"runs\"><h2>Runs</h2>");
     let (b, n) = (base.summary, new.summary);
     let row = |label: &str, f: &dyn Fn(&Value) -> String| vec![esc(label), f(b), f(n)];
-    let num = |ptr: &'static str| move |s: &Value| super::num(s, ptr);
+    let num = |ptr: &'static str| move |s: &Value| num(s, ptr);
     let rows = vec![
         vec!["results".into(), esc(&base.path), esc(&new.path)],
         row("target", &target),

@@ -15,7 +15,8 @@ use super::compare_run::Run;
 use super::figures::{
     error_classes, error_color, error_columns, phase_bands, series, time_axis, time_range, PERCENTILE_X,
 };
-use super::{esc, fmt_num, fmt_us, tick_us};
+use super::markup::{esc, fmt_num, fmt_us};
+use super::svg::tick_us;
 
 pub const BASE_COLOR: &str = PALETTE[0];
 pub const NEW_COLOR: &str = PALETTE[4];
@@ -319,7 +320,7 @@ mod tests {
         for i in 1..=10_000u64 {
             h.record(i * 1_000).unwrap();
         }
-        let p = crate::report::summary::percentiles(&h);
+        let p = crate::report::model::percentiles(&h);
         let s = json!({"latency_us": {"corrected": p}});
         let run = Run {
             latency: Some(h),

@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::charts::{
     bar_chart, line_chart, stacked_chart, Axis, Band, BarChart, Column, LineChart, Series, StackedChart, PALETTE,
 };
-use super::{fmt_bytes, fmt_num, fmt_pct, tick_us};
+use super::markup::{fmt_bytes, fmt_num, fmt_pct, get_f, table, text};
+use super::svg::tick_us;
 
 const PHASE_SHADES: [&str; 2] = ["#4a6fa5", "#7a7a7a"];
 const FAULT_COLOR: &str = "#d62728";
@@ -53,7 +54,7 @@ fn fault_bands(s: &Value) -> Vec<Band> {
             Band {
                 start: t,
                 end: t + lasting,
-                label: format!("{kind} ×{}", super::fmt_num(f(e, "connections"))),
+                label: format!("{kind} ×{}", fmt_num(f(e, "connections"))),
                 color: FAULT_COLOR,
                 opacity: 0.22,
             }
@@ -91,7 +92,7 @@ pub(super) fn time_range(s: &Value) -> (f64, f64) {
     arr(s, "/timeline").iter().for_each(|p| see(f(p, "t_s")));
     arr(s, "/phases").iter().for_each(|p| see(f(p, "end_s")));
     fault_bands(s).iter().for_each(|b| see(b.end));
-    see(super::get_f(s, "/traffic_start_s").unwrap_or(0.0) + super::get_f(s, "/duration_s").unwrap_or(0.0));
+    see(get_f(s, "/traffic_start_s").unwrap_or(0.0) + get_f(s, "/duration_s").unwrap_or(0.0));
     (0.0, if hi > 0.0 { hi } else { 1.0 })
 }
 
@@ -112,16 +113,28 @@ pub(super) fn time_axis() -> Axis {
 pub fn charts(h: &mut String, s: &Value) {
     let tl = arr(s, "/timeline");
     let x_range = time_range(s);
-    let pts = |key: &str| -> Vec<(f64, f64)> { tl.iter().map(|p| (f(p, "t_s"), f(p, key))).collect() };
-    let phases = phase_bands(s);
-    let faults = fault_bands(s);
-    let with_faults = || phase_bands(s).into_iter().chain(fault_bands(s)).collect::<Vec<_>>();
     h.push_str("<section id=\"charts\"><h2>Over time</h2>");
     if tl.is_empty() {
         h.push_str("<p>The run recorded no time line (it ended within its first interval).</p>");
     }
+    h.push_str(&connections_chart(s, tl, x_range));
+    h.push_str(&messages_chart(s, tl, x_range));
+    h.push_str(&latency_chart(s, tl, x_range));
+    h.push_str(&errors_chart(s, x_range, fault_bands(s)));
+    percentile_chart(h, s);
+    server_chart(h, s, x_range);
+    cores_chart(h, s);
+    h.push_str("</section>");
+}
 
-    h.push_str(&line_chart(&LineChart {
+/// (t_s, value of `key`) of every time-line point.
+fn points(tl: &[Value], key: &str) -> Vec<(f64, f64)> {
+    tl.iter().map(|p| (f(p, "t_s"), f(p, key))).collect()
+}
+
+/// Open connections and the connect rate, with the phases and faults.
+fn connections_chart(s: &Value, tl: &[Value], x_range: (f64, f64)) -> String {
+    line_chart(&LineChart {
         kind: "connections",
         title: "Open connections and connect rate".into(),
         x: time_axis(),
@@ -130,19 +143,22 @@ pub fn charts(h: &mut String, s: &Value) {
         y: Axis::linear("open connections"),
         y2: Some(Axis::linear("connects/s")),
         series: vec![
-            series("open", PALETTE[0], pts("open")),
+            series("open", PALETTE[0], points(tl, "open")),
             Series {
                 right: true,
                 dashed: true,
-                ..series("connects/s", PALETTE[4], pts("connects_per_s"))
+                ..series("connects/s", PALETTE[4], points(tl, "connects_per_s"))
             },
         ],
-        bands: with_faults(),
+        bands: phase_bands(s).into_iter().chain(fault_bands(s)).collect(),
         y_range: None,
         markers: Vec::new(),
-    }));
+    })
+}
 
-    h.push_str(&line_chart(&LineChart {
+/// Messages sent and received per second, with the phases and faults.
+fn messages_chart(s: &Value, tl: &[Value], x_range: (f64, f64)) -> String {
+    line_chart(&LineChart {
         kind: "messages",
         title: "Messages per second".into(),
         x: time_axis(),
@@ -151,17 +167,20 @@ pub fn charts(h: &mut String, s: &Value) {
         y: Axis::linear("messages/s"),
         y2: None,
         series: vec![
-            series("sent/s", PALETTE[0], pts("sent_per_s")),
+            series("sent/s", PALETTE[0], points(tl, "sent_per_s")),
             Series {
                 dashed: true,
-                ..series("received/s", PALETTE[2], pts("received_per_s"))
+                ..series("received/s", PALETTE[2], points(tl, "received_per_s"))
             },
         ],
-        bands: with_faults(),
+        bands: phase_bands(s).into_iter().chain(fault_bands(s)).collect(),
         y_range: None,
         markers: Vec::new(),
-    }));
+    })
+}
 
+/// Latency percentiles per interval, with the phases and the findings' windows.
+fn latency_chart(s: &Value, tl: &[Value], x_range: (f64, f64)) -> String {
     // An interval without echoes has no latency (its percentiles read 0): a gap, not a zero.
     let lat = |key: &str| -> Vec<(f64, f64)> {
         tl.iter()
@@ -175,7 +194,7 @@ pub fn charts(h: &mut String, s: &Value) {
             })
             .collect()
     };
-    h.push_str(&line_chart(&LineChart {
+    line_chart(&LineChart {
         kind: "latency",
         title: "Latency per interval (corrected), log scale".into(),
         x: time_axis(),
@@ -192,16 +211,10 @@ pub fn charts(h: &mut String, s: &Value) {
             series("p99", PALETTE[4], lat("p99_us")),
             series("p99.9", PALETTE[1], lat("p99_9_us")),
         ],
-        bands: phases.into_iter().chain(finding_bands(s)).collect(),
+        bands: phase_bands(s).into_iter().chain(finding_bands(s)).collect(),
         y_range: None,
         markers: Vec::new(),
-    }));
-
-    h.push_str(&errors_chart(s, x_range, faults));
-    percentile_chart(h, s);
-    server_chart(h, s, x_range);
-    cores_chart(h, s);
-    h.push_str("</section>");
+    })
 }
 
 /// The error classes seen in a run's time line, sorted.
@@ -247,7 +260,7 @@ pub(super) fn error_columns(s: &Value, classes: &[String]) -> Vec<Column> {
     // The points' length: a long run's points each cover several intervals.
     let step = ["/run/timeline_step_s", "/run/interval_s"]
         .into_iter()
-        .find_map(|k| super::get_f(s, k).filter(|v| *v > 0.0))
+        .find_map(|k| get_f(s, k).filter(|v| *v > 0.0))
         .unwrap_or(1.0);
     let mut prev: Option<f64> = None;
     tl.iter()
@@ -383,43 +396,55 @@ fn cores_chart(h: &mut String, s: &Value) {
         );
         return;
     };
-    let n = core_figure;
-    let failures = |c: &Value| n(c, "failures");
-    let measures = ["established", "sent", "failures"].map(|name| (name, move |c: &Value| n(c, name)));
-    let totals: Vec<f64> = measures.iter().map(|(_, m)| cores.iter().map(m).sum()).collect();
+    h.push_str(&cores_shares(cores));
+    cores_table(h, cores);
+}
+
+/// What the balance chart compares: each core's share of these totals (see [`core_figure`]).
+const CORE_MEASURES: [&str; 3] = ["established", "sent", "failures"];
+
+/// `core N` (its index in the summary when it lacks `core`).
+fn core_label(i: usize, c: &Value) -> String {
+    format!(
+        "core {}",
+        fmt_num(c.get("core").and_then(Value::as_f64).unwrap_or(i as f64))
+    )
+}
+
+/// The bar chart of each core's share of [`CORE_MEASURES`], against an even split.
+fn cores_shares(cores: &[Value]) -> String {
+    let totals: Vec<f64> = CORE_MEASURES
+        .iter()
+        .map(|m| cores.iter().map(|c| core_figure(c, m)).sum())
+        .collect();
     // A share of a total that is 0 is 0, not NaN.
     let share = |v: f64, t: f64| if t > 0.0 { v / t * 100.0 } else { 0.0 };
-    let label = |i: usize, c: &Value| {
-        format!(
-            "core {}",
-            fmt_num(c.get("core").and_then(Value::as_f64).unwrap_or(i as f64))
-        )
-    };
     let groups = cores
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let values = measures
+            let values = CORE_MEASURES
                 .iter()
                 .zip(&totals)
-                .map(|((_, m), t)| share(m(c), *t))
+                .map(|(m, t)| share(core_figure(c, m), *t))
                 .collect();
-            (label(i, c), values)
+            (core_label(i, c), values)
         })
         .collect();
     let tips = cores
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            measures
+            CORE_MEASURES
                 .iter()
                 .zip(&totals)
-                .map(|((name, m), t)| {
+                .map(|(name, t)| {
+                    let v = core_figure(c, name);
                     format!(
                         "{} {name}: {} ({})",
-                        label(i, c),
-                        fmt_num(m(c)),
-                        fmt_pct(share(m(c), *t) / 100.0)
+                        core_label(i, c),
+                        fmt_num(v),
+                        fmt_pct(share(v, *t) / 100.0)
                     )
                 })
                 .collect()
@@ -430,25 +455,29 @@ fn cores_chart(h: &mut String, s: &Value) {
     } else {
         Some(100.0 / cores.len() as f64)
     };
-    h.push_str(&bar_chart(&BarChart {
+    bar_chart(&BarChart {
         kind: "cores",
         title: "Each core's share of the run's totals".into(),
         x: Axis::linear("share of the run's total (%)"),
-        measures: measures
+        measures: CORE_MEASURES
             .iter()
             .zip([PALETTE[0], PALETTE[2], PALETTE[1]])
-            .map(|((name, _), color)| (name.to_string(), color))
+            .map(|(name, color)| (name.to_string(), color))
             .collect(),
         groups,
         reference: even.map(|e| (e, "even split".to_string())),
         tips,
         empty: "no client cores recorded".into(),
-    }));
+    })
+}
+
+/// Each core's figures, as recorded.
+fn cores_table(h: &mut String, cores: &[Value]) {
     let rows = cores
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut row = vec![label(i, c), super::text(c.get("cpu"))];
+            let mut row = vec![core_label(i, c), text(c.get("cpu"))];
             for k in [
                 "established",
                 "connect_failed",
@@ -458,13 +487,13 @@ fn cores_chart(h: &mut String, s: &Value) {
                 "lost",
                 "errors",
             ] {
-                row.push(fmt_num(n(c, k)));
+                row.push(fmt_num(core_figure(c, k)));
             }
-            row.push(fmt_num(failures(c)));
+            row.push(fmt_num(core_figure(c, "failures")));
             row
         })
         .collect();
-    super::table(
+    table(
         h,
         &[
             "core",

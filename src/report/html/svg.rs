@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::esc;
+use super::markup::esc;
 
 /// A mapping from data values to pixels along one axis.
 #[derive(Debug, Clone, Copy)]
@@ -314,6 +314,18 @@ impl Svg {
     }
 }
 
+/// Microseconds as a short tick label: `500µs`, `2ms`, `1.5s`.
+pub(crate) fn tick_us(us: f64) -> String {
+    let (v, unit) = if us >= 1e6 {
+        (us / 1e6, "s")
+    } else if us >= 1e3 {
+        (us / 1e3, "ms")
+    } else {
+        (us, "µs")
+    };
+    format!("{}{unit}", tick_label(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +362,6 @@ mod tests {
         assert_eq!(px(f64::NAN), "0");
         assert_eq!(tick_label(25_000.0), "25k");
         assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_us(2000.0), "2ms");
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::target::redact_header;
 
-use super::{esc, fmt_bytes, fmt_num, fmt_pct, fmt_us, get_f, kv_table, num, table, text};
+use super::markup::{esc, fmt_bytes, fmt_num, fmt_pct, fmt_us, get_f, kv_table, list, num, table, text};
 
 /// Microseconds at `ptr`, for people.
 fn us(s: &Value, ptr: &str) -> String {
@@ -375,7 +375,7 @@ pub fn server(h: &mut String, s: &Value) {
             ("after the run", after),
         ],
     );
-    super::list(h, v.get("findings"));
+    list(h, v.get("findings"));
     h.push_str("</section>");
 }
 
@@ -398,7 +398,7 @@ pub fn client(h: &mut String, s: &Value) {
             ("send delay against schedule", pcts(c, "/send_delay_us")),
         ],
     );
-    super::list(h, c.get("warnings"));
+    list(h, c.get("warnings"));
     h.push_str("</section>");
 }
 
