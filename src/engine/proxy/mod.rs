@@ -20,33 +20,14 @@ use std::cell::RefCell;
 use std::io::{BufRead, Write};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 pub use args::{ProxyArgs, ProxyPlan};
 use stats::{CoreStats, Line};
-
-/// The toxics' clock: their `at` counts from its start (the proxy's start, or the moment
-/// `wsload run` says the traffic starts).
-#[derive(Debug, Default)]
-pub struct Clock {
-    origin: OnceLock<Instant>,
-}
-
-impl Clock {
-    pub fn start(&self, at: Instant) {
-        let _ = self.origin.set(at);
-    }
-    pub fn origin(&self) -> Option<Instant> {
-        self.origin.get().copied()
-    }
-    /// Time on the clock; `None` before it starts.
-    pub fn now(&self) -> Option<Duration> {
-        self.origin().map(|o| o.elapsed())
-    }
-}
+pub use toxics::Clock;
 
 /// `wsload proxy`: 0 when stopped after --for (or at the end of stdin), 2 on a setup error.
 pub fn main(a: &ProxyArgs) -> u8 {

@@ -22,8 +22,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::spec::{Kind, Toxic, Trigger};
 use super::stats::{CoreStats, Counter};
-use super::toxics::{cut_at, flip_last, jittered, rate_deadline, stall_left, Bucket, Rng};
-use super::Clock;
+use super::toxics::{cut_at, flip_last, jittered, rate_deadline, stall_left, Bucket, Clock, Rng};
 
 /// Bytes read at once per direction.
 const CHUNK: usize = 16 * 1024;

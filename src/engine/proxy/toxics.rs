@@ -2,6 +2,7 @@
 //! stall cycle, the bandwidth bucket, when a rate-triggered reset falls, which bit to flip.
 //! The relay (`relay.rs`) only asks these and sleeps or writes accordingly.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A small xorshift generator, one per core (no locking, reproducible per seed).
@@ -104,6 +105,26 @@ pub fn cut_at(limit: u64, moved: u64, n: usize) -> Option<usize> {
         Some(limit.saturating_sub(moved).min(n as u64) as usize)
     } else {
         None
+    }
+}
+
+/// The toxics' clock: their `at` counts from its start (the proxy's start, or the moment
+/// `wsload run` says the traffic starts).
+#[derive(Debug, Default)]
+pub struct Clock {
+    origin: OnceLock<Instant>,
+}
+
+impl Clock {
+    pub fn start(&self, at: Instant) {
+        let _ = self.origin.set(at);
+    }
+    pub fn origin(&self) -> Option<Instant> {
+        self.origin.get().copied()
+    }
+    /// Time on the clock; `None` before it starts.
+    pub fn now(&self) -> Option<Duration> {
+        self.origin().map(|o| o.elapsed())
     }
 }
 

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::reactor::Reactor;
+use super::ring::RingConfig;
 use super::timer::Timers;
-use super::RingConfig;
 
 /// Task polls per loop before the ring is looked at again (so a busy core still reaps its
 /// completions and fires its timers).

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
-use super::RingConfig;
+use super::ring::RingConfig;
 
 const KIND_READ: u64 = 1;
 const KIND_WRITE: u64 = 2;

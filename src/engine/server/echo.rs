@@ -5,6 +5,7 @@
 //! Fragmented messages are echoed fragment by fragment, so message boundaries
 //! and opcodes are preserved without reassembly.
 
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -12,10 +13,21 @@ use std::task::{Context, Poll};
 
 use futures_lite::AsyncRead;
 
-use super::ServerCore;
+use super::broadcast::Broadcast;
 use crate::engine::io::Backlog;
 use crate::proto::frame::{self, FrameError, OpCode, MAX_HEADER_LEN};
 use crate::tls::stream::ServerStream;
+
+/// Per-core state shared by the server's connections.
+pub struct ServerCore {
+    pub rbuf: RefCell<Box<[u8]>>,
+    pub wbuf: RefCell<Vec<u8>>,
+    pub max_frame: u64,
+    pub conns: Cell<usize>,
+    /// `--broadcast`: push messages to every connection (client data frames are then read and
+    /// dropped, not echoed).
+    pub broadcast: Option<Broadcast>,
+}
 
 /// Reads handled per poll before yielding.
 const READS_PER_POLL: usize = 16;

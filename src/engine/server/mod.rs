@@ -21,21 +21,10 @@ use crate::config::ServePlan;
 use crate::engine::shard::READ_BUF;
 use crate::proto::handshake::{self, Request};
 use crate::tls::stream::{ServerStream, Stream};
-use echo::Echo;
+use echo::{Echo, ServerCore};
 
 /// Listen backlog asked for (the kernel caps it at net.core.somaxconn).
 pub const BACKLOG: i32 = 65_535;
-
-/// Per-core state shared by the server's connections.
-pub struct ServerCore {
-    pub rbuf: RefCell<Box<[u8]>>,
-    pub wbuf: RefCell<Vec<u8>>,
-    pub max_frame: u64,
-    pub conns: Cell<usize>,
-    /// `--broadcast`: push messages to every connection (client data frames are then read and
-    /// dropped, not echoed).
-    pub broadcast: Option<broadcast::Broadcast>,
-}
 
 /// Bind one SO_REUSEPORT listener per core on the same address. With port 0 the
 /// first listener picks the port and the others join it.
