@@ -13,7 +13,7 @@
 //! | errors start while open connections stay flat below the target | a connection cap in the server or in front of it | medium |
 //! | upgrade status 401/403, 404, 400 | authentication, path, request | high |
 //! | upgrade status 429/503 or close code 1013 | the server sheds load | medium |
-//! | a latency knee and server CPU ≥ [`CPU_BOUND`] cores | the server is CPU-bound | medium |
+//! | a latency knee and server CPU ≥ [`super::hints_server::CPU_BOUND`] cores | the server is CPU-bound | medium |
 //! | server RSS rising ≥ 10% at a constant connection count | server memory growth | medium |
 //! | the server section's memory findings | as stated there | low |
 //! | the server no longer accepts after the run | the server crashed or wedged | high |
@@ -21,8 +21,8 @@
 
 use std::collections::BTreeMap;
 
-use super::bursts::{interval_start, ramp_end};
-use super::failures::{num, secs, Confidence, Finding, Kind};
+use super::bursts::{interval_start, onset, ramp_end};
+use super::finding::{hint, num, secs, Confidence, Finding, Kind};
 use super::hints_server::{cpu_bound, memory, upgrade};
 use super::input::Input;
 use super::knee::LatencyKnee;
@@ -31,8 +31,6 @@ use super::knee::LatencyKnee;
 pub const FAULT_WINDOW_S: f64 = 5.0;
 /// A linear ramp at least this fast (connections per second) is fast.
 pub const FAST_RAMP_PER_S: f64 = 1000.0;
-/// Server CPU (cores) at or above which it is taken as saturated.
-pub const CPU_BOUND: f64 = 0.9;
 
 /// The intervals explained by injected faults.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -148,18 +146,6 @@ pub fn without_fault_effects(input: &Input, explained: &[bool]) -> Input {
     out
 }
 
-pub(super) fn hint(title: &str, detail: String, evidence: Vec<String>, confidence: Confidence) -> Finding {
-    Finding {
-        kind: Kind::Hint,
-        title: title.into(),
-        detail,
-        evidence,
-        confidence,
-        start_s: None,
-        end_s: None,
-    }
-}
-
 fn count(input: &Input, class: &str) -> u64 {
     input.errors.get(class).copied().unwrap_or(0)
 }
@@ -171,13 +157,6 @@ fn first_seen(input: &Input, class: &str) -> Vec<String> {
         .map(|m| format!("first {class}: {m}"))
         .into_iter()
         .collect()
-}
-
-/// When (interval start, end) and at what open count a class of errors first appeared.
-pub(super) fn onset(input: &Input, class: &str) -> Option<(f64, f64, u64)> {
-    let p = &input.points;
-    let i = p.iter().position(|q| q.errors_new.get(class).is_some_and(|n| *n > 0))?;
-    Some((interval_start(p, i), p[i].t_s, p[i].open))
 }
 
 /// Every rule but the injected-fault one (see [`fault_effects`]); `input` without fault effects.

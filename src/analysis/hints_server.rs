@@ -1,11 +1,14 @@
 //! Root-cause hints read from the server's side: its answers to the upgrade,
-//! its CPU at a latency knee and its memory (see the table in [`super::hints`]).
+//! its CPU at a latency knee and its memory (see the table in the hints module, which calls these rules).
 
-use super::failures::{num, secs, Confidence, Finding, Kind};
+use super::bursts::onset;
+use super::finding::{hint, num, secs, Confidence, Finding, Kind};
 use super::fit;
-use super::hints::{hint, onset, CPU_BOUND};
 use super::input::Input;
 use super::knee::{server_busy_at, LatencyKnee};
+
+/// Server CPU (cores) at or above which it is taken as saturated.
+pub const CPU_BOUND: f64 = 0.9;
 
 pub(super) fn upgrade(input: &Input) -> Vec<Finding> {
     let mut out = Vec::new();
