@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use super::bursts::{interval_start, onset, ramp_end};
 use super::finding::{hint, num, secs, Confidence, Finding, Kind};
-use super::hints_server::{cpu_bound, memory, upgrade};
+use super::hints_server::{cpu_bound, memory, stopped_accepting, upgrade};
 use super::input::Input;
 use super::knee::LatencyKnee;
 
@@ -161,97 +161,123 @@ fn first_seen(input: &Input, class: &str) -> Vec<String> {
 
 /// Every rule but the injected-fault one (see [`fault_effects`]); `input` without fault effects.
 pub fn hints(input: &Input, knee: Option<&LatencyKnee>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let c = &input.connections;
+    let mut out: Vec<Finding> = [
+        fd_limit(input),
+        ephemeral_ports(input),
+        unreachable(input),
+        refused(input),
+        ceiling(input),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    out.extend(upgrade(input));
+    out.extend(knee.and_then(|k| cpu_bound(input, k)));
+    out.extend(memory(input));
+    out.extend(stopped_accepting(input));
+    out.extend(client_warnings(input));
+    out
+}
+
+/// `emfile` errors: the client's open-files limit.
+fn fd_limit(input: &Input) -> Option<Finding> {
     let emfile = count(input, "emfile");
-    if emfile > 0 {
-        let mut ev = vec![format!(
-            "{emfile} emfile errors (EMFILE/ENFILE: no file descriptor left)"
-        )];
-        ev.extend(first_seen(input, "emfile"));
-        let mut f = hint(
-            "The client ran out of file descriptors (open-files limit)",
-            "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
-             or fs.file-max, or lower --connections."
-                .into(),
-            ev,
-            Confidence::High,
-        );
-        if let Some((s, e, open)) = onset(input, "emfile") {
-            f.evidence
-                .push(format!("first in the interval ending at {}, with {open} open", secs(e)));
-            (f.start_s, f.end_s) = (Some(s), Some(e));
-        }
-        out.push(f);
+    if emfile == 0 {
+        return None;
     }
+    let mut ev = vec![format!(
+        "{emfile} emfile errors (EMFILE/ENFILE: no file descriptor left)"
+    )];
+    ev.extend(first_seen(input, "emfile"));
+    let mut f = hint(
+        "The client ran out of file descriptors (open-files limit)",
+        "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
+         or fs.file-max, or lower --connections."
+            .into(),
+        ev,
+        Confidence::High,
+    );
+    if let Some((s, e, open)) = onset(input, "emfile") {
+        f.evidence
+            .push(format!("first in the interval ending at {}, with {open} open", secs(e)));
+        (f.start_s, f.end_s) = (Some(s), Some(e));
+    }
+    Some(f)
+}
+
+/// `eaddrnotavail` errors: out of ephemeral ports for the source addresses.
+fn ephemeral_ports(input: &Input) -> Option<Finding> {
     let ports = count(input, "eaddrnotavail");
-    if ports > 0 {
-        let mut ev = vec![
-            format!("{ports} eaddrnotavail errors (EADDRNOTAVAIL: no free ephemeral port)"),
-            format!("{} source address(es) configured", input.source_ips.max(1)),
-        ];
-        ev.extend(first_seen(input, "eaddrnotavail"));
-        if let Some((_, e, open)) = onset(input, "eaddrnotavail") {
-            ev.push(format!("first in the interval ending at {}, with {open} open", secs(e)));
-        }
-        out.push(hint(
-            "Out of ephemeral ports: add source addresses",
-            "About 28,000 connections fit per source address and target: add --source-ip \
-             127.0.0.2,127.0.0.3,... (or a range) or widen net.ipv4.ip_local_port_range."
-                .into(),
-            ev,
-            Confidence::High,
-        ));
+    if ports == 0 {
+        return None;
     }
+    let mut ev = vec![
+        format!("{ports} eaddrnotavail errors (EADDRNOTAVAIL: no free ephemeral port)"),
+        format!("{} source address(es) configured", input.source_ips.max(1)),
+    ];
+    ev.extend(first_seen(input, "eaddrnotavail"));
+    if let Some((_, e, open)) = onset(input, "eaddrnotavail") {
+        ev.push(format!("first in the interval ending at {}, with {open} open", secs(e)));
+    }
+    Some(hint(
+        "Out of ephemeral ports: add source addresses",
+        "About 28,000 connections fit per source address and target: add --source-ip \
+         127.0.0.2,127.0.0.3,... (or a range) or widen net.ipv4.ip_local_port_range."
+            .into(),
+        ev,
+        Confidence::High,
+    ))
+}
+
+/// `unreachable` errors: routing or the network.
+fn unreachable(input: &Input) -> Option<Finding> {
     let unreachable = count(input, "unreachable");
-    if unreachable > 0 {
-        let mut ev = vec![format!("{unreachable} unreachable errors (ENETUNREACH/EHOSTUNREACH)")];
-        ev.extend(first_seen(input, "unreachable"));
-        out.push(hint(
-            "No route to the target",
-            "Check the target address, routes and firewalls between client and server.".into(),
-            ev,
-            Confidence::High,
-        ));
+    if unreachable == 0 {
+        return None;
     }
+    let mut ev = vec![format!("{unreachable} unreachable errors (ENETUNREACH/EHOSTUNREACH)")];
+    ev.extend(first_seen(input, "unreachable"));
+    Some(hint(
+        "No route to the target",
+        "Check the target address, routes and firewalls between client and server.".into(),
+        ev,
+        Confidence::High,
+    ))
+}
+
+/// Refused connects and nothing established: nothing listens. Refused or timed-out connects
+/// with some established: maybe the accept backlog ([`backlog`]).
+fn refused(input: &Input) -> Option<Finding> {
+    let established = input.connections.established;
     let refused = count(input, "connect_refused");
     let timeouts = count(input, "connect_timeout");
-    if refused > 0 && c.established == 0 {
+    if refused > 0 && established == 0 {
         let mut ev = vec![format!("{refused} connects refused, none established")];
         ev.extend(first_seen(input, "connect_refused"));
-        out.push(hint(
+        Some(hint(
             "Nothing accepts connections at the target",
             "Every connect was refused (ECONNREFUSED): check the URL's host and port and that the server is running."
                 .into(),
             ev,
             Confidence::High,
-        ));
-    } else if refused + timeouts > 0 && c.established > 0 {
-        out.extend(backlog(input, refused, timeouts));
+        ))
+    } else if refused + timeouts > 0 && established > 0 {
+        backlog(input, refused, timeouts)
+    } else {
+        None
     }
-    out.extend(ceiling(input));
-    out.extend(upgrade(input));
-    out.extend(knee.and_then(|k| cpu_bound(input, k)));
-    out.extend(memory(input));
-    if let Some(false) = input.server.as_ref().and_then(|s| s.accepts_after) {
-        out.push(hint(
-            "The server stopped accepting connections",
-            "After the run the server no longer accepted a WebSocket upgrade: it crashed, hung or exhausted a \
-             resource. Check its logs."
-                .into(),
-            vec!["the post-run upgrade check failed".into()],
-            Confidence::High,
-        ));
-    }
-    if !input.client_warnings.is_empty() {
-        out.push(hint(
+}
+
+/// Conditions the client itself reported under which it may be the bottleneck.
+fn client_warnings(input: &Input) -> Option<Finding> {
+    (!input.client_warnings.is_empty()).then(|| {
+        hint(
             "The client may be the bottleneck",
             "The client reported conditions under which the figures may describe it rather than the server.".into(),
             input.client_warnings.clone(),
             Confidence::Medium,
-        ));
-    }
-    out
+        )
+    })
 }
 
 /// Refused or timed-out connects, mostly during a fast ramp: the accept backlog.

@@ -1,5 +1,5 @@
 //! Root-cause hints read from the server's side: its answers to the upgrade,
-//! its CPU at a latency knee and its memory (see the table in the hints module, which calls these rules).
+//! its CPU at a latency knee, its memory and whether it still accepts after the run (see the table in the hints module, which calls these rules).
 
 use super::bursts::onset;
 use super::finding::{hint, num, secs, Confidence, Finding, Kind};
@@ -178,4 +178,19 @@ pub(super) fn memory(input: &Input) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The post-run upgrade check failed: the server stopped accepting connections.
+pub(super) fn stopped_accepting(input: &Input) -> Option<Finding> {
+    let accepts = input.server.as_ref().and_then(|s| s.accepts_after);
+    (accepts == Some(false)).then(|| {
+        hint(
+            "The server stopped accepting connections",
+            "After the run the server no longer accepted a WebSocket upgrade: it crashed, hung or exhausted a \
+             resource. Check its logs."
+                .into(),
+            vec!["the post-run upgrade check failed".into()],
+            Confidence::High,
+        )
+    })
 }
