@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::failures::{num, secs, Confidence, Finding, Kind};
+use super::finding::{num, secs, Confidence, Finding, Kind};
 use super::input::{Input, Point};
 
 /// A hot interval has at least this many events.
@@ -60,6 +60,13 @@ pub fn interval_start(points: &[Point], i: usize) -> f64 {
     } else {
         points[i - 1].t_s
     }
+}
+
+/// When (interval start, end) and at what open count a class of errors first appeared.
+pub fn onset(input: &Input, class: &str) -> Option<(f64, f64, u64)> {
+    let p = &input.points;
+    let i = p.iter().position(|q| q.errors_new.get(class).is_some_and(|n| *n > 0))?;
+    Some((interval_start(p, i), p[i].t_s, p[i].open))
 }
 
 /// A burst of all errors.

@@ -13,7 +13,7 @@
 //! | errors start while open connections stay flat below the target | a connection cap in the server or in front of it | medium |
 //! | upgrade status 401/403, 404, 400 | authentication, path, request | high |
 //! | upgrade status 429/503 or close code 1013 | the server sheds load | medium |
-//! | a latency knee and server CPU ≥ [`CPU_BOUND`] cores | the server is CPU-bound | medium |
+//! | a latency knee and server CPU ≥ [`super::hints_server::CPU_BOUND`] cores | the server is CPU-bound | medium |
 //! | server RSS rising ≥ 10% at a constant connection count | server memory growth | medium |
 //! | the server section's memory findings | as stated there | low |
 //! | the server no longer accepts after the run | the server crashed or wedged | high |
@@ -21,9 +21,9 @@
 
 use std::collections::BTreeMap;
 
-use super::bursts::{interval_start, ramp_end};
-use super::failures::{num, secs, Confidence, Finding, Kind};
-use super::hints_server::{cpu_bound, memory, upgrade};
+use super::bursts::{interval_start, onset, ramp_end};
+use super::finding::{hint, num, secs, Confidence, Finding, Kind};
+use super::hints_server::{cpu_bound, memory, stopped_accepting, upgrade};
 use super::input::Input;
 use super::knee::LatencyKnee;
 
@@ -31,8 +31,6 @@ use super::knee::LatencyKnee;
 pub const FAULT_WINDOW_S: f64 = 5.0;
 /// A linear ramp at least this fast (connections per second) is fast.
 pub const FAST_RAMP_PER_S: f64 = 1000.0;
-/// Server CPU (cores) at or above which it is taken as saturated.
-pub const CPU_BOUND: f64 = 0.9;
 
 /// The intervals explained by injected faults.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -148,18 +146,6 @@ pub fn without_fault_effects(input: &Input, explained: &[bool]) -> Input {
     out
 }
 
-pub(super) fn hint(title: &str, detail: String, evidence: Vec<String>, confidence: Confidence) -> Finding {
-    Finding {
-        kind: Kind::Hint,
-        title: title.into(),
-        detail,
-        evidence,
-        confidence,
-        start_s: None,
-        end_s: None,
-    }
-}
-
 fn count(input: &Input, class: &str) -> u64 {
     input.errors.get(class).copied().unwrap_or(0)
 }
@@ -173,106 +159,125 @@ fn first_seen(input: &Input, class: &str) -> Vec<String> {
         .collect()
 }
 
-/// When (interval start, end) and at what open count a class of errors first appeared.
-pub(super) fn onset(input: &Input, class: &str) -> Option<(f64, f64, u64)> {
-    let p = &input.points;
-    let i = p.iter().position(|q| q.errors_new.get(class).is_some_and(|n| *n > 0))?;
-    Some((interval_start(p, i), p[i].t_s, p[i].open))
-}
-
 /// Every rule but the injected-fault one (see [`fault_effects`]); `input` without fault effects.
 pub fn hints(input: &Input, knee: Option<&LatencyKnee>) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let c = &input.connections;
+    let mut out: Vec<Finding> = [
+        fd_limit(input),
+        ephemeral_ports(input),
+        unreachable(input),
+        refused(input),
+        ceiling(input),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    out.extend(upgrade(input));
+    out.extend(knee.and_then(|k| cpu_bound(input, k)));
+    out.extend(memory(input));
+    out.extend(stopped_accepting(input));
+    out.extend(client_warnings(input));
+    out
+}
+
+/// `emfile` errors: the client's open-files limit.
+fn fd_limit(input: &Input) -> Option<Finding> {
     let emfile = count(input, "emfile");
-    if emfile > 0 {
-        let mut ev = vec![format!(
-            "{emfile} emfile errors (EMFILE/ENFILE: no file descriptor left)"
-        )];
-        ev.extend(first_seen(input, "emfile"));
-        let mut f = hint(
-            "The client ran out of file descriptors (open-files limit)",
-            "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
-             or fs.file-max, or lower --connections."
-                .into(),
-            ev,
-            Confidence::High,
-        );
-        if let Some((s, e, open)) = onset(input, "emfile") {
-            f.evidence
-                .push(format!("first in the interval ending at {}, with {open} open", secs(e)));
-            (f.start_s, f.end_s) = (Some(s), Some(e));
-        }
-        out.push(f);
+    if emfile == 0 {
+        return None;
     }
+    let mut ev = vec![format!(
+        "{emfile} emfile errors (EMFILE/ENFILE: no file descriptor left)"
+    )];
+    ev.extend(first_seen(input, "emfile"));
+    let mut f = hint(
+        "The client ran out of file descriptors (open-files limit)",
+        "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
+         or fs.file-max, or lower --connections."
+            .into(),
+        ev,
+        Confidence::High,
+    );
+    if let Some((s, e, open)) = onset(input, "emfile") {
+        f.evidence
+            .push(format!("first in the interval ending at {}, with {open} open", secs(e)));
+        (f.start_s, f.end_s) = (Some(s), Some(e));
+    }
+    Some(f)
+}
+
+/// `eaddrnotavail` errors: out of ephemeral ports for the source addresses.
+fn ephemeral_ports(input: &Input) -> Option<Finding> {
     let ports = count(input, "eaddrnotavail");
-    if ports > 0 {
-        let mut ev = vec![
-            format!("{ports} eaddrnotavail errors (EADDRNOTAVAIL: no free ephemeral port)"),
-            format!("{} source address(es) configured", input.source_ips.max(1)),
-        ];
-        ev.extend(first_seen(input, "eaddrnotavail"));
-        if let Some((_, e, open)) = onset(input, "eaddrnotavail") {
-            ev.push(format!("first in the interval ending at {}, with {open} open", secs(e)));
-        }
-        out.push(hint(
-            "Out of ephemeral ports: add source addresses",
-            "About 28,000 connections fit per source address and target: add --source-ip \
-             127.0.0.2,127.0.0.3,... (or a range) or widen net.ipv4.ip_local_port_range."
-                .into(),
-            ev,
-            Confidence::High,
-        ));
+    if ports == 0 {
+        return None;
     }
+    let mut ev = vec![
+        format!("{ports} eaddrnotavail errors (EADDRNOTAVAIL: no free ephemeral port)"),
+        format!("{} source address(es) configured", input.source_ips.max(1)),
+    ];
+    ev.extend(first_seen(input, "eaddrnotavail"));
+    if let Some((_, e, open)) = onset(input, "eaddrnotavail") {
+        ev.push(format!("first in the interval ending at {}, with {open} open", secs(e)));
+    }
+    Some(hint(
+        "Out of ephemeral ports: add source addresses",
+        "About 28,000 connections fit per source address and target: add --source-ip \
+         127.0.0.2,127.0.0.3,... (or a range) or widen net.ipv4.ip_local_port_range."
+            .into(),
+        ev,
+        Confidence::High,
+    ))
+}
+
+/// `unreachable` errors: routing or the network.
+fn unreachable(input: &Input) -> Option<Finding> {
     let unreachable = count(input, "unreachable");
-    if unreachable > 0 {
-        let mut ev = vec![format!("{unreachable} unreachable errors (ENETUNREACH/EHOSTUNREACH)")];
-        ev.extend(first_seen(input, "unreachable"));
-        out.push(hint(
-            "No route to the target",
-            "Check the target address, routes and firewalls between client and server.".into(),
-            ev,
-            Confidence::High,
-        ));
+    if unreachable == 0 {
+        return None;
     }
+    let mut ev = vec![format!("{unreachable} unreachable errors (ENETUNREACH/EHOSTUNREACH)")];
+    ev.extend(first_seen(input, "unreachable"));
+    Some(hint(
+        "No route to the target",
+        "Check the target address, routes and firewalls between client and server.".into(),
+        ev,
+        Confidence::High,
+    ))
+}
+
+/// Refused connects and nothing established: nothing listens. Refused or timed-out connects
+/// with some established: maybe the accept backlog ([`backlog`]).
+fn refused(input: &Input) -> Option<Finding> {
+    let established = input.connections.established;
     let refused = count(input, "connect_refused");
     let timeouts = count(input, "connect_timeout");
-    if refused > 0 && c.established == 0 {
+    if refused > 0 && established == 0 {
         let mut ev = vec![format!("{refused} connects refused, none established")];
         ev.extend(first_seen(input, "connect_refused"));
-        out.push(hint(
+        Some(hint(
             "Nothing accepts connections at the target",
             "Every connect was refused (ECONNREFUSED): check the URL's host and port and that the server is running."
                 .into(),
             ev,
             Confidence::High,
-        ));
-    } else if refused + timeouts > 0 && c.established > 0 {
-        out.extend(backlog(input, refused, timeouts));
+        ))
+    } else if refused + timeouts > 0 && established > 0 {
+        backlog(input, refused, timeouts)
+    } else {
+        None
     }
-    out.extend(ceiling(input));
-    out.extend(upgrade(input));
-    out.extend(knee.and_then(|k| cpu_bound(input, k)));
-    out.extend(memory(input));
-    if let Some(false) = input.server.as_ref().and_then(|s| s.accepts_after) {
-        out.push(hint(
-            "The server stopped accepting connections",
-            "After the run the server no longer accepted a WebSocket upgrade: it crashed, hung or exhausted a \
-             resource. Check its logs."
-                .into(),
-            vec!["the post-run upgrade check failed".into()],
-            Confidence::High,
-        ));
-    }
-    if !input.client_warnings.is_empty() {
-        out.push(hint(
+}
+
+/// Conditions the client itself reported under which it may be the bottleneck.
+fn client_warnings(input: &Input) -> Option<Finding> {
+    (!input.client_warnings.is_empty()).then(|| {
+        hint(
             "The client may be the bottleneck",
             "The client reported conditions under which the figures may describe it rather than the server.".into(),
             input.client_warnings.clone(),
             Confidence::Medium,
-        ));
-    }
-    out
+        )
+    })
 }
 
 /// Refused or timed-out connects, mostly during a fast ramp: the accept backlog.

@@ -1,11 +1,14 @@
 //! Root-cause hints read from the server's side: its answers to the upgrade,
-//! its CPU at a latency knee and its memory (see the table in [`super::hints`]).
+//! its CPU at a latency knee, its memory and whether it still accepts after the run (see the table in the hints module, which calls these rules).
 
-use super::failures::{num, secs, Confidence, Finding, Kind};
+use super::bursts::onset;
+use super::finding::{hint, num, secs, Confidence, Finding, Kind};
 use super::fit;
-use super::hints::{hint, onset, CPU_BOUND};
 use super::input::Input;
 use super::knee::{server_busy_at, LatencyKnee};
+
+/// Server CPU (cores) at or above which it is taken as saturated.
+pub const CPU_BOUND: f64 = 0.9;
 
 pub(super) fn upgrade(input: &Input) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -175,4 +178,19 @@ pub(super) fn memory(input: &Input) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The post-run upgrade check failed: the server stopped accepting connections.
+pub(super) fn stopped_accepting(input: &Input) -> Option<Finding> {
+    let accepts = input.server.as_ref().and_then(|s| s.accepts_after);
+    (accepts == Some(false)).then(|| {
+        hint(
+            "The server stopped accepting connections",
+            "After the run the server no longer accepted a WebSocket upgrade: it crashed, hung or exhausted a \
+             resource. Check its logs."
+                .into(),
+            vec!["the post-run upgrade check failed".into()],
+            Confidence::High,
+        )
+    })
 }

@@ -9,7 +9,7 @@
 //! Confidence is medium: one core's failures point at that core (its CPU, its source address,
 //! its share of the ramp) but do not prove a cause.
 
-use super::failures::{num, Confidence, Finding, Kind};
+use super::finding::{num, Confidence, Finding, Kind};
 use super::input::Input;
 
 pub const MIN_CORES: usize = 2;

@@ -17,7 +17,7 @@
 //! and this one's".
 
 use super::bursts::{describe_point, FLOOR};
-use super::failures::{num, secs, us, Confidence, Finding, Kind};
+use super::finding::{num, secs, us, Confidence, Finding, Kind};
 use super::input::{Input, Point};
 
 pub const BASE_POINTS: usize = 3;

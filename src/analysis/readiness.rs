@@ -9,8 +9,34 @@
 //! A failing verdict stays `not_ready` when a criterion the client cannot distort failed
 //! (connections, loss, errors).
 
-use super::failures::{num, us, Status, Verdict};
+use serde::Serialize;
+
+use super::finding::{num, us};
 use super::input::Input;
+
+/// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
+/// bottleneck, so the figures describe it as much as the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    NotReady,
+    Inconclusive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// `status == ready`: false when inconclusive too.
+    pub ready: bool,
+    pub status: Status,
+    /// `thresholds` (the scenario's) or `defaults`.
+    pub basis: &'static str,
+    pub reasons: Vec<String>,
+    /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
+    /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
+    /// when every failed criterion is one the client's lag distorts (latency, rates).
+    pub client_bottleneck: Vec<String>,
+}
 
 /// p99 send delay (µs) from which the client fell behind its own schedule: latency is measured
 /// from the intended send time, so the client's lag is counted as the server's.
@@ -60,127 +86,154 @@ pub const MAX_ERROR_RATE: f64 = 0.001;
 pub const MAX_P99_US: u64 = 200_000;
 
 pub fn verdict(input: &Input) -> Verdict {
-    let mut reasons = Vec::new();
-    let (mut v, only_lag) = if let Some(passed) = input.thresholds_passed {
-        let failed: Vec<_> = input.thresholds.iter().filter(|t| !t.pass).collect();
-        if passed || failed.is_empty() {
-            reasons.push(format!("all {} thresholds passed", input.thresholds.len()));
-        }
-        for t in failed {
-            reasons.push(format!(
-                "failed: {} (measured {}, limit {})",
-                t.expr, t.measured_text, t.limit_text
-            ));
-        }
-        let only_lag = input
-            .thresholds
-            .iter()
-            .filter(|t| !t.pass)
-            .all(|t| distorted_by_client(if t.metric.is_empty() { &t.expr } else { &t.metric }));
-        (
-            Verdict {
-                ready: passed,
-                status: if passed { Status::Ready } else { Status::NotReady },
-                basis: "thresholds",
-                reasons,
-                client_bottleneck: Vec::new(),
-            },
-            only_lag,
-        )
-    } else {
-        let c = &input.connections;
-        let m = &input.messages;
-        let mut ok = true;
-        // Whether every failed criterion is one the client's lag distorts (latency).
-        let mut only_lag = true;
-        // `lag`: the client's own lag can make this criterion fail.
-        let mut check = |pass: bool, lag: bool, text: String| {
-            ok &= pass;
-            only_lag &= pass || lag;
-            reasons.push(text);
-        };
-        let all = c.established >= c.target && c.failed == 0 && c.not_attempted == 0;
-        check(
-            all,
-            false,
-            if all {
-                format!("all {} connections established", c.target)
-            } else {
-                format!(
-                    "{} of {} connections established ({} failed, {} not attempted)",
-                    c.established, c.target, c.failed, c.not_attempted
-                )
-            },
-        );
-        check(
-            m.lost == 0,
-            false,
-            if m.lost == 0 {
-                format!("no message lost ({} sent)", m.sent)
-            } else {
-                format!("{} of {} messages lost", m.lost, m.sent)
-            },
-        );
-        let attempts = c.established + c.failed + m.sent;
-        let errors = input.error_total();
-        let rate = if attempts == 0 {
-            0.0
-        } else {
-            crate::config::scenario::thresholds::error_rate(errors, c.established, c.failed, m.sent)
-        };
-        let pct = |x: f64| format!("{}%", num_pct(x * 100.0));
-        check(
-            rate < MAX_ERROR_RATE && (attempts > 0 || errors == 0),
-            false,
-            format!(
-                "error rate {} ({errors} errors over {attempts} connects and messages), limit {}",
-                pct(rate),
-                pct(MAX_ERROR_RATE)
-            ),
-        );
-        let l = &input.latency;
-        if l.count > 0 {
-            check(
-                l.p99 < MAX_P99_US,
-                true,
-                format!("p99 latency {} (limit {})", us(l.p99 as f64), us(MAX_P99_US as f64)),
-            );
-        } else if m.sent > 0 {
-            check(
-                false,
-                false,
-                format!("{} messages sent and no latency measured", m.sent),
-            );
-        } else {
-            check(true, false, "no messages were sent: latency not judged".into());
-        }
-        if input.partial {
-            check(
-                false,
-                false,
-                "the run was partial: the figures cover only what was gathered".into(),
-            );
-        }
-        (
-            Verdict {
-                ready: ok,
-                status: if ok { Status::Ready } else { Status::NotReady },
-                basis: "defaults",
-                reasons,
-                client_bottleneck: Vec::new(),
-            },
-            only_lag,
-        )
+    let (mut v, only_lag) = match input.thresholds_passed {
+        Some(passed) => by_thresholds(input, passed),
+        None => by_defaults(input),
     };
-    if v.basis == "thresholds" && input.partial {
-        v.reasons.push("note: the run was partial".into());
-    }
     v.client_bottleneck = client_bottleneck(input);
     if !v.client_bottleneck.is_empty() && (v.ready || only_lag) {
         v.ready = false;
         v.status = Status::Inconclusive;
     }
     v
+}
+
+/// The verdict from the criteria alone, before the client's health is weighed.
+fn judged(ready: bool, basis: &'static str, reasons: Vec<String>) -> Verdict {
+    Verdict {
+        ready,
+        status: if ready { Status::Ready } else { Status::NotReady },
+        basis,
+        reasons,
+        client_bottleneck: Vec::new(),
+    }
+}
+
+/// The scenario's thresholds decide (`passed`: their overall result). Also whether every failed
+/// threshold is one the client's lag distorts.
+fn by_thresholds(input: &Input, passed: bool) -> (Verdict, bool) {
+    let mut reasons = Vec::new();
+    let failed: Vec<_> = input.thresholds.iter().filter(|t| !t.pass).collect();
+    if passed || failed.is_empty() {
+        reasons.push(format!("all {} thresholds passed", input.thresholds.len()));
+    }
+    for t in &failed {
+        reasons.push(format!(
+            "failed: {} (measured {}, limit {})",
+            t.expr, t.measured_text, t.limit_text
+        ));
+    }
+    if input.partial {
+        reasons.push("note: the run was partial".into());
+    }
+    let only_lag = failed
+        .iter()
+        .all(|t| distorted_by_client(if t.metric.is_empty() { &t.expr } else { &t.metric }));
+    (judged(passed, "thresholds", reasons), only_lag)
+}
+
+/// One default criterion: whether it passed, whether the client's own lag can make it fail, and
+/// its reason with the measured value.
+struct Criterion {
+    pass: bool,
+    lag: bool,
+    text: String,
+}
+
+/// The default criteria decide. Also whether every failed criterion is one the client's lag
+/// distorts (latency).
+fn by_defaults(input: &Input) -> (Verdict, bool) {
+    let mut criteria = vec![connections(input), loss(input), error_rate(input), latency(input)];
+    if input.partial {
+        criteria.push(Criterion {
+            pass: false,
+            lag: false,
+            text: "the run was partial: the figures cover only what was gathered".into(),
+        });
+    }
+    let ok = criteria.iter().all(|c| c.pass);
+    let only_lag = criteria.iter().all(|c| c.pass || c.lag);
+    let reasons = criteria.into_iter().map(|c| c.text).collect();
+    (judged(ok, "defaults", reasons), only_lag)
+}
+
+/// Every connection established.
+fn connections(input: &Input) -> Criterion {
+    let c = &input.connections;
+    let all = c.established >= c.target && c.failed == 0 && c.not_attempted == 0;
+    Criterion {
+        pass: all,
+        lag: false,
+        text: if all {
+            format!("all {} connections established", c.target)
+        } else {
+            format!(
+                "{} of {} connections established ({} failed, {} not attempted)",
+                c.established, c.target, c.failed, c.not_attempted
+            )
+        },
+    }
+}
+
+/// No message lost.
+fn loss(input: &Input) -> Criterion {
+    let m = &input.messages;
+    Criterion {
+        pass: m.lost == 0,
+        lag: false,
+        text: if m.lost == 0 {
+            format!("no message lost ({} sent)", m.sent)
+        } else {
+            format!("{} of {} messages lost", m.lost, m.sent)
+        },
+    }
+}
+
+/// Errors under [`MAX_ERROR_RATE`] of the connects and messages.
+fn error_rate(input: &Input) -> Criterion {
+    let (c, m) = (&input.connections, &input.messages);
+    let attempts = c.established + c.failed + m.sent;
+    let errors = input.error_total();
+    let rate = if attempts == 0 {
+        0.0
+    } else {
+        crate::config::scenario::thresholds::error_rate(errors, c.established, c.failed, m.sent)
+    };
+    let pct = |x: f64| format!("{}%", num_pct(x * 100.0));
+    Criterion {
+        pass: rate < MAX_ERROR_RATE && (attempts > 0 || errors == 0),
+        lag: false,
+        text: format!(
+            "error rate {} ({errors} errors over {attempts} connects and messages), limit {}",
+            pct(rate),
+            pct(MAX_ERROR_RATE)
+        ),
+    }
+}
+
+/// p99 latency under [`MAX_P99_US`]; the only default criterion the client's lag can fail.
+fn latency(input: &Input) -> Criterion {
+    let l = &input.latency;
+    let sent = input.messages.sent;
+    if l.count > 0 {
+        Criterion {
+            pass: l.p99 < MAX_P99_US,
+            lag: true,
+            text: format!("p99 latency {} (limit {})", us(l.p99 as f64), us(MAX_P99_US as f64)),
+        }
+    } else if sent > 0 {
+        Criterion {
+            pass: false,
+            lag: false,
+            text: format!("{sent} messages sent and no latency measured"),
+        }
+    } else {
+        Criterion {
+            pass: true,
+            lag: false,
+            text: "no messages were sent: latency not judged".into(),
+        }
+    }
 }
 
 fn num_pct(x: f64) -> String {
