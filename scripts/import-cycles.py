@@ -16,8 +16,9 @@ Prints each group of files that reach one another (a strongly connected componen
 in it is on a cycle with every other), the pairs that import each other directly, one shortest
 cycle through each file, then the counts: groups, files in them, and elementary cycles (each
 closed path visiting a file at most once; enumerated up to --max, default 100000). With --all
-every elementary cycle is printed. Exit status 0 whatever it finds: this reports, it does not
-judge (make it a test once the layout has no cycle).
+every elementary cycle is printed. Exit status 0 whatever it finds, or with --check 1 when
+there is a cycle: tests/architecture.rs runs it that way, so a change that adds a cycle fails
+the tests.
 """
 
 import argparse
@@ -360,6 +361,7 @@ def main():
     ap.add_argument("--with-tests", action="store_true", help="count #[cfg(test)] modules too")
     ap.add_argument("--all", action="store_true", help="print every elementary cycle")
     ap.add_argument("--max", type=int, default=100000, help="stop counting cycles here")
+    ap.add_argument("--check", action="store_true", help="exit 1 when there is any cycle (tests/architecture.rs)")
     a = ap.parse_args()
     src = os.path.normpath(a.src)
     crate = Crate(src, a.with_tests)
@@ -402,7 +404,7 @@ def main():
     edges = sum(len(v) for v in graph.values())
     print(f"{len(graph)} files, {edges} imports; {len(comps)} cycle group(s) holding {files} file(s); "
           f"{total_cycles}{'+' if capped else ''} elementary cycle(s)")
-    return 0
+    return 1 if a.check and comps else 0
 
 
 if __name__ == "__main__":

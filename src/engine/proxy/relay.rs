@@ -190,7 +190,7 @@ pub async fn accept_loop(listener: TcpListener, core: Rc<Core>) {
         match listener.accept().await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
-                crate::engine::runtime::spawn(handle(core.clone(), s)).detach();
+                crate::engine::runtime::spawn_detached(handle(core.clone(), s));
             }
             Err(e) => {
                 // Out of descriptors or similar: back off instead of spinning.

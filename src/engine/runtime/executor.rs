@@ -150,6 +150,17 @@ pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
     JoinHandle { task, out }
 }
 
+/// Run `fut` as a task of this core that nothing waits for or cancels (a connection, an
+/// accept loop): no output slot and no wrapping future, so the task costs two allocations, its
+/// header and the future itself. Paid once per connection, 10,000 times in the default run.
+pub fn spawn_detached<F: Future<Output = ()> + 'static>(fut: F) {
+    schedule(Rc::new(Task {
+        future: RefCell::new(Some(Box::pin(fut))),
+        queued: Cell::new(false),
+        cancelled: Cell::new(false),
+    }));
+}
+
 fn poll_task(task: Rc<Task>) {
     task.queued.set(false);
     let Some(mut fut) = task.future.borrow_mut().take() else {

@@ -32,7 +32,7 @@ mod sleep;
 mod timer;
 
 pub use channel::{channel, Receiver, Sender};
-pub use executor::{spawn, JoinHandle};
+pub use executor::{spawn, spawn_detached, JoinHandle};
 pub use net::{TcpListener, TcpStream};
 pub use ring::{tunable, RingConfig, RING};
 pub use sleep::{sleep, sleep_until};

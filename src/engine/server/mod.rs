@@ -156,7 +156,7 @@ async fn accept_loop(
     });
     if core.broadcast.is_some() {
         let core = core.clone();
-        crate::engine::runtime::spawn(async move { core.broadcast.as_ref().expect("set").ticker().await }).detach();
+        crate::engine::runtime::spawn_detached(async move { core.broadcast.as_ref().expect("set").ticker().await });
     }
     loop {
         match listener.accept().await {
@@ -174,8 +174,7 @@ async fn accept_loop(
                         },
                     };
                     upgrade(core, stream).await
-                })
-                .detach();
+                });
             }
             Err(e) => {
                 // Out of descriptors or similar: back off instead of spinning.
@@ -213,7 +212,7 @@ async fn upgrade(core: Rc<ServerCore>, mut stream: ServerStream) {
                 core.conns.set(core.conns.get() + 1);
                 let mut echo = Echo::new(core.clone(), stream);
                 echo.feed_initial(&buf[head_len..filled]);
-                crate::engine::runtime::spawn(echo).detach();
+                crate::engine::runtime::spawn_detached(echo);
                 return;
             }
         }

@@ -26,15 +26,14 @@ pub fn spawn_attempt(shard: &Rc<Shard>, local: u32) {
     let first = events::on_attempt(shard, local);
     shard.connecting.set(shard.connecting.get() + 1);
     let shard = shard.clone();
-    crate::engine::runtime::spawn(async move {
+    crate::engine::runtime::spawn_detached(async move {
         attempt(&shard, local).await;
         shard.connecting.set(shard.connecting.get() - 1);
         if first {
             shard.first_tries.set(shard.first_tries.get() + 1);
         }
         shard.poke();
-    })
-    .detach();
+    });
 }
 
 async fn attempt(shard: &Rc<Shard>, local: u32) {
@@ -83,7 +82,7 @@ async fn attempt(shard: &Rc<Shard>, local: u32) {
             }
             events::on_established(shard, local);
             shard.live.set(shard.live.get() + 1);
-            crate::engine::runtime::spawn(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate)).detach();
+            crate::engine::runtime::spawn_detached(Conn::new(shard.clone(), o.stream, local, o.leftover, o.deflate));
         }
         Err((kind, detail)) => {
             {
