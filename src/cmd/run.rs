@@ -190,7 +190,7 @@ pub fn run(plan: RunPlan) -> anyhow::Result<Outcome> {
     if !plan.quiet {
         eprintln!(
             "wsload: {here} connections{} to {target} from CPU(s) {}{}",
-            crate::config::fleet::describe_shard(&plan),
+            crate::config::fleet::describe_shard(plan.shard, plan.scenario.connections),
             crate::sys::cores::format_cpu_list(&plan.client_cpus),
             server.as_ref().map_or(String::new(), |_| format!(
                 ", built-in server on CPU {}",
