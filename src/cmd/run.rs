@@ -256,7 +256,7 @@ impl Peers {
         eprintln!(
             "wsload: {} connections{} to {} from CPU(s) {}{}",
             plan.connections_here(),
-            crate::config::fleet::describe_shard(plan),
+            crate::config::fleet::describe_shard(plan.shard, plan.scenario.connections),
             self.target,
             crate::sys::cores::format_cpu_list(&plan.client_cpus),
             self.server.as_ref().map_or(String::new(), |_| format!(

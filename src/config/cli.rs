@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{parse_bytes, parse_duration, parse_ip_list, parse_listen, parse_rate};
+use super::units::{parse_bytes, parse_duration, parse_ip_list, parse_listen, parse_rate, IpList};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,7 +54,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     // `wsload capacity`: its help (about and long_about) is on CapacityArgs; a doc comment here
     // would replace the long help.
-    Capacity(crate::cmd::capacity::CapacityArgs),
+    Capacity(crate::cmd::capacity::args::CapacityArgs),
     /// Re-render report files from a saved results directory.
     Report(ReportArgs),
     /// Compare two runs' key figures and flag regressions.
@@ -64,7 +64,7 @@ pub enum Command {
     /// Make a test CA and a server certificate for `wsload serve --tls-cert` (wss:// tests).
     Cert(CertArgs),
     // `wsload proxy`: its help is on ProxyArgs (a doc comment here would replace the long help).
-    Proxy(crate::engine::proxy::ProxyArgs),
+    Proxy(crate::engine::proxy::args::ProxyArgs),
 }
 
 /// `wsload merge DIR... --out DIR`: shard results combined exactly.
@@ -425,10 +425,6 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub external_server: bool,
 }
-
-/// The addresses of one `--source-ip` (a list, ranges expanded). A plain name, not `Vec<..>`, so
-/// clap's derive takes it as one value per occurrence instead of one per list item.
-pub type IpList = Vec<IpAddr>;
 
 impl RunArgs {
     /// Every `--source-ip` address, in the order given.

@@ -2,7 +2,7 @@
 //! runs (`--shard i/N`) and when it starts (`--start-at`, `--start-in`).
 //!
 //! Shards split the connections with the rule that splits them between cores
-//! ([`super::RunPlan::share`]): shard `i` takes its contiguous range of the global
+//! ([`share`]): shard `i` takes its contiguous range of the global
 //! connection ids, then its cores split that range. Every count that is "over all cores"
 //! (the ramp's target at each moment, `connect_concurrency`) is split the same way, so N
 //! shards of C cores add up exactly to the scenario.
@@ -30,15 +30,26 @@ impl std::fmt::Display for ShardSpec {
 }
 
 /// ` (shard 3/16: connections 750..1000 of 4000)` for the start line; empty for a whole run.
-pub fn describe_shard(plan: &super::RunPlan) -> String {
-    if plan.shard.count == 1 {
+pub fn describe_shard(shard: ShardSpec, connections: u64) -> String {
+    if shard.count == 1 {
         return String::new();
     }
-    let ids = super::RunPlan::share(plan.scenario.connections, plan.shard.index, plan.shard.count);
+    let ids = share(connections, shard.index, shard.count);
     format!(
-        " (shard {}: connections {}..{} of {})",
-        plan.shard, ids.start, ids.end, plan.scenario.connections
+        " (shard {shard}: connections {}..{} of {connections})",
+        ids.start, ids.end
     )
+}
+
+/// The connections part `i` of `n` owns (a shard of a run, a core of a shard): a contiguous
+/// range of global ids, sizes differing by at most one.
+pub fn share(total: u64, i: usize, n: usize) -> std::ops::Range<u64> {
+    let (n, i) = (n as u64, i as u64);
+    let base = total / n;
+    let rem = total % n;
+    let start = i * base + i.min(rem);
+    let len = base + u64::from(i < rem);
+    start..start + len
 }
 
 /// Most shards one run may have (a sanity bound on typos such as `3/16000000`).

@@ -4,6 +4,8 @@ pub mod cli;
 pub mod fleet;
 pub mod plan;
 pub mod scenario;
+pub mod seconds;
+pub mod suggest;
 pub mod target;
 pub mod units;
 pub mod wire_args;

@@ -230,12 +230,7 @@ impl RunPlan {
     /// The connections core `i` of `n` owns: a contiguous range of global ids,
     /// sizes differing by at most one.
     pub fn share(total: u64, i: usize, n: usize) -> std::ops::Range<u64> {
-        let (n, i) = (n as u64, i as u64);
-        let base = total / n;
-        let rem = total % n;
-        let start = i * base + i.min(rem);
-        let len = base + u64::from(i < rem);
-        start..start + len
+        fleet::share(total, i, n)
     }
 }
 

@@ -83,6 +83,41 @@ pub fn fmt_bytes(b: f64) -> String {
     }
 }
 
+/// `5/s`, `0.5/s`.
+pub fn fmt_rate(r: f64) -> String {
+    format!("{}/s", trim_float(r))
+}
+
+/// A number with at most 3 decimals and no trailing zeros: `1.5`, `0.333`, `2`.
+pub fn trim_float(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// `30s`, `1.5s`, `250ms`, `2m30s`.
+pub fn fmt_dur(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if d.is_zero() {
+        "0s".to_string()
+    } else if ms < 1000.0 {
+        format!("{}ms", trim_float(ms))
+    } else if d.as_secs() >= 60 && d.subsec_nanos() == 0 {
+        let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{s}s")
+        }
+    } else {
+        format!("{}s", trim_float(d.as_secs_f64()))
+    }
+}
+
 /// `"100"`, `"100/s"`, `"6000/m"`: events per second.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
@@ -110,6 +145,10 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 /// Most addresses one range may give: far more than any host binds, small enough that a typo
 /// (`10.0.0.1-10.1.0.1`) is an error rather than a list of 65,537 addresses.
 pub const MAX_IP_RANGE: u64 = 1024;
+
+/// The addresses of one `--source-ip` (a list, ranges expanded). A plain name, not `Vec<..>`, so
+/// clap's derive takes it as one value per occurrence instead of one per list item.
+pub type IpList = Vec<IpAddr>;
 
 /// A comma-separated list of IP addresses and inclusive IPv4 ranges:
 /// `"127.0.0.1,::1"`, `"127.0.0.1-127.0.0.8"`, `"127.0.0.1-8"`, `"10.0.0.250-1.5"` (the end may

@@ -4,8 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::cli::IpList;
-use crate::config::units::{parse_duration, parse_ip_list, parse_rate};
+use crate::config::units::{parse_duration, parse_ip_list, parse_rate, IpList};
 
 #[derive(Debug, Clone, Args)]
 #[command(

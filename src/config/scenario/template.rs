@@ -86,27 +86,12 @@ impl Template {
                     i += 2;
                 }
                 b'{' => {
-                    let ident_len = b[i + 1..]
-                        .iter()
-                        .take_while(|c| c.is_ascii_lowercase() || **c == b'_')
-                        .count();
-                    let close = b[i + 1..].iter().position(|&c| c == b'}').map(|p| i + 1 + p);
-                    let (Some(close), true) = (close, ident_len > 0) else {
-                        lit.push('{');
-                        i += 1;
-                        continue;
-                    };
-                    let inner = &source[i + 1..close];
-                    let (name, arg) = match inner.split_once(':') {
-                        Some((n, a)) => (n, Some(a)),
-                        None => (inner, None),
-                    };
-                    if name.len() != ident_len {
+                    let Some((name, arg, close)) = placeholder_at(source, i) else {
                         // `{"a":...}`-like text, or an identifier followed by other characters: literal.
                         lit.push('{');
                         i += 1;
                         continue;
-                    }
+                    };
                     let col = source[..i].chars().count() + 1;
                     let part = placeholder(name, arg).map_err(|m| format!("at column {col}: {m}"))?;
                     flush(&mut lit, &mut parts, &mut start);
@@ -168,6 +153,27 @@ impl Template {
         );
         out.len()
     }
+}
+
+/// The placeholder whose `{` is at byte `i`: its name, its argument (after `:`), and the byte
+/// index of its `}`. `None` when the brace does not open one: no lowercase identifier follows,
+/// no `}` closes it, or other characters follow the identifier (`{"a":1}`).
+fn placeholder_at(source: &str, i: usize) -> Option<(&str, Option<&str>, usize)> {
+    let b = source.as_bytes();
+    let ident_len = b[i + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_lowercase() || **c == b'_')
+        .count();
+    let close = i + 1 + b[i + 1..].iter().position(|&c| c == b'}')?;
+    if ident_len == 0 {
+        return None;
+    }
+    let inner = &source[i + 1..close];
+    let (name, arg) = match inner.split_once(':') {
+        Some((n, a)) => (n, Some(a)),
+        None => (inner, None),
+    };
+    (name.len() == ident_len).then_some((name, arg, close))
 }
 
 fn placeholder(name: &str, arg: Option<&str>) -> Result<Part, String> {

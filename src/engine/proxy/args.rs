@@ -162,67 +162,8 @@ impl ProxyPlan {
             Some(list) => cores::cores_flag(list, &available)?,
             None => available,
         };
-        let upstream = a
-            .upstream
-            .to_socket_addrs()
-            .map_err(|e| {
-                format!(
-                    "--upstream `{}`: {e} (expected host:port, e.g. 127.0.0.1:9000)",
-                    a.upstream
-                )
-            })?
-            .next()
-            .ok_or_else(|| format!("--upstream `{}` resolves to no address", a.upstream))?;
-        let mut toxics = Vec::new();
-        let mut short = |kind: Kind| {
-            toxics.push(Toxic {
-                direction: a.direction,
-                ..Toxic::always(kind)
-            })
-        };
-        if let Some(delay) = a.latency {
-            short(Kind::Latency {
-                delay,
-                jitter: a.jitter.unwrap_or_default(),
-            });
-        }
-        if let Some(b) = &a.bandwidth {
-            let t = parse_toxic(&format!("bandwidth,rate={b}")).map_err(|e| format!("--bandwidth {e}"))?;
-            short(t.kind);
-        }
-        if let Some(s) = &a.stall {
-            let (p, e) = s
-                .split_once('/')
-                .ok_or_else(|| format!("--stall `{s}`: expected PAUSE/EVERY, e.g. 200ms/2s"))?;
-            let t = parse_toxic(&format!("stall,pause={p},every={e}")).map_err(|e| format!("--stall {e}"))?;
-            short(t.kind);
-        }
-        if let Some(size) = a.slice {
-            let t = parse_toxic(&format!("slice,size={size}")).map_err(|e| format!("--slice {e}"))?;
-            let Kind::Slice { size, .. } = t.kind else {
-                unreachable!()
-            };
-            short(Kind::Slice {
-                size,
-                delay: a.slice_delay.unwrap_or_default(),
-            });
-        }
-        if let Some(r) = &a.reset_rate {
-            let t = parse_toxic(&format!("reset,rate={r}")).map_err(|e| format!("--reset-rate {e}"))?;
-            short(t.kind);
-        }
-        if let Some(n) = a.reset_after {
-            if n == 0 {
-                return Err("--reset-after: a byte count above 0 such as 64KiB".into());
-            }
-            short(Kind::Reset {
-                trigger: Trigger::After(n),
-            });
-        }
-        if let Some(p) = &a.corrupt {
-            let t = parse_toxic(&format!("corrupt,probability={p}")).map_err(|e| format!("--corrupt {e}"))?;
-            short(t.kind);
-        }
+        let upstream = resolve_upstream(&a.upstream)?;
+        let mut toxics = shorthand_toxics(a)?;
         toxics.extend(a.toxics.iter().cloned());
         if toxics.len() > MAX_TOXICS {
             return Err(format!("{} toxics: at most {MAX_TOXICS}", toxics.len()));
@@ -237,6 +178,68 @@ impl ProxyPlan {
             clock_from_stdin: a.clock_from_stdin,
         })
     }
+}
+
+/// `--upstream host:port`, resolved to its first address.
+fn resolve_upstream(upstream: &str) -> Result<SocketAddr, String> {
+    upstream
+        .to_socket_addrs()
+        .map_err(|e| format!("--upstream `{upstream}`: {e} (expected host:port, e.g. 127.0.0.1:9000)"))?
+        .next()
+        .ok_or_else(|| format!("--upstream `{upstream}` resolves to no address"))
+}
+
+/// The toxics of the shorthand flags (`--latency`, `--bandwidth`, `--stall`, ...), in that order,
+/// each in `--direction`.
+fn shorthand_toxics(a: &ProxyArgs) -> Result<Vec<Toxic>, String> {
+    let mut toxics = Vec::new();
+    let mut short = |kind: Kind| {
+        toxics.push(Toxic {
+            direction: a.direction,
+            ..Toxic::always(kind)
+        })
+    };
+    if let Some(delay) = a.latency {
+        short(Kind::Latency {
+            delay,
+            jitter: a.jitter.unwrap_or_default(),
+        });
+    }
+    // A shorthand flag's value as the `--toxic` form, so both give the same errors.
+    let kind = |flag: &str, spec: String| parse_toxic(&spec).map(|t| t.kind).map_err(|e| format!("{flag} {e}"));
+    if let Some(b) = &a.bandwidth {
+        short(kind("--bandwidth", format!("bandwidth,rate={b}"))?);
+    }
+    if let Some(s) = &a.stall {
+        let (p, e) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--stall `{s}`: expected PAUSE/EVERY, e.g. 200ms/2s"))?;
+        short(kind("--stall", format!("stall,pause={p},every={e}"))?);
+    }
+    if let Some(size) = a.slice {
+        let Kind::Slice { size, .. } = kind("--slice", format!("slice,size={size}"))? else {
+            unreachable!()
+        };
+        short(Kind::Slice {
+            size,
+            delay: a.slice_delay.unwrap_or_default(),
+        });
+    }
+    if let Some(r) = &a.reset_rate {
+        short(kind("--reset-rate", format!("reset,rate={r}"))?);
+    }
+    if let Some(n) = a.reset_after {
+        if n == 0 {
+            return Err("--reset-after: a byte count above 0 such as 64KiB".into());
+        }
+        short(Kind::Reset {
+            trigger: Trigger::After(n),
+        });
+    }
+    if let Some(p) = &a.corrupt {
+        short(kind("--corrupt", format!("corrupt,probability={p}"))?);
+    }
+    Ok(toxics)
 }
 
 #[cfg(test)]

@@ -131,16 +131,7 @@ impl Conn {
 
 /// Does the toxic act on the bytes themselves (as opposed to whole connections)?
 fn shapes_bytes(t: &Toxic) -> bool {
-    !matches!(
-        t.kind,
-        Kind::Down
-            | Kind::Reset {
-                trigger: Trigger::Rate(_)
-            }
-            | Kind::Close {
-                trigger: Trigger::Rate(_)
-            }
-    )
+    !t.whole_connection()
 }
 
 fn byte_counter(up: bool) -> Counter {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::scenario::model::{opt_secs, secs};
+use crate::config::seconds::{opt_secs, secs};
 
 use crate::config::units::{parse_bytes, parse_duration, parse_rate};
 
@@ -176,6 +176,21 @@ impl Toxic {
         t >= start && self.lasting.is_none_or(|l| t < start + l)
     }
 
+    /// Does the toxic act on whole connections rather than on their bytes? Down and the
+    /// rate-triggered resets and closes do; the rest shape or cut the byte stream.
+    pub fn whole_connection(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Down
+                | Kind::Reset {
+                    trigger: Trigger::Rate(_)
+                }
+                | Kind::Close {
+                    trigger: Trigger::Rate(_)
+                }
+        )
+    }
+
     /// When the toxic turns on and off: `(start, end)` on the proxy's clock; `None` when it is
     /// always on.
     pub fn window(&self) -> Option<(Duration, Option<Duration>)> {
@@ -232,8 +247,8 @@ impl Toxic {
 
     /// A short description for logs and reports: `latency 50ms ±10ms downstream, 50% of connections`.
     pub fn describe(&self) -> String {
-        use crate::config::scenario::parse::fmt_dur as ms;
         use crate::config::units::fmt_bytes;
+        use crate::config::units::fmt_dur as ms;
         let mut o = match &self.kind {
             Kind::Latency { delay, jitter } if jitter.is_zero() => format!("latency {}", ms(*delay)),
             Kind::Latency { delay, jitter } => format!("latency {} ±{}", ms(*delay), ms(*jitter)),
@@ -248,18 +263,8 @@ impl Toxic {
             Kind::Corrupt { probability } => format!("corrupt {}% of chunks", probability * 100.0),
             Kind::Down => "down".to_string(),
         };
-        // Down and rate-triggered toxics act on whole connections: no direction to name.
-        let whole = matches!(
-            self.kind,
-            Kind::Down
-                | Kind::Reset {
-                    trigger: Trigger::Rate(_)
-                }
-                | Kind::Close {
-                    trigger: Trigger::Rate(_)
-                }
-        );
-        if !whole {
+        // Whole-connection toxics have no direction to name.
+        if !self.whole_connection() {
             let _ = write!(o, " {}", self.direction.key());
         }
         if self.fraction < 1.0 {
@@ -296,10 +301,7 @@ enum Val {
 
 /// "unknown toxic `x`; did you mean `y`?" or the list of kinds.
 fn unknown_kind(kind: &str) -> String {
-    match crate::config::scenario::parse::closest(kind, &Kind::NAMES) {
-        Some(c) => format!("unknown toxic `{kind}`; did you mean `{c}`?"),
-        None => format!("unknown toxic `{kind}` (expected one of: {})", Kind::NAMES.join(", ")),
-    }
+    crate::config::suggest::unknown("toxic", kind, &Kind::NAMES)
 }
 
 impl Builder {
@@ -415,14 +417,44 @@ impl Builder {
     }
 
     /// The toxic, or what is missing or conflicting: `(key it is about, message)`.
-    pub fn finish(self) -> Result<Toxic, (Option<&'static str>, String)> {
-        let need = |key: &'static str, example: &str| {
-            (
-                Some(key),
-                format!("missing; the {} toxic needs {key} (e.g. {example})", self.kind),
-            )
+    pub fn finish(self) -> Result<Toxic, Problem> {
+        let kind = self.read_kind()?;
+        let direction = match self.get("direction") {
+            Some(Val::Dir(d)) => d,
+            _ => Direction::Both,
         };
-        let kind = match self.kind.as_str() {
+        if matches!(kind, Kind::Down) && self.get("direction").is_some() {
+            return Err((
+                Some("direction"),
+                "the down toxic refuses whole connections; it has no direction".into(),
+            ));
+        }
+        let at = self.dur("at");
+        let lasting = self.dur("for");
+        if lasting.is_some_and(|l| l.is_zero()) {
+            return Err((Some("for"), "a duration above 0 such as 10s".into()));
+        }
+        Ok(Toxic {
+            kind,
+            direction,
+            fraction: self.num("fraction").unwrap_or(1.0),
+            at,
+            lasting,
+        })
+    }
+
+    /// `key` is missing: "the latency toxic needs delay (e.g. 50ms)".
+    fn need(&self, key: &'static str, example: &str) -> Problem {
+        (
+            Some(key),
+            format!("missing; the {} toxic needs {key} (e.g. {example})", self.kind),
+        )
+    }
+
+    /// The kind with its own settings, each checked.
+    fn read_kind(&self) -> Result<Kind, Problem> {
+        let need = |key, example| self.need(key, example);
+        Ok(match self.kind.as_str() {
             "latency" => Kind::Latency {
                 delay: self.dur("delay").ok_or_else(|| need("delay", "50ms"))?,
                 jitter: self.dur("jitter").unwrap_or_default(),
@@ -458,59 +490,45 @@ impl Builder {
                     delay: self.dur("delay").unwrap_or_default(),
                 }
             }
-            "reset" | "close" => {
-                let trigger = match (self.num("rate"), self.bytes("after")) {
-                    (Some(_), Some(_)) => {
-                        return Err((Some("after"), "give either rate (per connection per second) or after (bytes), not both".into()))
-                    }
-                    (Some(r), None) if r > 0.0 => Trigger::Rate(r),
-                    (Some(_), None) => return Err((Some("rate"), "a rate above 0 such as 0.1/s".into())),
-                    (None, Some(n)) if n > 0 => Trigger::After(n),
-                    (None, Some(_)) => return Err((Some("after"), "a byte count above 0 such as 64KiB".into())),
-                    (None, None) => {
-                        return Err((
-                            None,
-                            format!("the {} toxic needs rate (per connection per second, e.g. rate=0.1/s) or after (bytes, e.g. after=64KiB)", self.kind),
-                        ))
-                    }
-                };
-                if self.kind == "reset" {
-                    Kind::Reset { trigger }
-                } else {
-                    Kind::Close { trigger }
-                }
-            }
+            "reset" => Kind::Reset {
+                trigger: self.trigger()?,
+            },
+            "close" => Kind::Close {
+                trigger: self.trigger()?,
+            },
             "timeout" => Kind::Timeout,
             "corrupt" => Kind::Corrupt {
                 probability: self.num("probability").ok_or_else(|| need("probability", "0.01"))?,
             },
             "down" => Kind::Down,
             k => return Err((None, unknown_kind(k))),
-        };
-        let direction = match self.get("direction") {
-            Some(Val::Dir(d)) => d,
-            _ => Direction::Both,
-        };
-        if matches!(kind, Kind::Down) && self.get("direction").is_some() {
-            return Err((
-                Some("direction"),
-                "the down toxic refuses whole connections; it has no direction".into(),
-            ));
-        }
-        let at = self.dur("at");
-        let lasting = self.dur("for");
-        if lasting.is_some_and(|l| l.is_zero()) {
-            return Err((Some("for"), "a duration above 0 such as 10s".into()));
-        }
-        Ok(Toxic {
-            kind,
-            direction,
-            fraction: self.num("fraction").unwrap_or(1.0),
-            at,
-            lasting,
         })
     }
+
+    /// When a reset or close toxic fires: at a rate per connection, or after a byte count.
+    fn trigger(&self) -> Result<Trigger, Problem> {
+        match (self.num("rate"), self.bytes("after")) {
+            (Some(_), Some(_)) => Err((
+                Some("after"),
+                "give either rate (per connection per second) or after (bytes), not both".into(),
+            )),
+            (Some(r), None) if r > 0.0 => Ok(Trigger::Rate(r)),
+            (Some(_), None) => Err((Some("rate"), "a rate above 0 such as 0.1/s".into())),
+            (None, Some(n)) if n > 0 => Ok(Trigger::After(n)),
+            (None, Some(_)) => Err((Some("after"), "a byte count above 0 such as 64KiB".into())),
+            (None, None) => Err((
+                None,
+                format!(
+                    "the {} toxic needs rate (per connection per second, e.g. rate=0.1/s) or after (bytes, e.g. after=64KiB)",
+                    self.kind
+                ),
+            )),
+        }
+    }
 }
+
+/// What is wrong with a toxic: the key it is about (if one), and the message.
+pub type Problem = (Option<&'static str>, String);
 
 /// Parse `KIND,key=value,...` (the `--toxic` form).
 pub fn parse_toxic(s: &str) -> Result<Toxic, String> {
@@ -532,6 +550,23 @@ pub fn parse_toxic(s: &str) -> Result<Toxic, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_connection_toxics_are_down_and_rate_triggered_resets_and_closes() {
+        for (spec, whole) in [
+            ("down", true),
+            ("reset,rate=1/s", true),
+            ("close,rate=1/s", true),
+            ("reset,after=64KiB", false),
+            ("close,after=1", false),
+            ("latency,delay=1ms", false),
+            ("timeout", false),
+        ] {
+            let t = parse_toxic(spec).unwrap();
+            assert_eq!(t.whole_connection(), whole, "{spec}");
+            assert_eq!(t.describe().contains(" both"), !whole, "{spec}: {}", t.describe());
+        }
+    }
 
     #[test]
     fn specs_read_back_what_they_write() {

@@ -5,11 +5,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::super::model::*;
-use super::describe::fmt_dur;
+use super::error::{error, Res};
 use super::read::*;
 use super::tree::Node;
-use super::Res;
 use crate::config::target::Target;
+use crate::config::units::fmt_dur;
 
 /// Headers wsload writes itself in the upgrade request.
 const RESERVED_HEADERS: &[&str] = &[
@@ -148,58 +148,46 @@ pub(super) fn read_connection(n: &Node, field: &str) -> Res<Option<Duration>> {
     t.opt("lifetime", get_positive_duration)
 }
 
+/// The kinds a ramp can be, before their fields are read.
+#[derive(Clone, Copy, PartialEq)]
+enum K {
+    Burst,
+    Linear,
+    Exponential,
+    Stepped,
+}
+
+const RAMP_KINDS: [(&str, K); 4] = [
+    ("burst", K::Burst),
+    ("linear", K::Linear),
+    ("exponential", K::Exponential),
+    ("stepped", K::Stepped),
+];
+
 pub(super) fn read_ramp(n: &Node, connections: u64) -> Res<(Ramp, Option<Duration>, TrafficStart)> {
     let t = Tab::new(n, "ramp", "a table such as [ramp] kind = \"linear\"")?;
     t.known(&[
         "kind", "rate", "start", "factor", "every", "step", "hold", "down", "traffic",
     ])?;
-    #[derive(Clone, Copy, PartialEq)]
-    enum K {
-        Burst,
-        Linear,
-        Exponential,
-        Stepped,
-    }
-    let kinds = [
-        ("burst", K::Burst),
-        ("linear", K::Linear),
-        ("exponential", K::Exponential),
-        ("stepped", K::Stepped),
-    ];
-    let kind = t.choice("kind", "ramp kind", &kinds, Some(K::Burst))?;
-    let kind_name = name_of(&kinds, &kind);
+    let kind = t.choice("kind", "ramp kind", &RAMP_KINDS, Some(K::Burst))?;
     let own: &[&str] = match kind {
         K::Burst => &[],
         K::Linear => &["rate"],
         K::Exponential => &["start", "factor", "every"],
         K::Stepped => &["step", "hold"],
     };
-    let mut applies = vec!["kind", "down", "traffic"];
-    applies.extend_from_slice(own);
-    t.only(&applies, |k| {
-        let owner = match k {
-            "rate" => "linear",
-            "start" | "factor" | "every" => "exponential",
-            _ => "stepped",
-        };
-        format!(
-            "`{k}` does not apply to {} {kind_name} ramp{}; it is for kind = \"{owner}\"",
-            a(kind_name),
-            t.default_note("kind")
-        )
-    })?;
-    let at_most_connections = |key: &str, v: u64| -> Res<()> {
-        if v > connections {
-            let n = t.get(key).expect("present");
-            return Err(error(
-                &n.loc,
-                &t.field(key),
-                format!("{v} is above connections ({connections}); use at most {connections}"),
-            ));
-        }
-        Ok(())
+    let owner = |k: &str| match k {
+        "rate" => "linear",
+        "start" | "factor" | "every" => "exponential",
+        _ => "stepped",
     };
-    let count = |n: &Node, f: &str| get_int(n, f, 1, i64::MAX).map(|v| v as u64);
+    t.only_kind(
+        "ramp",
+        name_of(&RAMP_KINDS, &kind),
+        &["kind", "down", "traffic"],
+        own,
+        owner,
+    )?;
     let ramp = match kind {
         K::Burst => Ramp::Burst,
         K::Linear => Ramp::Linear {
@@ -209,39 +197,8 @@ pub(super) fn read_ramp(n: &Node, connections: u64) -> Res<(Ramp, Option<Duratio
                 |n, f| get_positive_rate(n, f, ""),
             )?,
         },
-        K::Exponential => {
-            let start = t.need(
-                "start",
-                "an exponential ramp needs a first number of connections, e.g. start = 100",
-                count,
-            )?;
-            at_most_connections("start", start)?;
-            let factor = t.need(
-                "factor",
-                "an exponential ramp needs a growth factor above 1, e.g. factor = 2.0",
-                |n, f| get_float_where(n, f, "a number above 1 such as 2.0", |v| v > 1.0),
-            )?;
-            let every = t.need(
-                "every",
-                "an exponential ramp needs a growth interval, e.g. every = \"1s\"",
-                get_positive_duration,
-            )?;
-            Ramp::Exponential { start, factor, every }
-        }
-        K::Stepped => {
-            let step = t.need(
-                "step",
-                "a stepped ramp needs the connections added per step, e.g. step = 1000",
-                count,
-            )?;
-            at_most_connections("step", step)?;
-            let hold = t.need(
-                "hold",
-                "a stepped ramp needs how long each step holds, e.g. hold = \"2s\"",
-                get_positive_duration,
-            )?;
-            Ramp::Stepped { step, hold }
-        }
+        K::Exponential => read_exponential(&t, connections)?,
+        K::Stepped => read_stepped(&t, connections)?,
     };
     let down = t.opt("down", get_positive_duration)?;
     let traffic = t.choice(
@@ -254,6 +211,61 @@ pub(super) fn read_ramp(n: &Node, connections: u64) -> Res<(Ramp, Option<Duratio
         Some(TrafficStart::AfterRamp),
     )?;
     Ok((ramp, down, traffic))
+}
+
+/// A count of connections, 1 or more.
+fn count(n: &Node, f: &str) -> Res<u64> {
+    get_int(n, f, 1, i64::MAX).map(|v| v as u64)
+}
+
+/// The count `v` set at `key` must not exceed the scenario's `connections`.
+fn at_most_connections(t: &Tab, key: &str, v: u64, connections: u64) -> Res<()> {
+    if v > connections {
+        let n = t.get(key).expect("present");
+        return Err(error(
+            &n.loc,
+            &t.field(key),
+            format!("{v} is above connections ({connections}); use at most {connections}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `kind = "exponential"`: `start` connections, times `factor` every `every`.
+fn read_exponential(t: &Tab, connections: u64) -> Res<Ramp> {
+    let start = t.need(
+        "start",
+        "an exponential ramp needs a first number of connections, e.g. start = 100",
+        count,
+    )?;
+    at_most_connections(t, "start", start, connections)?;
+    let factor = t.need(
+        "factor",
+        "an exponential ramp needs a growth factor above 1, e.g. factor = 2.0",
+        |n, f| get_float_where(n, f, "a number above 1 such as 2.0", |v| v > 1.0),
+    )?;
+    let every = t.need(
+        "every",
+        "an exponential ramp needs a growth interval, e.g. every = \"1s\"",
+        get_positive_duration,
+    )?;
+    Ok(Ramp::Exponential { start, factor, every })
+}
+
+/// `kind = "stepped"`: `step` more connections every `hold`.
+fn read_stepped(t: &Tab, connections: u64) -> Res<Ramp> {
+    let step = t.need(
+        "step",
+        "a stepped ramp needs the connections added per step, e.g. step = 1000",
+        count,
+    )?;
+    at_most_connections(t, "step", step, connections)?;
+    let hold = t.need(
+        "hold",
+        "a stepped ramp needs how long each step holds, e.g. hold = \"2s\"",
+        get_positive_duration,
+    )?;
+    Ok(Ramp::Stepped { step, hold })
 }
 
 pub(super) fn read_reconnect(n: &Node) -> Res<(Reconnect, Duration)> {

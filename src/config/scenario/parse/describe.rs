@@ -1,43 +1,10 @@
-//! `describe`: a scenario in a few human lines, and the formatting of durations, rates and sizes
-//! that it shares with the error messages.
+//! `describe`: a scenario in a few human lines.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use super::super::model::*;
-use crate::config::units::fmt_bytes;
-
-pub(super) fn fmt_rate(r: f64) -> String {
-    format!("{}/s", trim_float(r))
-}
-
-fn trim_float(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-/// `30s`, `1.5s`, `250ms`, `2m30s`.
-pub fn fmt_dur(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if d.is_zero() {
-        "0s".to_string()
-    } else if ms < 1000.0 {
-        format!("{}ms", trim_float(ms))
-    } else if d.as_secs() >= 60 && d.subsec_nanos() == 0 {
-        let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
-        if s == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{s}s")
-        }
-    } else {
-        format!("{}s", trim_float(d.as_secs_f64()))
-    }
-}
+use crate::config::units::{fmt_bytes, fmt_dur, fmt_rate, trim_float};
 
 /// How long the ramp takes to reach `connections`, when it can be known in advance (not for a
 /// burst, which is bounded only by how fast connections open).
@@ -114,8 +81,9 @@ fn describe_wire(s: &Scenario) -> String {
     parts.join("; ")
 }
 
+/// A scenario in a few human lines: target, ramp, phases, messages, wire options, churn and
+/// faults, thresholds, and the planned time.
 pub fn describe(s: &Scenario) -> String {
-    use std::fmt::Write;
     let mut o = String::new();
     let target = s
         .target
@@ -126,6 +94,29 @@ pub fn describe(s: &Scenario) -> String {
         "scenario {}: target {target}",
         s.name.as_deref().unwrap_or("(unnamed)")
     );
+    describe_connections(&mut o, s);
+    describe_phases(&mut o, s);
+    describe_messages(&mut o, s);
+    let plain = s.mode == Mode::Echo && s.correlate == Correlate::Stamp && !s.compression && s.first_message.is_none();
+    if !plain {
+        let _ = writeln!(o, "{}", describe_wire(s));
+    }
+    describe_churn(&mut o, s);
+    describe_faults(&mut o, s);
+    if !s.thresholds.is_empty() {
+        let abort = if s.abort_on_fail {
+            " (abort as soon as one fails)"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "thresholds{abort}: {}", s.thresholds.join("; "));
+    }
+    describe_planned_time(&mut o, s);
+    o
+}
+
+/// `connections: N, <ramp>, about <time>; traffic after the ramp`, and the ramp down.
+fn describe_connections(o: &mut String, s: &Scenario) {
     let ramp = match &s.ramp {
         Ramp::Burst => format!("all at once ({} connecting at a time)", s.connect_concurrency),
         Ramp::Linear { per_s } => format!("linear ramp, {} new connections", fmt_rate(*per_s)),
@@ -147,6 +138,9 @@ pub fn describe(s: &Scenario) -> String {
     if let Some(d) = s.ramp_down {
         let _ = writeln!(o, "ramp down: over {} at the end", fmt_dur(d));
     }
+}
+
+fn describe_phases(o: &mut String, s: &Scenario) {
     let _ = writeln!(o, "phases (from the start of traffic):");
     for p in &s.phases {
         let _ = writeln!(
@@ -158,6 +152,10 @@ pub fn describe(s: &Scenario) -> String {
             describe_phase(&p.kind)
         );
     }
+}
+
+/// Each message type: kind, size, weight and its share, and its templates.
+fn describe_messages(o: &mut String, s: &Scenario) {
     let total_weight: u64 = s.messages.iter().map(|m| m.weight as u64).sum();
     let _ = writeln!(o, "messages:");
     for m in &s.messages {
@@ -185,10 +183,10 @@ pub fn describe(s: &Scenario) -> String {
             }
         }
     }
-    let plain = s.mode == Mode::Echo && s.correlate == Correlate::Stamp && !s.compression && s.first_message.is_none();
-    if !plain {
-        let _ = writeln!(o, "{}", describe_wire(s));
-    }
+}
+
+/// Connection lifetime and reconnection.
+fn describe_churn(o: &mut String, s: &Scenario) {
     if let Some(l) = s.lifetime {
         let _ = writeln!(o, "connection lifetime: {} (then closed and reopened)", fmt_dur(l));
     }
@@ -213,6 +211,10 @@ pub fn describe(s: &Scenario) -> String {
         "reconnect: {reconnect}; recovered within {}",
         fmt_dur(s.recovered_within)
     );
+}
+
+/// Connection faults, then the proxy's network faults.
+fn describe_faults(o: &mut String, s: &Scenario) {
     for f in &s.faults {
         let every = f.every.map_or(String::new(), |e| format!(", every {}", fmt_dur(e)));
         let lasting = f.lasting.map_or(String::new(), |d| format!(", lasting {}", fmt_dur(d)));
@@ -231,14 +233,10 @@ pub fn describe(s: &Scenario) -> String {
             let _ = writeln!(o, "  {}", t.describe());
         }
     }
-    if !s.thresholds.is_empty() {
-        let abort = if s.abort_on_fail {
-            " (abort as soon as one fails)"
-        } else {
-            ""
-        };
-        let _ = writeln!(o, "thresholds{abort}: {}", s.thresholds.join("; "));
-    }
+}
+
+/// `planned time: ramp 10s + traffic 1m + drain 5s = 1m15s`.
+fn describe_planned_time(o: &mut String, s: &Scenario) {
     let traffic = s.traffic_duration();
     let ramp = ramp_time(s);
     let loaded = match (s.traffic_start, ramp) {
@@ -267,7 +265,6 @@ pub fn describe(s: &Scenario) -> String {
         },
         fmt_dur(total)
     );
-    o
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 
 mod connection;
 mod describe;
+mod error;
+mod overrides;
 mod payload;
 mod proxy;
 mod read;
@@ -17,7 +19,6 @@ mod tests;
 mod traffic;
 mod tree;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,66 +29,13 @@ use crate::config::target::Target;
 use connection::{
     read_connection, read_headers, read_ramp, read_reconnect, read_source_ips, read_subprotocols, read_tls,
 };
-pub use describe::{describe, fmt_dur};
-pub(crate) use read::closest;
+pub use describe::describe;
+pub use error::ScenarioError;
+use error::{error, Res};
+pub use overrides::Override;
 use read::*;
 use traffic::{read_faults, read_messages, read_phases, read_thresholds};
 use tree::{apply, position, Node, Src};
-
-/// A value set from the command line: `--set key=value`, or a run flag such as `--rate 5`
-/// translated into the same key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Override {
-    /// Dotted path; numeric parts index lists: `phases.0.rate`.
-    pub key: String,
-    /// Parsed as a TOML value when it is one (`5`, `true`, `[1, 2]`, `"x"`), else taken as a string.
-    pub value: String,
-    /// What the user typed, used as the location of errors: `--set rate=5`, `--rate 5`.
-    pub origin: String,
-}
-
-impl Override {
-    /// Parse `key=value` from `--set` (origin becomes `--set key=value`).
-    pub fn from_set(arg: &str) -> Result<Override, String> {
-        let Some((key, value)) = arg.split_once('=') else {
-            return Err(format!(
-                "`--set {arg}`: expected key=value, e.g. --set connections=20000 or --set phases.0.rate=5/s"
-            ));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!(
-                "`--set {arg}`: the key before `=` is empty; expected key=value, e.g. --set connections=20000"
-            ));
-        }
-        Ok(Override {
-            key: key.to_string(),
-            value: value.to_string(),
-            origin: format!("--set {arg}"),
-        })
-    }
-}
-
-/// One problem with a scenario: where, which field, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    /// `FILE:LINE:COL` for values from the file, the override's origin for overridden values,
-    /// `FILE` (or its table's location) for things missing from the file.
-    pub location: String,
-    /// The field as spelled in the file, with 0-based indexes: `phases[1].rate`.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.field, self.message)
-    }
-}
-
-impl std::error::Error for ScenarioError {}
-
-type Res<T> = Result<T, ScenarioError>;
 
 /// Parse a scenario document. `name` is the file name used in messages. Overrides are applied on
 /// top of the file, in order.

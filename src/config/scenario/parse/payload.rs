@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use super::super::model::*;
+use super::error::{error, Res};
 use super::read::*;
 use super::tree::Node;
-use super::Res;
 use crate::proto::jsonptr::Pointer;
 
 /// Top-level keys read here.
@@ -162,51 +162,59 @@ pub(super) fn read_protocol(
     let correlate = match top.get("correlate") {
         None if templated => Correlate::Fifo,
         None => Correlate::Stamp,
-        Some(n) => {
-            let f = top.field("correlate");
-            let s = get_str(n, &f, "\"stamp\", \"fifo\" or a JSON pointer such as \"/id\"")?;
-            let c = match s.as_str() {
-                "stamp" => Correlate::Stamp,
-                "fifo" => Correlate::Fifo,
-                _ if s.starts_with('/') => Correlate::Pointer(get_pointer(n, &f)?),
-                _ => {
-                    return Err(error(
-                        &n.loc,
-                        &f,
-                        format!("expected \"stamp\", \"fifo\" or a JSON pointer such as \"/id\", found {s:?}"),
-                    ))
-                }
-            };
-            match (&c, templated) {
-                (Correlate::Stamp, true) => {
-                    return Err(error(
-                        &n.loc,
-                        &f,
-                        "templated messages carry no stamp; use \"fifo\" or the JSON pointer of the reply's id",
-                    ))
-                }
-                (Correlate::Fifo | Correlate::Pointer(_), false) if mode == Mode::Echo => {
-                    return Err(error(
-                        &n.loc,
-                        &f,
-                        "only templated messages (`template` or `messages_file`) are matched this way; \
-                         stamped messages are matched by their stamp",
-                    ))
-                }
-                _ => {}
-            }
-            if let (Correlate::Pointer(_), false) =
-                (&c, messages.iter().all(|m| m.templates.iter().all(|t| t.uses_seq())))
-            {
-                return Err(error(
-                    &n.loc,
-                    &f,
-                    "matching replies by id needs `{seq}` in every template (the id the server sends back)",
-                ));
-            }
-            c
+        Some(n) => read_correlate(n, &top.field("correlate"), messages, mode)?,
+    };
+    let push = read_push(top, mode)?;
+    Ok((mode, compression, first_message, correlate, push))
+}
+
+/// `correlate`: how replies are matched to what was sent: by stamp, in order (`fifo`), or by the
+/// id at a JSON pointer; each only for the messages it can match.
+fn read_correlate(n: &Node, f: &str, messages: &[MessageType], mode: Mode) -> Res<Correlate> {
+    let templated = messages.iter().any(|m| !m.templates.is_empty());
+    let s = get_str(n, f, "\"stamp\", \"fifo\" or a JSON pointer such as \"/id\"")?;
+    let c = match s.as_str() {
+        "stamp" => Correlate::Stamp,
+        "fifo" => Correlate::Fifo,
+        _ if s.starts_with('/') => Correlate::Pointer(get_pointer(n, f)?),
+        _ => {
+            return Err(error(
+                &n.loc,
+                f,
+                format!("expected \"stamp\", \"fifo\" or a JSON pointer such as \"/id\", found {s:?}"),
+            ))
         }
     };
+    match (&c, templated) {
+        (Correlate::Stamp, true) => {
+            return Err(error(
+                &n.loc,
+                f,
+                "templated messages carry no stamp; use \"fifo\" or the JSON pointer of the reply's id",
+            ))
+        }
+        (Correlate::Fifo | Correlate::Pointer(_), false) if mode == Mode::Echo => {
+            return Err(error(
+                &n.loc,
+                f,
+                "only templated messages (`template` or `messages_file`) are matched this way; \
+                 stamped messages are matched by their stamp",
+            ))
+        }
+        _ => {}
+    }
+    if let (Correlate::Pointer(_), false) = (&c, messages.iter().all(|m| m.templates.iter().all(|t| t.uses_seq()))) {
+        return Err(error(
+            &n.loc,
+            f,
+            "matching replies by id needs `{seq}` in every template (the id the server sends back)",
+        ));
+    }
+    Ok(c)
+}
+
+/// Where pushed messages carry their timestamp and sequence number (subscribe mode only).
+fn read_push(top: &Tab, mode: Mode) -> Res<PushFields> {
     let unit = top.choice(
         "timestamp_unit",
         "time unit",
@@ -234,5 +242,5 @@ pub(super) fn read_protocol(
             }
         }
     }
-    Ok((mode, compression, first_message, correlate, push))
+    Ok(push)
 }

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use super::super::model::ProxyConfig;
-use super::describe::fmt_dur;
+use super::error::{error, Res};
 use super::read::*;
 use super::tree::{Node, Val};
-use super::Res;
 use crate::engine::proxy::spec::{Builder, Kind};
 
 pub(super) fn read_proxy(n: &Node, traffic_end: Duration) -> Res<ProxyConfig> {
@@ -61,17 +60,7 @@ pub(super) fn read_proxy(n: &Node, traffic_end: Duration) -> Res<ProxyConfig> {
             None => error(t.loc, &key.map_or_else(|| t.field("kind"), |k| t.field(k)), m),
         })?;
         if let (Some(at), Some(n)) = (toxic.at, t.get("at")) {
-            if at >= traffic_end {
-                return Err(error(
-                    &n.loc,
-                    &t.field("at"),
-                    format!(
-                        "starts at {}, at or after the end of traffic ({}, the end of the last phase); toxics must start while traffic runs",
-                        fmt_dur(at),
-                        fmt_dur(traffic_end)
-                    ),
-                ));
-            }
+            starts_in_traffic(n, &t.field("at"), at, traffic_end, "toxics")?;
         }
         toxics.push(toxic);
     }

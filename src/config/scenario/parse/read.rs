@@ -3,36 +3,11 @@
 
 use std::time::Duration;
 
-use crate::config::units::{parse_bytes, parse_duration, parse_rate};
+use crate::config::suggest::unknown;
+use crate::config::units::{fmt_dur, parse_bytes, parse_duration, parse_rate};
 
+use super::error::{error, Res, ScenarioError};
 use super::tree::{join, Entry, Node, Val};
-use super::{Res, ScenarioError};
-
-pub(super) fn error(location: &str, field: &str, message: impl Into<String>) -> ScenarioError {
-    ScenarioError {
-        location: location.to_string(),
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
-/// "did you mean `x`?" for the closest of `choices`, if any is close.
-pub(crate) fn closest<'a>(word: &str, choices: &[&'a str]) -> Option<&'a str> {
-    choices
-        .iter()
-        .map(|c| (*c, strsim::jaro_winkler(word, c), strsim::levenshtein(word, c)))
-        .filter(|(c, jw, lev)| *jw >= 0.8 || (*lev <= 2 && *lev < c.len().min(word.len())))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(c, _, _)| c)
-}
-
-/// "unknown ramp kind `x` (expected one of: a, b)" or "...; did you mean `a`?".
-fn unknown(what: &str, word: &str, choices: &[&str]) -> String {
-    match closest(word, choices) {
-        Some(c) => format!("unknown {what} `{word}`; did you mean `{c}`?"),
-        None => format!("unknown {what} `{word}` (expected one of: {})", choices.join(", ")),
-    }
-}
 
 /// "a" or "an" before `word`.
 pub(super) fn a(word: &str) -> &'static str {
@@ -167,6 +142,23 @@ pub(super) fn get_bytes(n: &Node, field: &str) -> Res<u64> {
     }
 }
 
+/// `at` (read from node `n`) must come before `traffic_end`: `what` (faults, toxics) must start
+/// while traffic runs.
+pub(super) fn starts_in_traffic(n: &Node, field: &str, at: Duration, traffic_end: Duration, what: &str) -> Res<()> {
+    if at >= traffic_end {
+        return Err(error(
+            &n.loc,
+            field,
+            format!(
+                "starts at {}, at or after the end of traffic ({}, the end of the last phase); {what} must start while traffic runs",
+                fmt_dur(at),
+                fmt_dur(traffic_end)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn get_list<'a>(n: &'a Node, field: &str, what: &str) -> Res<&'a [Node]> {
     match &n.val {
         Val::List(items) => Ok(items),
@@ -238,6 +230,28 @@ impl<'a> Tab<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Keys that belong to other kinds of `what` (a phase, a ramp) are errors naming the kind
+    /// they are for: `common` keys apply to every kind, `own` to `kind_name`, and `owner` gives
+    /// the kind (or kinds) a key belongs to.
+    pub(super) fn only_kind(
+        &self,
+        what: &str,
+        kind_name: &str,
+        common: &[&str],
+        own: &[&str],
+        owner: impl Fn(&str) -> &'static str,
+    ) -> Res<()> {
+        let applies: Vec<&str> = common.iter().chain(own).copied().collect();
+        let note = self.default_note("kind");
+        self.only(&applies, |k| {
+            format!(
+                "`{k}` does not apply to {} {kind_name} {what}{note}; it is for kind = \"{}\"",
+                a(kind_name),
+                owner(k)
+            )
+        })
     }
 
     /// " (the default)" when `key` is not set, for messages about the value it defaults to.

@@ -449,3 +449,19 @@ fn proxy_toxics_read_like_the_command_line() {
     assert!(s.proxy.unwrap().toxics[0].describe().starts_with("latency 80ms"));
     assert!(describe(&parse("a.toml", text, &[]).unwrap()).contains("latency 50ms ±10ms downstream, from 20s to 25s"));
 }
+
+/// The top-level keys share the templates-or-file check with each `[[messages]]` entry, under
+/// their own names (`messages_file`, not `file`).
+#[test]
+fn top_level_template_and_messages_file_conflict_under_their_own_names() {
+    let e = parse("a.toml", "template = '{seq}'\nmessages_file = \"m.jsonl\"", &[]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a.toml:2:1: messages_file: give `template` or `messages_file`, not both"
+    );
+    let e = parse("a.toml", "template = '{seq}'\nsize = 64", &[]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "a.toml:2:1: size: a templated message is as long as its filled template; remove `size`"
+    );
+}

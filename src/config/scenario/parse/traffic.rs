@@ -6,12 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::super::model::*;
-use super::describe::{fmt_dur, fmt_rate};
+use super::error::{error, Res};
 use super::payload::{get_template, read_message_file};
 use super::read::*;
 use super::tree::{Node, Val};
-use super::Res;
-use crate::config::units::fmt_bytes;
+use crate::config::units::{fmt_bytes, fmt_dur, fmt_rate};
 use crate::proto::payload;
 
 const SHORTHAND_PHASE: &[&str] = &["rate", "in_flight", "duration"];
@@ -122,49 +121,30 @@ const PHASE_KEYS: &[&str] = &[
     "window",
 ];
 
+/// The kinds a phase can be, before their fields are read.
+#[derive(Clone, Copy, PartialEq)]
+enum K {
+    Sustained,
+    Burst,
+    Ramp,
+    Idle,
+    InFlight,
+}
+
+const PHASE_KINDS: [(&str, K); 5] = [
+    ("sustained", K::Sustained),
+    ("burst", K::Burst),
+    ("ramp", K::Ramp),
+    ("idle", K::Idle),
+    ("in-flight", K::InFlight),
+];
+
 fn read_phase(n: &Node, i: usize, prev: Option<&Phase>) -> Res<Phase> {
     let path = format!("phases[{i}]");
     let t = Tab::new(n, &path, "a table ([[phases]])")?;
     t.known(PHASE_KEYS)?;
-    #[derive(Clone, Copy, PartialEq)]
-    enum K {
-        Sustained,
-        Burst,
-        Ramp,
-        Idle,
-        InFlight,
-    }
-    let kinds = [
-        ("sustained", K::Sustained),
-        ("burst", K::Burst),
-        ("ramp", K::Ramp),
-        ("idle", K::Idle),
-        ("in-flight", K::InFlight),
-    ];
-    let kind = t.choice("kind", "phase kind", &kinds, None)?;
-    let kind_name = name_of(&kinds, &kind);
-    let own: &[&str] = match kind {
-        K::Sustained => &["rate"],
-        K::Burst => &["rate", "burst_rate", "burst_for", "every"],
-        K::Ramp => &["from", "to"],
-        K::Idle => &[],
-        K::InFlight => &["window"],
-    };
-    let mut applies = vec!["name", "kind", "duration", "at"];
-    applies.extend_from_slice(own);
-    t.only(&applies, |k| {
-        let owner = match k {
-            "rate" => "sustained\" or \"burst",
-            "burst_rate" | "burst_for" | "every" => "burst",
-            "from" | "to" => "ramp",
-            _ => "in-flight",
-        };
-        format!(
-            "`{k}` does not apply to {} {kind_name} phase; it is for kind = \"{owner}\"",
-            a(kind_name)
-        )
-    })?;
-
+    let kind = t.choice("kind", "phase kind", &PHASE_KINDS, None)?;
+    only_keys_of(&t, kind)?;
     let name = t
         .opt("name", |n, f| get_str(n, f, "a name in quotes such as \"warm\""))?
         .unwrap_or_else(|| format!("phase-{}", i + 1));
@@ -173,28 +153,7 @@ fn read_phase(n: &Node, i: usize, prev: Option<&Phase>) -> Res<Phase> {
         "every phase needs a duration, e.g. duration = \"30s\"",
         get_positive_duration,
     )?;
-    let prev_end = prev.map_or(Duration::ZERO, Phase::end);
-    let start = match t.get("at") {
-        Some(an) => {
-            let at = get_duration(an, &t.field("at"))?;
-            if let Some(p) = prev.filter(|_| at < prev_end) {
-                return Err(error(
-                    &an.loc,
-                    &t.field("at"),
-                    format!(
-                        "starts at {}, which overlaps phase `{}` which runs until {}; use at = \"{}\" or later",
-                        fmt_dur(at),
-                        p.name,
-                        fmt_dur(prev_end),
-                        fmt_dur(prev_end)
-                    ),
-                ));
-            }
-            at
-        }
-        None => prev_end,
-    };
-
+    let start = phase_start(&t, prev)?;
     let kind = match kind {
         K::Sustained => PhaseKind::Sustained {
             rate: t.need(
@@ -203,67 +162,8 @@ fn read_phase(n: &Node, i: usize, prev: Option<&Phase>) -> Res<Phase> {
                 |n, f| get_positive_rate(n, f, " (use kind = \"idle\" for no traffic)"),
             )?,
         },
-        K::Burst => {
-            let rate = t.need(
-                "rate",
-                "a burst phase needs a base rate per connection, e.g. rate = \"5/s\"",
-                get_rate,
-            )?;
-            let (burst_rate, bn) = t.need_node(
-                "burst_rate",
-                "a burst phase needs the rate during bursts, e.g. burst_rate = \"50/s\"",
-                get_rate,
-            )?;
-            if burst_rate <= rate {
-                return Err(out_of_range(
-                    bn,
-                    &t.field("burst_rate"),
-                    &format!("burst_rate above the base `rate` ({})", fmt_rate(rate)),
-                ));
-            }
-            let (burst_for, fnode) = t.need_node(
-                "burst_for",
-                "a burst phase needs how long each burst lasts, e.g. burst_for = \"2s\"",
-                get_positive_duration,
-            )?;
-            let every = t.need(
-                "every",
-                "a burst phase needs how often bursts start, e.g. every = \"10s\"",
-                get_positive_duration,
-            )?;
-            if burst_for >= every {
-                return Err(out_of_range(
-                    fnode,
-                    &t.field("burst_for"),
-                    &format!("burst_for shorter than `every` ({})", fmt_dur(every)),
-                ));
-            }
-            PhaseKind::Burst {
-                rate,
-                burst_rate,
-                burst_for,
-                every,
-            }
-        }
-        K::Ramp => {
-            let from = t.need(
-                "from",
-                "a ramp phase needs a starting rate, e.g. from = \"1/s\"",
-                get_rate,
-            )?;
-            let (to, tn) = t.need_node("to", "a ramp phase needs an ending rate, e.g. to = \"10/s\"", get_rate)?;
-            if from == to {
-                return Err(error(
-                    &tn.loc,
-                    &t.field("to"),
-                    format!(
-                        "`from` and `to` are both {}; a ramp must change the rate (use kind = \"sustained\" for a constant rate)",
-                        fmt_rate(to)
-                    ),
-                ));
-            }
-            PhaseKind::Ramp { from, to }
-        }
+        K::Burst => read_burst(&t)?,
+        K::Ramp => read_rate_ramp(&t)?,
         K::Idle => PhaseKind::Idle,
         K::InFlight => PhaseKind::InFlight {
             window: t.need(
@@ -281,80 +181,178 @@ fn read_phase(n: &Node, i: usize, prev: Option<&Phase>) -> Res<Phase> {
     })
 }
 
+/// Keys of other kinds of phase are errors that name the kind they belong to.
+fn only_keys_of(t: &Tab, kind: K) -> Res<()> {
+    let own: &[&str] = match kind {
+        K::Sustained => &["rate"],
+        K::Burst => &["rate", "burst_rate", "burst_for", "every"],
+        K::Ramp => &["from", "to"],
+        K::Idle => &[],
+        K::InFlight => &["window"],
+    };
+    let owner = |k: &str| match k {
+        "rate" => "sustained\" or \"burst",
+        "burst_rate" | "burst_for" | "every" => "burst",
+        "from" | "to" => "ramp",
+        _ => "in-flight",
+    };
+    let kind_name = name_of(&PHASE_KINDS, &kind);
+    t.only_kind("phase", kind_name, &["name", "kind", "duration", "at"], own, owner)
+}
+
+/// `at`, which must not overlap the previous phase; by default the previous phase's end.
+fn phase_start(t: &Tab, prev: Option<&Phase>) -> Res<Duration> {
+    let prev_end = prev.map_or(Duration::ZERO, Phase::end);
+    let Some(an) = t.get("at") else {
+        return Ok(prev_end);
+    };
+    let at = get_duration(an, &t.field("at"))?;
+    if let Some(p) = prev.filter(|_| at < prev_end) {
+        return Err(error(
+            &an.loc,
+            &t.field("at"),
+            format!(
+                "starts at {}, which overlaps phase `{}` which runs until {}; use at = \"{}\" or later",
+                fmt_dur(at),
+                p.name,
+                fmt_dur(prev_end),
+                fmt_dur(prev_end)
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// `kind = "burst"`: a base rate, a higher burst rate, and bursts shorter than their period.
+fn read_burst(t: &Tab) -> Res<PhaseKind> {
+    let rate = t.need(
+        "rate",
+        "a burst phase needs a base rate per connection, e.g. rate = \"5/s\"",
+        get_rate,
+    )?;
+    let (burst_rate, bn) = t.need_node(
+        "burst_rate",
+        "a burst phase needs the rate during bursts, e.g. burst_rate = \"50/s\"",
+        get_rate,
+    )?;
+    if burst_rate <= rate {
+        return Err(out_of_range(
+            bn,
+            &t.field("burst_rate"),
+            &format!("burst_rate above the base `rate` ({})", fmt_rate(rate)),
+        ));
+    }
+    let (burst_for, fnode) = t.need_node(
+        "burst_for",
+        "a burst phase needs how long each burst lasts, e.g. burst_for = \"2s\"",
+        get_positive_duration,
+    )?;
+    let every = t.need(
+        "every",
+        "a burst phase needs how often bursts start, e.g. every = \"10s\"",
+        get_positive_duration,
+    )?;
+    if burst_for >= every {
+        return Err(out_of_range(
+            fnode,
+            &t.field("burst_for"),
+            &format!("burst_for shorter than `every` ({})", fmt_dur(every)),
+        ));
+    }
+    Ok(PhaseKind::Burst {
+        rate,
+        burst_rate,
+        burst_for,
+        every,
+    })
+}
+
+/// `kind = "ramp"`: a rate that changes from `from` to `to`.
+fn read_rate_ramp(t: &Tab) -> Res<PhaseKind> {
+    let from = t.need(
+        "from",
+        "a ramp phase needs a starting rate, e.g. from = \"1/s\"",
+        get_rate,
+    )?;
+    let (to, tn) = t.need_node("to", "a ramp phase needs an ending rate, e.g. to = \"10/s\"", get_rate)?;
+    if from == to {
+        return Err(error(
+            &tn.loc,
+            &t.field("to"),
+            format!(
+                "`from` and `to` are both {}; a ramp must change the rate (use kind = \"sustained\" for a constant rate)",
+                fmt_rate(to)
+            ),
+        ));
+    }
+    Ok(PhaseKind::Ramp { from, to })
+}
+
 pub(super) fn read_messages(top: &Tab, max_frame: u64, base: &Path) -> Res<Vec<MessageType>> {
-    if let Some(list) = top.get("messages") {
-        for key in SHORTHAND_MESSAGE {
-            if let Some(e) = top.entry(key) {
-                let example = match *key {
-                    "size" => "size = 64",
-                    "text" => "type = \"text\"",
-                    "template" => "template = '{\"id\":{seq}}'",
-                    _ => "file = \"messages.jsonl\"",
-                };
+    match top.get("messages") {
+        Some(list) => read_message_list(top, list, max_frame, base),
+        None => read_default_message(top, max_frame, base),
+    }
+}
+
+/// `[[messages]]`: several weighted types, which the single-type keys cannot be mixed with.
+fn read_message_list(top: &Tab, list: &Node, max_frame: u64, base: &Path) -> Res<Vec<MessageType>> {
+    for key in SHORTHAND_MESSAGE {
+        if let Some(e) = top.entry(key) {
+            let example = match *key {
+                "size" => "size = 64",
+                "text" => "type = \"text\"",
+                "template" => "template = '{\"id\":{seq}}'",
+                _ => "file = \"messages.jsonl\"",
+            };
+            return Err(error(
+                &e.key_loc,
+                key,
+                format!(
+                    "`{key}` describes a single message type and cannot be combined with [[messages]]; \
+                     set it inside a message type instead ({example})"
+                ),
+            ));
+        }
+    }
+    let items = table_list(list, "messages", "default type")?;
+    let mut out: Vec<MessageType> = Vec::new();
+    for (i, n) in items.iter().enumerate() {
+        let m = read_message(n, i, max_frame, base)?;
+        if let Some(first) = out.first() {
+            if first.templates.is_empty() != m.templates.is_empty() {
                 return Err(error(
-                    &e.key_loc,
-                    key,
-                    format!(
-                        "`{key}` describes a single message type and cannot be combined with [[messages]]; \
-                         set it inside a message type instead ({example})"
-                    ),
+                    &n.loc,
+                    &format!("messages[{i}]"),
+                    "either every message type has a template (or file) or none has: \
+                     replies to templates are matched by `correlate`, stamped ones by their stamp",
                 ));
             }
         }
-        let items = table_list(list, "messages", "default type")?;
-        let mut out: Vec<MessageType> = Vec::new();
-        for (i, n) in items.iter().enumerate() {
-            let m = read_message(n, i, max_frame, base)?;
-            if let Some(first) = out.first() {
-                if first.templates.is_empty() != m.templates.is_empty() {
-                    return Err(error(
-                        &n.loc,
-                        &format!("messages[{i}]"),
-                        "either every message type has a template (or file) or none has: \
-                         replies to templates are matched by `correlate`, stamped ones by their stamp",
-                    ));
-                }
-            }
-            unique_name(
-                "messages",
-                "message",
-                i,
-                n,
-                &m.name,
-                out.iter().map(|q| q.name.as_str()),
-            )?;
-            out.push(m);
-        }
-        if out.iter().all(|m| m.weight == 0) {
-            return Err(error(
-                &list.loc,
-                "messages",
-                "the weights add up to 0, so no message would ever be sent; give at least one type a weight above 0",
-            ));
-        }
-        return Ok(out);
+        unique_name(
+            "messages",
+            "message",
+            i,
+            n,
+            &m.name,
+            out.iter().map(|q| q.name.as_str()),
+        )?;
+        out.push(m);
     }
-    let templates = match (top.get("template"), top.get("messages_file")) {
-        (Some(_), Some(_)) => {
-            let e = top.entry("messages_file").expect("present");
-            return Err(error(
-                &e.key_loc,
-                "messages_file",
-                "give `template` or `messages_file`, not both",
-            ));
-        }
-        (Some(n), None) => vec![get_template(n, "template")?],
-        (None, Some(n)) => read_message_file(n, "messages_file", base)?,
-        (None, None) => Vec::new(),
-    };
+    if out.iter().all(|m| m.weight == 0) {
+        return Err(error(
+            &list.loc,
+            "messages",
+            "the weights add up to 0, so no message would ever be sent; give at least one type a weight above 0",
+        ));
+    }
+    Ok(out)
+}
+
+/// One message type from the top-level keys (`size`, `text`, `template`, `messages_file`).
+fn read_default_message(top: &Tab, max_frame: u64, base: &Path) -> Res<Vec<MessageType>> {
+    let templates = read_templates(top, "messages_file", base)?;
     if !templates.is_empty() {
-        if let Some(e) = top.entry("size") {
-            return Err(error(
-                &e.key_loc,
-                "size",
-                "a templated message is as long as its filled template; remove `size`",
-            ));
-        }
         let text = top.opt("text", get_bool)?.unwrap_or(true);
         return Ok(vec![templated("default".into(), 1, text, templates)]);
     }
@@ -371,6 +369,33 @@ pub(super) fn read_messages(top: &Tab, max_frame: u64, base: &Path) -> Res<Vec<M
         size: SizeDist::Fixed(size),
         templates: Vec::new(),
     }])
+}
+
+/// The templates of table `t`: one from `template`, or a file of them from `file_key`, not both;
+/// none when neither is set. A templated message takes its size from the template, so `size`
+/// is refused beside them.
+fn read_templates(t: &Tab, file_key: &str, base: &Path) -> Res<Vec<Template>> {
+    let templates = match (t.get("template"), t.get(file_key)) {
+        (Some(_), Some(_)) => {
+            let e = t.entry(file_key).expect("present");
+            return Err(error(
+                &e.key_loc,
+                &t.field(file_key),
+                format!("give `template` or `{file_key}`, not both"),
+            ));
+        }
+        (Some(n), None) => vec![get_template(n, &t.field("template"))?],
+        (None, Some(n)) => read_message_file(n, &t.field(file_key), base)?,
+        (None, None) => Vec::new(),
+    };
+    if let Some(e) = t.entry("size").filter(|_| !templates.is_empty()) {
+        return Err(error(
+            &e.key_loc,
+            &t.field("size"),
+            "a templated message is as long as its filled template; remove `size`",
+        ));
+    }
+    Ok(templates)
 }
 
 /// A message type whose bodies come from `templates`; its size is the first one's typical length.
@@ -392,27 +417,8 @@ fn read_message(n: &Node, i: usize, max_frame: u64, base: &Path) -> Res<MessageT
         .opt("name", |n, f| get_str(n, f, "a name in quotes such as \"warm\""))?
         .unwrap_or_else(|| format!("type-{}", i + 1));
     let weight = t.opt("weight", |n, f| get_int(n, f, 0, u32::MAX as i64))?.unwrap_or(1) as u32;
-    let templates = match (t.get("template"), t.get("file")) {
-        (Some(_), Some(_)) => {
-            let e = t.entry("file").expect("present");
-            return Err(error(
-                &e.key_loc,
-                &t.field("file"),
-                "give `template` or `file`, not both",
-            ));
-        }
-        (Some(n), None) => vec![get_template(n, &t.field("template"))?],
-        (None, Some(n)) => read_message_file(n, &t.field("file"), base)?,
-        (None, None) => Vec::new(),
-    };
+    let templates = read_templates(&t, "file", base)?;
     if !templates.is_empty() {
-        if let Some(e) = t.entry("size") {
-            return Err(error(
-                &e.key_loc,
-                &t.field("size"),
-                "a templated message is as long as its filled template; remove `size`",
-            ));
-        }
         let kind = t.choice(
             "type",
             "message type for a template",
@@ -433,44 +439,7 @@ fn read_message(n: &Node, i: usize, max_frame: u64, base: &Path) -> Res<MessageT
     )?;
     let size = match t.get("size") {
         None => SizeDist::Fixed(default_size(&t, kind, max_frame)?),
-        Some(sn) => {
-            let f = t.field("size");
-            match &sn.val {
-                Val::List(items) => {
-                    if items.is_empty() {
-                        return Err(error(
-                            &sn.loc,
-                            &f,
-                            "the list of sizes is empty; give at least one, e.g. size = [64, 256]",
-                        ));
-                    }
-                    let sizes = items
-                        .iter()
-                        .enumerate()
-                        .map(|(j, e)| check_size(e, &format!("{f}[{j}]"), kind, max_frame))
-                        .collect::<Res<Vec<_>>>()?;
-                    SizeDist::List(sizes)
-                }
-                Val::Table(_) => {
-                    let st = Tab::new(sn, &f, "a table")?;
-                    st.known(&["min", "max"])?;
-                    let hint = "a uniform size needs both bounds, e.g. size = { min = 64, max = 1024 }";
-                    let minn = st.req("min", hint)?;
-                    let maxn = st.req("max", hint)?;
-                    let min = check_size(minn, &st.field("min"), kind, max_frame)?;
-                    let max = check_size(maxn, &st.field("max"), kind, max_frame)?;
-                    if min > max {
-                        return Err(out_of_range(
-                            maxn,
-                            &st.field("max"),
-                            &format!("max at least `min` ({min})"),
-                        ));
-                    }
-                    SizeDist::Uniform { min, max }
-                }
-                _ => SizeDist::Fixed(check_size(sn, &f, kind, max_frame)?),
-            }
-        }
+        Some(sn) => read_size_dist(sn, &t.field("size"), kind, max_frame)?,
     };
     Ok(MessageType {
         name,
@@ -479,6 +448,45 @@ fn read_message(n: &Node, i: usize, max_frame: u64, base: &Path) -> Res<MessageT
         size,
         templates: Vec::new(),
     })
+}
+
+/// `size`: one size, a list to pick from, or `{ min, max }` for a uniform spread.
+fn read_size_dist(sn: &Node, f: &str, kind: MessageKind, max_frame: u64) -> Res<SizeDist> {
+    match &sn.val {
+        Val::List(items) => {
+            if items.is_empty() {
+                return Err(error(
+                    &sn.loc,
+                    f,
+                    "the list of sizes is empty; give at least one, e.g. size = [64, 256]",
+                ));
+            }
+            let sizes = items
+                .iter()
+                .enumerate()
+                .map(|(j, e)| check_size(e, &format!("{f}[{j}]"), kind, max_frame))
+                .collect::<Res<Vec<_>>>()?;
+            Ok(SizeDist::List(sizes))
+        }
+        Val::Table(_) => {
+            let st = Tab::new(sn, f, "a table")?;
+            st.known(&["min", "max"])?;
+            let hint = "a uniform size needs both bounds, e.g. size = { min = 64, max = 1024 }";
+            let minn = st.req("min", hint)?;
+            let maxn = st.req("max", hint)?;
+            let min = check_size(minn, &st.field("min"), kind, max_frame)?;
+            let max = check_size(maxn, &st.field("max"), kind, max_frame)?;
+            if min > max {
+                return Err(out_of_range(
+                    maxn,
+                    &st.field("max"),
+                    &format!("max at least `min` ({min})"),
+                ));
+            }
+            Ok(SizeDist::Uniform { min, max })
+        }
+        _ => Ok(SizeDist::Fixed(check_size(sn, f, kind, max_frame)?)),
+    }
 }
 
 fn check_size(n: &Node, field: &str, kind: MessageKind, max_frame: u64) -> Res<usize> {
@@ -546,17 +554,7 @@ pub(super) fn read_faults(n: &Node, traffic_end: Duration) -> Res<Vec<Fault>> {
             "when the fault first happens, from the start of traffic, e.g. at = \"10s\"",
         )?;
         let at = get_duration(an, &t.field("at"))?;
-        if at >= traffic_end {
-            return Err(error(
-                &an.loc,
-                &t.field("at"),
-                format!(
-                    "starts at {}, at or after the end of traffic ({}, the end of the last phase); faults must start while traffic runs",
-                    fmt_dur(at),
-                    fmt_dur(traffic_end)
-                ),
-            ));
-        }
+        starts_in_traffic(an, &t.field("at"), at, traffic_end, "faults")?;
         let every = t.opt("every", get_positive_duration)?;
         let fraction = t
             .opt("fraction", |n, f| {

@@ -7,8 +7,8 @@ use std::ops::Range;
 
 use toml_edit::{Item, TableLike, Value};
 
-use super::read::error;
-use super::{Override, Res};
+use super::error::{error, Res};
+use super::overrides::Override;
 
 #[derive(Debug, Clone)]
 pub(super) struct Node {
@@ -273,25 +273,7 @@ pub(super) fn apply(root: &mut Node, ov: &Override) -> Res<()> {
             }
             Val::List(items) => {
                 let len = items.len();
-                let Ok(at) = part.parse::<usize>() else {
-                    return Err(error(
-                        origin,
-                        &path,
-                        format!("`{path}` is a list; select an element by number, e.g. `{path}.0.{part}`"),
-                    ));
-                };
-                if at > len {
-                    let have = match len {
-                        0 => "no elements".to_string(),
-                        1 => "1 element (index 0)".to_string(),
-                        n => format!("{n} elements (indexes 0 to {})", n - 1),
-                    };
-                    return Err(error(
-                        origin,
-                        &format!("{path}[{at}]"),
-                        format!("`{path}` has {have}; use index {len} to add one"),
-                    ));
-                }
+                let at = list_index(len, part, &path, origin)?;
                 if at == len {
                     items.push(fresh(&mut new));
                 } else if last {
@@ -310,6 +292,31 @@ pub(super) fn apply(root: &mut Node, ov: &Override) -> Res<()> {
         }
     }
     Ok(())
+}
+
+/// The element `part` selects in the list at `path` of `len` elements: an index up to `len`
+/// (which appends).
+fn list_index(len: usize, part: &str, path: &str, origin: &str) -> Res<usize> {
+    let Ok(at) = part.parse::<usize>() else {
+        return Err(error(
+            origin,
+            path,
+            format!("`{path}` is a list; select an element by number, e.g. `{path}.0.{part}`"),
+        ));
+    };
+    if at > len {
+        let have = match len {
+            0 => "no elements".to_string(),
+            1 => "1 element (index 0)".to_string(),
+            n => format!("{n} elements (indexes 0 to {})", n - 1),
+        };
+        return Err(error(
+            origin,
+            &format!("{path}[{at}]"),
+            format!("`{path}` has {have}; use index {len} to add one"),
+        ));
+    }
+    Ok(at)
 }
 
 #[cfg(test)]
