@@ -5,7 +5,9 @@
 //!
 //! - [`live`]: the aggregator thread of a run: merges as the snapshots come, prints progress,
 //!   steps the run through its phases;
+//! - [`timeline`]: the time line's points, kept under a fixed count;
 //! - [`merge`]: `wsload merge`: several shards' results (`--shard i/N`) added up exactly.
 
 pub mod live;
 pub mod merge;
+pub mod timeline;

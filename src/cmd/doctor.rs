@@ -6,7 +6,8 @@
 //! into [`Facts`]; [`checks`] is a pure function from facts and a [`Request`]
 //! to a list of [`Check`]s, each with the current value, the needed value as
 //! a formula in N, a status and the command that fixes it. [`render`] draws
-//! the table and the verdict.
+//! the table and the verdict. Over 600 lines on purpose: one check per fact, each
+//! with its formula and fix, read as a list.
 //!
 //! The open-files and ephemeral-port checks are the same
 //! functions `wsload run` calls before it starts ([`limits::nofile_verdict`],

@@ -14,7 +14,8 @@ use hdrhistogram::Histogram;
 
 use super::exposition::{Out, QUANTILES};
 use super::model::percentiles;
-use crate::aggregate::live::{Figures, TimelinePoint};
+use crate::aggregate::live::Figures;
+use crate::aggregate::timeline::TimelinePoint;
 use crate::metrics::{Counters, ErrorKind, Recorder};
 
 /// Upper bounds of the latency histogram's buckets, seconds (+Inf is added).
@@ -253,7 +254,7 @@ fn latency_histogram(o: &mut Out, kinds: &[(&str, &Histogram<u64>)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::live::TimelinePoint;
+    use crate::aggregate::timeline::TimelinePoint;
     use crate::metrics::{Counters, Recorder};
 
     fn text(last: bool) -> String {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::server::ServerSection;
 use super::wire::WireSection;
-use crate::aggregate::live::TimelinePoint;
+use crate::aggregate::timeline::TimelinePoint;
 use crate::config::fleet::StartRecord;
 use crate::config::scenario::thresholds::Verdict;
 use crate::config::scenario::Scenario;

@@ -7,7 +7,9 @@
 
 use serde::Serialize;
 
-use crate::aggregate::live::{ServerPoint, ServerWatch, TimelinePoint, Totals};
+use crate::aggregate::live::{ServerWatch, Totals};
+
+use crate::aggregate::timeline::{ServerPoint, TimelinePoint};
 use crate::analysis::fit::{self, Fit};
 use crate::analysis::growth;
 use crate::cmd::postrun::{AfterRun, FD_SLACK};
@@ -298,7 +300,7 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::live::{ServerPoint, TimelinePoint};
+    use crate::aggregate::timeline::{ServerPoint, TimelinePoint};
     use crate::metrics::Recorder;
     use crate::sys::procstat::{KernelSample, ProcSample, TreeSample};
 

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::aggregate::live::{TimelinePoint, Totals};
+use crate::aggregate::live::Totals;
+
+use crate::aggregate::timeline::TimelinePoint;
 use crate::config::cli::MergeArgs;
 use crate::config::scenario::Scenario;
 use crate::config::RunPlan;

@@ -15,7 +15,8 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
 
 use super::raw::Blob;
-use crate::aggregate::live::{Interval, TimelinePoint};
+use crate::aggregate::live::Interval;
+use crate::aggregate::timeline::TimelinePoint;
 
 /// One shard's time line and latency intervals, with its start on the merge's clock.
 pub struct ShardLine {

@@ -21,6 +21,9 @@
 //! [`parse`] turns an expression into a [`Threshold`] (or one plain-words error), [`evaluate`]
 //! checks thresholds against the figures of a run, and [`decided_early`] says when a threshold
 //! has failed for good before the run ends (for `abort_on_fail`).
+//!
+//! Over 600 lines on purpose: the threshold language is one piece (its grammar, its table of
+//! metrics with their units, and their evaluation against a summary), and its table test.
 
 use serde::Serialize;
 

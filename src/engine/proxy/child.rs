@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::spec::Toxic;
 use super::stats::Line;
-use crate::aggregate::live::TimelinePoint;
+use crate::aggregate::timeline::TimelinePoint;
 use crate::config::scenario::ProxyConfig;
 use crate::engine::shard::Control;
 use crate::sys::child::ChildServer;
