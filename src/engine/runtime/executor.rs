@@ -25,6 +25,17 @@ pub(crate) struct Task {
     cancelled: Cell<bool>,
 }
 
+impl Task {
+    /// A task that runs `fut`, not yet queued.
+    fn new(fut: impl Future<Output = ()> + 'static) -> Rc<Task> {
+        Rc::new(Task {
+            future: RefCell::new(Some(Box::pin(fut))),
+            queued: Cell::new(false),
+            cancelled: Cell::new(false),
+        })
+    }
+}
+
 /// Everything one core's loop owns. Lives in a thread-local for the duration of `block_on`.
 pub(crate) struct Core {
     pub queue: RefCell<VecDeque<Rc<Task>>>,
@@ -135,16 +146,12 @@ pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
         waiter: Cell::new(None),
     });
     let slot = out.clone();
-    let task = Rc::new(Task {
-        future: RefCell::new(Some(Box::pin(async move {
-            let v = fut.await;
-            slot.value.set(Some(v));
-            if let Some(w) = slot.waiter.take() {
-                w.wake();
-            }
-        }))),
-        queued: Cell::new(false),
-        cancelled: Cell::new(false),
+    let task = Task::new(async move {
+        let v = fut.await;
+        slot.value.set(Some(v));
+        if let Some(w) = slot.waiter.take() {
+            w.wake();
+        }
     });
     schedule(task.clone());
     JoinHandle { task, out }
@@ -154,11 +161,7 @@ pub fn spawn<F: Future + 'static>(fut: F) -> JoinHandle<F::Output> {
 /// accept loop): no output slot and no wrapping future, so the task costs two allocations, its
 /// header and the future itself. Paid once per connection, 10,000 times in the default run.
 pub fn spawn_detached<F: Future<Output = ()> + 'static>(fut: F) {
-    schedule(Rc::new(Task {
-        future: RefCell::new(Some(Box::pin(fut))),
-        queued: Cell::new(false),
-        cancelled: Cell::new(false),
-    }));
+    schedule(Task::new(fut));
 }
 
 fn poll_task(task: Rc<Task>) {
