@@ -196,7 +196,7 @@ struct Aggregator<'a> {
     ctl: Arc<Control>,
     epoch: Instant,
     plan: &'a RunPlan,
-    server_pid: Option<i32>,
+    /// The server under test (`--server-pid` or the built-in server), when there is one.
     server: Option<ServerWatch>,
     cores: Vec<PerCore>,
     /// Histograms arrive as deltas and are added up here; counters come cumulative.
@@ -233,7 +233,6 @@ impl<'a> Aggregator<'a> {
             ctl,
             epoch,
             plan,
-            server_pid,
             server: server_pid.map(|pid| ServerWatch {
                 pid,
                 ..ServerWatch::default()
@@ -263,7 +262,7 @@ impl<'a> Aggregator<'a> {
     }
 
     fn sample_server(&self) -> Option<TreeSample> {
-        self.server_pid.and_then(|p| procstat::sample_tree(p).ok())
+        self.server.as_ref().and_then(|w| procstat::sample_tree(w.pid).ok())
     }
 
     /// Baseline: every core has its buffers, no connection is open yet.
@@ -467,7 +466,8 @@ impl<'a> Aggregator<'a> {
             proxy_new: BTreeMap::new(),
             server: self.sample_server().map(ServerPoint::from),
             kernel: self
-                .server_pid
+                .server
+                .as_ref()
                 .and_then(|_| procstat::kernel_sample().ok())
                 .map(KernelPoint::from),
             p50_us: q(0.5),
@@ -511,11 +511,11 @@ impl<'a> Aggregator<'a> {
         if self.load_start_ns.is_some() && self.load_end.is_none() {
             self.load_ended(end_ns, proc_end);
         }
+        let run_start_unix_s = self.run_start_unix_s();
         let mut rec = self.hists;
         for s in self.cores.iter().filter_map(|c| c.last.as_ref()) {
             rec.add_cumulative(&s.rec);
         }
-        let run_start_unix_s = self.run_start_unix_ns as f64 / 1e9;
         watch.figures(&Figures {
             t_s: (end_s * 1e3).round() / 1e3,
             run_start_unix_s,
