@@ -126,25 +126,19 @@ const CLIENT_BOTTLENECK: &str = "The client was the bottleneck:";
 fn skeleton(md: &str) -> String {
     let mut out = String::new();
     let mut in_findings = false;
-    // Inside the client-bottleneck block: None outside it, Some(list seen) inside.
-    let mut lag: Option<bool> = None;
+    // Inside the client-bottleneck block: its sentence, then blank lines and its list.
+    let mut in_lag = false;
     for l in md.lines() {
-        if let Some(list_seen) = lag {
-            match (l.starts_with("- "), l.is_empty()) {
-                (true, _) => lag = Some(true),
-                (false, true) => lag = (!list_seen).then_some(false),
-                (false, false) => lag = None,
-            }
-            if lag.is_some() || l.is_empty() {
-                continue;
-            }
+        if in_lag && (l.is_empty() || l.starts_with("- ")) {
+            continue;
         }
+        in_lag = false;
         if l.starts_with("## ") {
             in_findings = l == "## Findings";
         } else if in_findings && !l.is_empty() {
             continue;
         } else if l.starts_with(CLIENT_BOTTLENECK) {
-            lag = Some(false);
+            in_lag = true;
             continue;
         }
         // A figure: digits, with "," or "." between digits ("1,000", "0.093").
