@@ -102,6 +102,65 @@ duration = "1s"
         "the verdict's client-bottleneck block disagrees with summary.json\n{md}"
     );
     golden("report.md", &skeleton(&md));
+    reads_back_typed(run.summary());
+}
+
+/// The one result model reads back, field for field, what a run wrote: a summary.json parsed into
+/// `Summary` serializes to the same JSON.
+fn reads_back_typed(written: &Value) {
+    let typed = wsload::report::Summary::from_value(written.clone()).expect("summary.json reads back as a Summary");
+    let again = serde_json::to_value(&typed).unwrap();
+    assert_eq!(
+        &again, written,
+        "summary.json did not survive a round trip through Summary"
+    );
+}
+
+/// A summary written by an older wsload (the hand-written one lacks fields added since) reads
+/// back: every figure it has keeps its value, and what it lacks takes its default.
+#[test]
+fn an_older_summary_reads_back_typed() {
+    let written = read_json("summary.json");
+    let typed = wsload::report::Summary::from_value(written.clone()).expect("reads back");
+    assert!(typed.analysis.is_some(), "the analysis section was dropped");
+    assert_eq!(
+        typed.latency_us.tls_handshake.count, 0,
+        "a missing section takes its default"
+    );
+    contains(&serde_json::to_value(&typed).unwrap(), &written, "");
+}
+
+/// Every value of `part` is in `whole`, at the same path (numbers compared as numbers).
+fn contains(whole: &Value, part: &Value, path: &str) {
+    match (whole, part) {
+        (Value::Object(w), Value::Object(p)) => {
+            for (k, v) in p {
+                let at = format!("{path}.{k}");
+                contains(
+                    w.get(k)
+                        .unwrap_or_else(|| panic!("{at} is missing after the round trip")),
+                    v,
+                    &at,
+                );
+            }
+        }
+        (Value::Array(w), Value::Array(p)) => {
+            assert_eq!(w.len(), p.len(), "{path}: length");
+            for (i, (a, b)) in w.iter().zip(p).enumerate() {
+                contains(a, b, &format!("{path}.{i}"));
+            }
+        }
+        (Value::Number(a), Value::Number(b)) => assert_eq!(a.as_f64(), b.as_f64(), "{path}"),
+        (a, b) => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn a_summary_with_a_mistyped_field_is_refused_by_name() {
+    let mut s = read_json("summary.json");
+    s["connections"]["established"] = Value::from("many");
+    let e = wsload::report::Summary::from_value(s).unwrap_err();
+    assert!(e.starts_with("connections.established: invalid type"), "{e}");
 }
 
 /// Every table row has as many cells as its header: no text from the run broke a table.

@@ -2,9 +2,9 @@
 //! how their figures are written for people ([`num`], [`us`], [`secs`]). A leaf: it imports no
 //! other analysis file, so every stage can use it without importing the others.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Cluster,
@@ -17,7 +17,7 @@ pub enum Kind {
 
 /// How far the evidence goes: `high` when the figures say it directly (an errno, a status),
 /// `medium` when a rule infers it from timing and load, `low` when it is one possible reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     Low,
@@ -25,7 +25,7 @@ pub enum Confidence {
     High,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: Kind,
     pub title: String,

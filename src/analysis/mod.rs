@@ -31,7 +31,7 @@ pub mod knee;
 pub mod readiness;
 pub mod taxonomy;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use finding::Finding;
@@ -39,7 +39,7 @@ pub use input::Input;
 use readiness::Verdict;
 use taxonomy::TaxonomyRow;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
@@ -74,6 +74,11 @@ pub fn analyze(input: &Input) -> Analysis {
         findings,
         taxonomy: taxonomy::taxonomy(input),
     }
+}
+
+/// [`analyze`] a run's summary.
+pub fn analyze_summary(s: &crate::report::model::Summary) -> Analysis {
+    analyze(&Input::from_summary(&serde_json::to_value(s).unwrap_or_default()))
 }
 
 /// [`analyze`] a `summary.json` value; the result as JSON.
@@ -171,7 +176,10 @@ mod tests {
         );
         assert!(a.findings[2].title.contains("caps connections near 150"));
         assert_eq!(a.taxonomy.len(), 1);
-        assert_eq!((a.taxonomy[0].phase, a.taxonomy[0].class.as_str()), ("reset", "reset"));
+        assert_eq!(
+            (a.taxonomy[0].phase.as_str(), a.taxonomy[0].class.as_str()),
+            ("reset", "reset")
+        );
         assert!(a.taxonomy[0].meaning.starts_with("ECONNRESET"));
         let j = serde_json::to_value(&a).unwrap();
         assert_eq!(j["findings"][0]["kind"], json!("cluster"));

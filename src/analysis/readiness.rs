@@ -9,28 +9,30 @@
 //! A failing verdict stays `not_ready` when a criterion the client cannot distort failed
 //! (connections, loss, errors).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::finding::{num, us};
 use super::input::Input;
 
 /// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
 /// bottleneck, so the figures describe it as much as the server).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ready,
+    #[default]
     NotReady,
     Inconclusive,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Verdict {
     /// `status == ready`: false when inconclusive too.
     pub ready: bool,
     pub status: Status,
     /// `thresholds` (the scenario's) or `defaults`.
-    pub basis: &'static str,
+    pub basis: String,
     pub reasons: Vec<String>,
     /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
     /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
@@ -103,7 +105,7 @@ fn judged(ready: bool, basis: &'static str, reasons: Vec<String>) -> Verdict {
     Verdict {
         ready,
         status: if ready { Status::Ready } else { Status::NotReady },
-        basis,
+        basis: basis.into(),
         reasons,
         client_bottleneck: Vec::new(),
     }

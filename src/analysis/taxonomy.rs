@@ -8,11 +8,11 @@ use super::input::Input;
 use crate::metrics::ErrorKind;
 
 /// One row of the taxonomy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TaxonomyRow {
     /// `resolve`, `connect`, `tls`, `upgrade`, `frame`, `close`, `timeout`, `reset`,
     /// `client-resource` or `other`.
-    pub phase: &'static str,
+    pub phase: String,
     /// An error class (`connect_refused`), `close_<code>` or `http_<status>`.
     pub class: String,
     pub count: u64,
@@ -267,7 +267,7 @@ pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
             for &(status, n) in &statuses {
                 let (meaning, advice) = http_meaning(status);
                 rows.push(TaxonomyRow {
-                    phase: "upgrade",
+                    phase: "upgrade".into(),
                     class: format!("http_{status}"),
                     count: n,
                     meaning: format!("HTTP {status} {meaning}"),
@@ -293,7 +293,7 @@ pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
             meaning = class.replace('_', " ");
         }
         rows.push(TaxonomyRow {
-            phase: phase_of(class),
+            phase: phase_of(class).into(),
             class: class.clone(),
             count,
             meaning,
@@ -304,7 +304,7 @@ pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
         let Ok(c) = code.parse::<u16>() else { continue };
         let (name, meaning) = close_meaning(c);
         rows.push(TaxonomyRow {
-            phase: "close",
+            phase: "close".into(),
             class: format!("close_{c}"),
             count,
             meaning: format!("{c} {name}: {meaning}"),

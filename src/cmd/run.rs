@@ -326,10 +326,7 @@ fn spawn_cores(
 /// (latency.hlog, the live endpoint), closed here; `None` for a merge, whose latency.hlog is
 /// written from the totals' intervals.
 pub fn finish(plan: &RunPlan, totals: &aggregate::Totals, mut summary: Summary, live: Option<Live>) -> Outcome {
-    // The failure analysis reads the summary as JSON, as it does for a saved summary.json.
-    summary.analysis = serde_json::to_value(&summary)
-        .ok()
-        .map(|v| crate::analysis::analyze_json(&v));
+    summary.analysis = Some(crate::analysis::analyze_summary(&summary));
     let raw = crate::aggregate::merge::raw::RawTotals::from_totals(plan, totals);
     let (intervals, endpoint) = match live {
         Some(l) => (None, l.finish_hlog()),

@@ -59,6 +59,28 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// A number for people: integers without decimals, others with at most `digits` decimals
+/// (trailing zeros dropped).
+pub fn fmt_num(x: f64, digits: usize) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
+    let s = format!("{x:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
 /// Bytes for people, the one formatting of byte counts: in the largest unit the count reaches,
 /// as a whole number when it is one (`64 KiB`, `16 MiB`); else the count in bytes below 10 KiB
 /// (`100 B`, `1500 B`), and above it with one decimal (`12.2 MiB`). A scenario's sizes read
@@ -263,6 +285,14 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(fmt_num(3.0, 2), "3");
+        assert_eq!(fmt_num(1.23456, 2), "1.23");
+        assert_eq!(fmt_num(0.1, 3), "0.1");
+        assert_eq!(fmt_num(-0.0001, 2), "0");
+    }
 
     #[test]
     fn bytes_for_people() {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::get::{self, fmt_num};
+use super::get;
+use crate::config::units::fmt_num;
 
 /// Which way is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::get::{self, fmt_num};
+use super::get;
+use crate::config::units::fmt_num;
 
 /// The fixed columns: (header, path in a time-line point).
 const COLUMNS: &[(&str, &str)] = &[

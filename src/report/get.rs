@@ -41,28 +41,6 @@ pub fn counts(v: &Value, path: &str) -> Vec<(String, u64)> {
     }
 }
 
-/// A number for people: integers without decimals, others with at most `digits` decimals
-/// (trailing zeros dropped).
-pub fn fmt_num(x: f64, digits: usize) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return format!("{}", x as i64);
-    }
-    let s = format!("{x:.digits$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,9 +52,5 @@ mod tests {
         assert_eq!(count(&v, "a.b.0"), 1);
         assert_eq!(num(&v, "a.x.y"), None);
         assert_eq!(count(&v, "n"), 0);
-        assert_eq!(fmt_num(3.0, 2), "3");
-        assert_eq!(fmt_num(1.23456, 2), "1.23");
-        assert_eq!(fmt_num(0.1, 3), "0.1");
-        assert_eq!(fmt_num(-0.0001, 2), "0");
     }
 }

@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::get::{self, fmt_num};
+use super::get;
+use crate::config::units::fmt_num;
 
 /// A table cell: pipes escaped, line breaks flattened.
 pub fn cell(s: &str) -> String {

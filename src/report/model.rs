@@ -4,22 +4,25 @@
 //! `verdict.rs` reads one, and neither imports the other for it.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::server::ServerSection;
 use super::wire::WireSection;
 use crate::aggregate::timeline::TimelinePoint;
+use crate::analysis::Analysis;
 use crate::config::fleet::StartRecord;
 use crate::config::scenario::thresholds::Verdict;
 use crate::config::scenario::Scenario;
 use crate::engine::proxy::child::ProxySection;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct Summary {
-    pub schema: &'static str,
-    pub wsload_version: &'static str,
+    pub schema: String,
+    pub wsload_version: String,
     pub target: String,
     pub builtin_server: bool,
     /// The run was interrupted (Ctrl-C) or a core did not finish: figures cover what was gathered.
@@ -66,7 +69,7 @@ pub struct Summary {
     pub thresholds_passed: Option<bool>,
     /// The threshold that stopped the run early (abort_on_fail), if one did.
     pub aborted_by: Option<String>,
-    pub errors: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<String, u64>,
     pub upgrade_status: BTreeMap<String, u64>,
     pub close_codes: BTreeMap<String, u64>,
     /// First message of each error kind, with what to do about it.
@@ -79,15 +82,78 @@ pub struct Summary {
     /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze_json` on this
     /// summary; filled in by the run after the rest.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<serde_json::Value>,
+    #[serde(deserialize_with = "lenient")]
+    pub analysis: Option<Analysis>,
     /// Written by `wsload merge`: the shards merged, their starts, and what could not be merged.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub merge: Option<serde_json::Value>,
+    pub merge: Option<MergeSection>,
     pub timeline: Vec<TimelinePoint>,
 }
 
+impl Summary {
+    /// Read a saved summary: `path` is a results directory or its summary.json. A field that an
+    /// older wsload did not write takes its default; a field of the wrong type is refused, named
+    /// by its path (`connections.established: invalid type ...`).
+    pub fn load(path: &Path) -> Result<(PathBuf, Summary), String> {
+        let file = if path.is_dir() {
+            path.join("summary.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let not_ours = |why: String| format!("{} is not a wsload summary: {why}", file.display());
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| not_ours(e.to_string()))?;
+        if v.get("connections").is_none() {
+            return Err(not_ours("it has no `connections`".into()));
+        }
+        Summary::from_value(v).map(|s| (file.clone(), s)).map_err(not_ours)
+    }
+
+    /// A summary from its JSON; the error names the field that did not fit.
+    pub fn from_value(v: serde_json::Value) -> Result<Summary, String> {
+        serde_path_to_error::deserialize(v).map_err(|e| {
+            let path = e.path().to_string();
+            format!("{path}: {}", e.into_inner())
+        })
+    }
+}
+
+/// What `wsload merge` records about the shards it merged.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergeSection {
+    pub shard_count: usize,
+    pub merged: usize,
+    /// The latest shard start after the earliest, milliseconds.
+    pub start_spread_ms: f64,
+    pub shards: Vec<MergedShard>,
+    /// Shards missing or not merged, and why.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergedShard {
+    pub index: usize,
+    pub dir: String,
+    pub started_at_unix_ns: u64,
+    pub start_offset_ms: f64,
+    pub start: Option<StartRecord>,
+    pub established: u64,
+    pub sent: u64,
+    pub received: u64,
+}
+
+/// A section that is derived again whenever a summary is read (the analysis): one that an older
+/// or newer wsload wrote in another shape is left out rather than refused.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).ok())
+}
+
 /// One client core's share of the run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct CoreSection {
     pub core: usize,
     pub cpu: usize,
@@ -101,7 +167,8 @@ pub struct CoreSection {
 }
 
 /// This process's share of a sharded run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ShardEcho {
     pub index: usize,
     pub count: usize,
@@ -110,7 +177,8 @@ pub struct ShardEcho {
 }
 
 /// How the run was executed (what is not part of the scenario).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct RunEcho {
     pub client_cpus: Vec<usize>,
     pub server_cpu: Option<usize>,
@@ -121,15 +189,17 @@ pub struct RunEcho {
     pub timeline_step_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct PhaseWindow {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub start_s: f64,
     pub end_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct TypeSection {
     pub name: String,
     pub sent: u64,
@@ -137,9 +207,10 @@ pub struct TypeSection {
     pub latency_us: Percentiles,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct RecoverySection {
-    pub policy: &'static str,
+    pub policy: String,
     /// Connections dropped after they were established (server, network or injected fault).
     pub drops: u64,
     pub reconnected: u64,
@@ -164,24 +235,27 @@ pub struct RecoverySection {
     pub skipped: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct FaultSection {
     /// Connections hit, by fault kind.
-    pub injected: BTreeMap<&'static str, u64>,
+    pub injected: BTreeMap<String, u64>,
     /// Connections that ended because of an injected fault (not counted as server errors).
     pub ended_connections: u64,
     /// Each injection (merged over cores), on the time line's clock.
     pub events: Vec<FaultNote>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct FaultNote {
     pub t_s: f64,
-    pub kind: &'static str,
+    pub kind: String,
     pub connections: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ConnSection {
     pub target: u64,
     pub established: u64,
@@ -196,7 +270,8 @@ pub struct ConnSection {
     pub time_to_all_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct MsgSection {
     pub sent: u64,
     pub received: u64,
@@ -210,7 +285,8 @@ pub struct MsgSection {
     pub bytes_received: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct LatencySection {
     pub corrected: Percentiles,
     pub uncorrected: Percentiles,
@@ -224,7 +300,8 @@ pub struct LatencySection {
     pub upgrade: Percentiles,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct TlsSection {
     /// Certificates were NOT verified (`--insecure`): any server could have answered.
     pub insecure: bool,
@@ -239,7 +316,8 @@ pub struct TlsSection {
     pub version: Option<String>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: u64,
@@ -251,15 +329,17 @@ pub struct Percentiles {
     pub mean: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ErrorNote {
-    pub kind: &'static str,
+    pub kind: String,
     pub count: u64,
     pub first: String,
-    pub advice: &'static str,
+    pub advice: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ClientSection {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,

@@ -5,7 +5,7 @@
 //! CPU time over the traffic divided by the echoes in it. Then what the run
 //! left behind, and projections when the slope would hit a limit first.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregate::live::{ServerWatch, Totals};
 
@@ -16,7 +16,8 @@ use crate::cmd::postrun::{AfterRun, FD_SLACK};
 use crate::config::scenario::{PhaseKind, Scenario};
 use crate::sys::procstat::TreeSample;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ServerSection {
     pub pid: i32,
     pub name: String,
@@ -45,7 +46,8 @@ pub struct ServerSection {
     pub findings: Vec<String>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, Default, Deserialize)]
+#[serde(default)]
 pub struct CostFit {
     pub bytes_per_connection: f64,
     /// How well a straight line explains the samples (1.0: exactly).

@@ -32,8 +32,8 @@ impl Summary {
         let load_s = load_seconds(t);
         let rel = |ns: u64| round3(ns.saturating_sub(t.run_start_ns) as f64 / 1e9);
         let mut summary = Summary {
-            schema: "wsload.summary.v1",
-            wsload_version: env!("CARGO_PKG_VERSION"),
+            schema: "wsload.summary.v1".into(),
+            wsload_version: env!("CARGO_PKG_VERSION").into(),
             target: target.to_string(),
             builtin_server: sc.target.is_none(),
             partial: t.interrupted || t.missing_cores > 0,
@@ -60,7 +60,7 @@ impl Summary {
             aborted_by: t.aborted_by.clone(),
             errors: ErrorKind::ALL
                 .iter()
-                .map(|k| (k.key(), c.errors[*k as usize]))
+                .map(|k| (k.key().into(), c.errors[*k as usize]))
                 .collect(),
             upgrade_status: t
                 .rec
@@ -149,7 +149,7 @@ fn phase_windows(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> Vec<Pha
         .iter()
         .map(|p| PhaseWindow {
             name: p.name.clone(),
-            kind: phase_kind(&p.kind),
+            kind: phase_kind(&p.kind).into(),
             start_s: rel(ls + p.start.as_nanos() as u64),
             end_s: rel(ls + p.end().as_nanos() as u64),
         })
@@ -247,10 +247,10 @@ fn first_errors(t: &Totals) -> Vec<ErrorNote> {
         .first_errors
         .iter()
         .map(|(k, m)| ErrorNote {
-            kind: k.key(),
+            kind: k.key().into(),
             count: c.errors[*k as usize],
             first: m.clone(),
-            advice: k.advice(),
+            advice: k.advice().into(),
         })
         .collect()
 }
@@ -321,7 +321,8 @@ fn recovery_section(sc: &Scenario, t: &Totals) -> RecoverySection {
             Reconnect::Off => "off",
             Reconnect::Immediate => "immediate",
             Reconnect::Backoff { .. } => "backoff",
-        },
+        }
+        .into(),
         drops,
         reconnected: c.recovered,
         within_s: sc.recovered_within.as_secs_f64(),
@@ -354,7 +355,7 @@ fn fault_section(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> FaultSe
                 keys.push((e.fault, e.at_ns));
                 events.push(FaultNote {
                     t_s: rel(e.at_ns),
-                    kind: sc.faults.get(e.fault as usize).map_or("?", |f| f.kind.key()),
+                    kind: sc.faults.get(e.fault as usize).map_or("?", |f| f.kind.key()).into(),
                     connections: e.connections as u64,
                 });
             }
@@ -365,7 +366,7 @@ fn fault_section(sc: &Scenario, t: &Totals, rel: &dyn Fn(u64) -> f64) -> FaultSe
             .iter()
             .enumerate()
             .filter(|(i, _)| c.faults[*i] > 0)
-            .map(|(i, k)| (k.key(), c.faults[i]))
+            .map(|(i, k)| (k.key().into(), c.faults[i]))
             .collect(),
         ended_connections: c.ended_by_fault,
         events,

@@ -56,8 +56,8 @@ pub fn render(s: &Summary) -> String {
     recovery_and_faults(&mut o, s);
     proxy(&mut o, s);
     thresholds(&mut o, s);
-    if let Some(v) = s.analysis.as_ref().and_then(|a| a.get("verdict")) {
-        verdict(&mut o, v);
+    if let Some(a) = &s.analysis {
+        verdict(&mut o, &serde_json::to_value(&a.verdict).unwrap_or_default());
     }
     o
 }

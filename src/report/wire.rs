@@ -2,13 +2,14 @@
 //! templates matched by order or id, or server pushes), permessage-deflate's
 //! ratio and CPU cost, and what a subscription received.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::scenario::{Correlate, Mode, Scenario};
 use crate::metrics::WireCounters;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct WireSection {
     pub mode: Mode,
     /// `stamp`, `fifo` or the JSON pointer of the reply's id.
@@ -26,16 +27,18 @@ pub struct WireSection {
     pub subscribe: Option<SubscribeSection>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct FirstSection {
     pub sent: u64,
     /// Replies taken as its answer.
     pub replies: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct CompressionSection {
-    pub offered: &'static str,
+    pub offered: String,
     /// Connections on which the server agreed to it.
     pub connections: u64,
     pub sent: Ratio,
@@ -45,7 +48,8 @@ pub struct CompressionSection {
     pub cpu_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct Ratio {
     pub messages: u64,
     /// Payload bytes before compression and on the wire.
@@ -55,7 +59,8 @@ pub struct Ratio {
     pub ratio: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscribeSection {
     /// Messages the server pushed, over the whole run and per second of the load.
     pub received: u64,
@@ -89,7 +94,7 @@ pub fn build(sc: &Scenario, w: &WireCounters, received: u64, received_in_load: u
     let compression = sc.compression.then(|| {
         let msgs = w.deflated + w.inflated;
         CompressionSection {
-            offered: "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+            offered: "permessage-deflate; client_no_context_takeover; server_no_context_takeover".into(),
             connections: w.deflate_conns,
             sent: ratio(w.deflated, w.raw_out, w.wire_out),
             received: ratio(w.inflated, w.raw_in, w.wire_in),

@@ -23,6 +23,7 @@ use crate::config::cli::MergeArgs;
 use crate::config::scenario::Scenario;
 use crate::config::RunPlan;
 use crate::metrics::Recorder;
+use crate::report::model::{MergeSection, MergedShard};
 use crate::report::Summary;
 use crate::sys::procstat::ProcSample;
 use raw::RawTotals;
@@ -247,25 +248,28 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
 }
 
 /// The `merge` section of the merged summary: which shards, from where, and how their starts agreed.
-fn merge_section(shards: &[Loaded], count: usize, problems: &[String]) -> Value {
+fn merge_section(shards: &[Loaded], count: usize, problems: &[String]) -> MergeSection {
     let base = shards.iter().map(|s| s.raw.run_start_unix_ns).min().unwrap_or(0);
     let spread = shards.iter().map(|s| s.raw.run_start_unix_ns).max().unwrap_or(0) - base;
-    serde_json::json!({
-        "shard_count": count,
-        "merged": shards.len(),
-        "start_spread_ms": spread as f64 / 1e6,
-        "shards": shards.iter().map(|s| serde_json::json!({
-            "index": s.raw.shard.index,
-            "dir": s.dir.display().to_string(),
-            "started_at_unix_ns": s.raw.run_start_unix_ns,
-            "start_offset_ms": (s.raw.run_start_unix_ns - base) as f64 / 1e6,
-            "start": s.raw.start,
-            "established": s.raw.counters.established,
-            "sent": s.raw.counters.sent,
-            "received": s.raw.counters.received,
-        })).collect::<Vec<_>>(),
-        "problems": problems,
-    })
+    MergeSection {
+        shard_count: count,
+        merged: shards.len(),
+        start_spread_ms: spread as f64 / 1e6,
+        shards: shards
+            .iter()
+            .map(|s| MergedShard {
+                index: s.raw.shard.index,
+                dir: s.dir.display().to_string(),
+                started_at_unix_ns: s.raw.run_start_unix_ns,
+                start_offset_ms: (s.raw.run_start_unix_ns - base) as f64 / 1e6,
+                start: s.raw.start,
+                established: s.raw.counters.established,
+                sent: s.raw.counters.sent,
+                received: s.raw.counters.received,
+            })
+            .collect(),
+        problems: problems.to_vec(),
+    }
 }
 
 /// `wsload merge`: 0 every shard merged and the merged run is clean (with thresholds: all

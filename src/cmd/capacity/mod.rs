@@ -52,7 +52,7 @@ pub struct StepRecord {
     pub p99_us: Option<u64>,
     pub errors_rate: Option<f64>,
     /// Error counts by kind (only kinds that occurred).
-    pub errors: Vec<(&'static str, u64)>,
+    pub errors: Vec<(String, u64)>,
     pub client_cpu_busy: Option<f64>,
     /// Cores' worth of the server's CPU during the load.
     pub server_cpu_busy: Option<f64>,
@@ -194,18 +194,19 @@ impl Capacity {
             Ok(o) => {
                 let s = &o.summary;
                 let lat = &s.latency_us.corrected;
-                let errors: Vec<(&'static str, u64)> = s
+                let errors: Vec<(String, u64)> = s
                     .errors
                     .iter()
                     .filter(|(_, c)| **c > 0)
-                    .map(|(k, c)| (*k, *c))
+                    .map(|(k, c)| (k.clone(), *c))
                     .collect();
+                let by_kind: Vec<(&str, u64)> = errors.iter().map(|(k, c)| (k.as_str(), *c)).collect();
                 let lookup = |m: &str| crate::report::verdict::lookup(s, m);
                 let (verdict, slo) = search::judge(
                     &Figures {
                         target: s.connections.target,
                         established: s.connections.established,
-                        errors: &errors,
+                        errors: &by_kind,
                         client_warnings: &s.client.warnings,
                         client_cpu_busy: s.client.cpu_busy,
                         lookup: &lookup,

@@ -147,10 +147,11 @@ pub struct MessageType {
 }
 
 /// What the client does on its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Send messages and match every reply to its request.
+    #[default]
     Echo,
     /// Send `first_message` (if any), then only receive what the server pushes.
     Subscribe,
@@ -323,8 +324,10 @@ pub struct ProxyConfig {
     pub toxics: Vec<crate::engine::proxy::spec::Toxic>,
 }
 
-/// A scenario, validated. Durations are serialized as seconds.
+/// A scenario, validated. Durations are serialized as seconds. Read back from a summary, a
+/// field that is missing takes its default ([`Default`] is the empty scenario file's meaning).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Scenario {
     pub name: Option<String>,
     /// `None`: start the built-in echo server and target it.

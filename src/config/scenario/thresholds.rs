@@ -25,10 +25,10 @@
 //! Over 600 lines on purpose: the threshold language is one piece (its grammar, its table of
 //! metrics with their units, and their evaluation against a summary), and its table test.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A comparison operator. `Eq` and `Ne` compare exactly (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Op {
     Lt,
@@ -65,7 +65,7 @@ impl Op {
 }
 
 /// The kind of a metric, and so the canonical unit of its value and limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unit {
     /// A time, in seconds.
@@ -92,7 +92,7 @@ pub struct Threshold {
 }
 
 /// The outcome of one threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub expr: String,
     pub metric: String,

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::spec::Toxic;
 use super::stats::Line;
@@ -21,7 +21,8 @@ use crate::engine::shard::Control;
 use crate::sys::child::ChildServer;
 
 /// The proxy's part of summary.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ProxySection {
     /// Where the clients connected (the proxy), and where it forwarded.
     pub listen: String,
@@ -34,14 +35,15 @@ pub struct ProxySection {
     pub totals: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ToxicNote {
     pub what: String,
     #[serde(flatten)]
     pub toxic: Toxic,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default, Deserialize)]
+#[serde(default)]
 pub struct ProxyEvent {
     /// Seconds since the start of the run.
     pub t_s: f64,

@@ -58,6 +58,13 @@ pub fn parse(name: &str, text: &str, overrides: &[Override]) -> Res<Scenario> {
     read_scenario(&root, &base)
 }
 
+/// The scenario an empty file describes: what every field is when nothing sets it.
+impl Default for Scenario {
+    fn default() -> Scenario {
+        parse("", "", &[]).expect("the empty scenario is valid")
+    }
+}
+
 /// Read and parse a file; `None` = an empty document (all defaults plus overrides, reported as
 /// `<command line>`).
 pub fn load(path: Option<&Path>, overrides: &[Override]) -> Res<Scenario> {
