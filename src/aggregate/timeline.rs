@@ -8,6 +8,7 @@ use crate::sys::procstat::{KernelSample, TreeSample};
 /// One point of the time line (per interval). Rates and `*_new` maps cover the interval
 /// ending at `t_s`; `open`, `established` and `errors` stand as at `t_s`.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TimelinePoint {
     /// Seconds since the start of the run (the ramp's time 0).
     pub t_s: f64,
@@ -144,7 +145,8 @@ pub fn merge_points(a: &TimelinePoint, b: &TimelinePoint, before: f64) -> Timeli
 }
 
 /// One sample of the server under test's process tree.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ServerPoint {
     /// User + system CPU seconds since the server started.
     pub cpu_s: f64,
@@ -165,7 +167,8 @@ impl From<TreeSample> for ServerPoint {
 }
 
 /// Kernel memory that grows with sockets (system-wide: both ends when the server is local).
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct KernelPoint {
     /// TCP socket buffers (/proc/net/sockstat `mem`, in bytes).
     pub tcp_mem_bytes: u64,

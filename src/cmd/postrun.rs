@@ -18,7 +18,8 @@ pub const SETTLE_MAX: Duration = Duration::from_secs(3);
 pub const FD_SLACK: u64 = 4;
 
 /// The server once the run was over.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AfterRun {
     /// How long the check waited for the server to settle, seconds.
     pub settled_after_s: f64,
