@@ -62,7 +62,7 @@ impl ClientTls {
             .map_err(|_| format!("`{host}` is not a host name or IP address that TLS can check"))?;
         if insecure {
             return Ok(ClientTls {
-                verifier: Arc::new(AnyCertificate(provider())),
+                verifier: Arc::new(Verifier::any()),
                 insecure,
                 server_name,
             });
@@ -90,7 +90,7 @@ impl ClientTls {
             );
         }
         Ok(ClientTls {
-            verifier: Arc::new(Pinning::new(roots, pinned)?),
+            verifier: Arc::new(Verifier::pinning(roots, pinned)?),
             insecure,
             server_name,
         })
@@ -110,29 +110,49 @@ impl ClientTls {
     }
 }
 
+/// How the server's certificate is checked: one verifier for every policy.
+///
 /// `--ca FILE` trusts its certificates for what they are. A server whose own certificate is
 /// one of them is accepted as it is (pinning: its CA flag, names and dates are not checked, as
 /// the user named that very certificate); any other certificate goes through the usual checks
-/// (chain, dates, name) with FILE's certificates added to the system roots.
+/// (chain, dates, name) with FILE's certificates added to the system roots. This is what curl,
+/// Python and Node do with the self-signed certificate that `openssl req -x509` makes (it says
+/// `CA:TRUE`, which webpki alone refuses as a server's own certificate).
 ///
-/// This is what curl, Python and Node do with the self-signed certificate that `openssl req
-/// -x509` makes (it says `CA:TRUE`, which webpki alone refuses as a server's own certificate).
+/// `--insecure` (no `webpki`): every certificate is accepted. In every case the handshake's
+/// signatures are checked against the certificate shown, so the session is encrypted with the
+/// key of that certificate; only the identity check differs.
 #[derive(Debug)]
-struct Pinning {
+struct Verifier {
     pinned: Vec<CertificateDer<'static>>,
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The usual checks; `None` accepts any certificate.
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
 
-impl Pinning {
-    fn new(roots: RootCertStore, pinned: Vec<CertificateDer<'static>>) -> Result<Pinning, String> {
-        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+impl Verifier {
+    fn any() -> Verifier {
+        Verifier {
+            pinned: Vec::new(),
+            webpki: None,
+            provider: provider(),
+        }
+    }
+
+    fn pinning(roots: RootCertStore, pinned: Vec<CertificateDer<'static>>) -> Result<Verifier, String> {
+        let provider = provider();
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| format!("cannot check certificates: {e}"))?;
-        Ok(Pinning { pinned, webpki })
+        Ok(Verifier {
+            pinned,
+            webpki: Some(webpki),
+            provider,
+        })
     }
 }
 
-impl ServerCertVerifier for Pinning {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -141,52 +161,12 @@ impl ServerCertVerifier for Pinning {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
-            return Ok(ServerCertVerified::assertion());
+        match &self.webpki {
+            Some(w) if !self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
+                w.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            _ => Ok(ServerCertVerified::assertion()),
         }
-        self.webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    // The handshake's signatures are checked against the certificate shown, pinned or not.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `--insecure`: every certificate is accepted; the handshake's signatures are still checked
-/// (so the session is encrypted with the key of the certificate shown), the identity is not.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -195,7 +175,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -204,11 +184,11 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -410,7 +390,7 @@ mod tests {
         for c in ca_file {
             roots.add(c.clone()).unwrap();
         }
-        let v = Pinning::new(roots, ca_file.to_vec()).unwrap();
+        let v = Verifier::pinning(roots, ca_file.to_vec()).unwrap();
         let name = ServerName::try_from(host.to_string()).unwrap();
         v.verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
             .map(|_| ())
