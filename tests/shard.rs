@@ -245,7 +245,7 @@ fn four_shards_started_together_merge_to_the_single_run() {
     copy_dir(&shards[1].out_dir, &broken);
     std::fs::write(
         broken.join("totals.json"),
-        b"{\"schema\": \"wsload.totals.v1\", \"shard\": ",
+        b"{\"schema\": \"wsload.totals.v2\", \"shard\": ",
     )
     .unwrap();
     let nowhere = Path::new("/nonexistent/wsload-shard-9");

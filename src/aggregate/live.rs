@@ -109,7 +109,10 @@ pub struct Figures<'a> {
     pub last: bool,
 }
 
-/// Everything the run gathered, merged over cores.
+/// Everything the run gathered, merged over cores. totals.json holds it (see
+/// [`crate::aggregate::merge::raw`]) but for the time line and the per-interval histograms,
+/// which summary.json and latency.hlog hold.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Totals {
     /// All cores' recorders merged: histograms over the whole run, counters summed.
     pub rec: Recorder,
@@ -125,12 +128,15 @@ pub struct Totals {
     /// When the load phase ended (planned end or Ctrl-C), before the drain.
     pub load_end_ns: Option<u64>,
     pub end_ns: u64,
+    #[serde(skip)]
     pub timeline: Vec<TimelinePoint>,
     /// Times the time line's points were merged pairwise (each point covers 2^merges intervals).
+    #[serde(skip)]
     pub timeline_merges: u32,
     /// One corrected-latency histogram per time-line interval, plus the tail (see [`Interval`]),
     /// when they are kept in memory (`wsload merge`); a run hands them to its [`Watch`] instead,
     /// which writes them out as they come, and leaves this empty.
+    #[serde(skip)]
     pub intervals: Vec<Interval>,
     /// Client process before connecting, at the start of the load, and at the end.
     pub proc_before: ProcSample,
@@ -147,6 +153,17 @@ pub struct Totals {
     /// Why the run was stopped early by a threshold (abort_on_fail), if it was.
     pub aborted_by: Option<String>,
     pub server: Option<ServerWatch>,
+}
+
+impl Totals {
+    /// Move every instant onto another clock (`at(ns)`), the recorder's too.
+    pub fn shift(&mut self, at: impl Fn(u64) -> u64) {
+        self.run_start_ns = at(self.run_start_ns);
+        self.load_start_ns = self.load_start_ns.map(&at);
+        self.load_end_ns = self.load_end_ns.map(&at);
+        self.end_ns = at(self.end_ns);
+        self.rec.shift(at);
+    }
 }
 
 struct PerCore {

@@ -5,8 +5,10 @@
 //! the aggregator. Nothing per message ever leaves the core.
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use std::io;
 
+pub mod blob;
 mod wire;
 pub use wire::WireCounters;
 
@@ -28,6 +30,23 @@ pub enum ErrorKind {
     TooManyOpenFiles,
     NoFreePorts,
     OtherIo,
+}
+
+/// An error kind in a results file is its key (`connect_refused`), as in summary.json.
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ErrorKind, D::Error> {
+        let key = String::deserialize(d)?;
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.key() == key)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error kind `{key}`")))
+    }
 }
 
 impl ErrorKind {
@@ -208,7 +227,7 @@ impl Counters {
 pub const FAULT_KINDS: usize = crate::config::scenario::FaultKind::ALL.len();
 
 /// One injection of a scheduled fault on one core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultEvent {
     /// When it was injected, ns since the run epoch.
     pub at_ns: u64,
@@ -219,11 +238,12 @@ pub struct FaultEvent {
 }
 
 /// Figures of one message type of the mix.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TypeStats {
     pub sent: u64,
     pub received: u64,
     /// Corrected latency, ns (a delta in snapshots, like the other histograms).
+    #[serde(with = "blob")]
     pub latency: Histogram<u64>,
 }
 
@@ -243,7 +263,8 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// Counts keyed by a small number (HTTP status, close code). Rare events: a short vector.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct CodeCounts(pub Vec<(u16, u64)>);
 
 impl CodeCounts {
@@ -266,22 +287,30 @@ impl CodeCounts {
 
 /// Everything one core records. Lives on that core only; a copy travels in each
 /// [`Snapshot`], and the aggregator merges them into one for the run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recorder {
     pub counters: Counters,
     /// Latency from the intended send time (coordinated-omission corrected), ns.
+    #[serde(with = "blob")]
     pub corrected: Histogram<u64>,
     /// Latency from the actual send time, ns.
+    #[serde(with = "blob")]
     pub uncorrected: Histogram<u64>,
     /// Open loop: how late each message left against its schedule, ns (the client's own lag).
+    #[serde(with = "blob")]
     pub send_delay: Histogram<u64>,
     /// TCP connect + TLS handshake + upgrade, ns.
+    #[serde(with = "blob")]
     pub connect_time: Histogram<u64>,
     /// Its parts, ns: TCP connect, TLS handshake (wss only), WebSocket upgrade.
+    #[serde(with = "blob")]
     pub tcp_time: Histogram<u64>,
+    #[serde(with = "blob")]
     pub tls_time: Histogram<u64>,
+    #[serde(with = "blob")]
     pub upgrade_time: Histogram<u64>,
     /// From a drop to the connection's next successful upgrade, ns.
+    #[serde(with = "blob")]
     pub recovery: Histogram<u64>,
     /// Per message type of the mix (index = type), counters cumulative, histograms deltas.
     pub types: Vec<TypeStats>,
@@ -326,6 +355,16 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// Move every instant it holds onto another clock (`at(ns)`): a results file keeps them
+    /// relative to the run's start, a merge puts each shard's on the earliest start's clock.
+    pub fn shift(&mut self, at: impl Fn(u64) -> u64) {
+        for e in &mut self.fault_log {
+            e.at_ns = at(e.at_ns);
+        }
+        self.first_connect_ns = self.first_connect_ns.map(&at);
+        self.last_established_ns = self.last_established_ns.map(&at);
+    }
+
     /// Count an error; keep its text if it is the first of its kind.
     pub fn error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
         self.counters.errors[kind as usize] += 1;

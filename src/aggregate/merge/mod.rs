@@ -18,9 +18,7 @@ use serde_json::Value;
 
 use crate::aggregate::live::Totals;
 
-use crate::aggregate::timeline::TimelinePoint;
 use crate::config::cli::MergeArgs;
-use crate::config::scenario::Scenario;
 use crate::config::RunPlan;
 use crate::metrics::Recorder;
 use crate::report::model::{MergeSection, MergedShard};
@@ -35,10 +33,8 @@ pub const EXIT_PARTIAL: u8 = 3;
 /// One shard's results, read.
 struct Loaded {
     dir: PathBuf,
-    summary: Value,
+    summary: Summary,
     raw: RawTotals,
-    scenario: Scenario,
-    timeline: Vec<TimelinePoint>,
     intervals: Vec<(f64, f64, hdrhistogram::Histogram<u64>)>,
 }
 
@@ -48,20 +44,17 @@ fn load(dir: &Path) -> Result<Loaded, String> {
     }
     let path = dir.join("summary.json");
     let bytes = timeline::read_file(&path)?;
-    let summary: Value =
+    let json: Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("{} is not JSON (damaged?): {e}", path.display()))?;
+    let summary = Summary::from_value(json).map_err(|e| format!("{}: {e}", path.display()))?;
     let raw = raw::read(dir)?;
     let hlog = dir.join("latency.hlog");
     let intervals =
         timeline::read_hlog(&timeline::read_file(&hlog)?).map_err(|e| format!("{}: {e}", hlog.display()))?;
-    let scenario: Scenario = serde_json::from_value(summary["scenario"].clone())
-        .map_err(|e| format!("{}: no readable scenario ({e})", path.display()))?;
-    let timeline: Vec<TimelinePoint> = serde_json::from_value(summary["timeline"].clone())
-        .map_err(|e| format!("{}: no readable time line ({e})", path.display()))?;
-    let (i, n) = (summary["shard"]["index"].as_u64(), summary["shard"]["count"].as_u64());
-    if (i, n) != (Some(raw.shard.index as u64), Some(raw.shard.count as u64)) {
+    let (i, n) = (summary.shard.index, summary.shard.count);
+    if (i, n) != (raw.shard.index, raw.shard.count) {
         return Err(format!(
-            "summary.json (shard {i:?}/{n:?}) and totals.json (shard {}) disagree: files from different runs",
+            "summary.json (shard {i}/{n}) and totals.json (shard {}) disagree: files from different runs",
             raw.shard
         ));
     }
@@ -69,8 +62,6 @@ fn load(dir: &Path) -> Result<Loaded, String> {
         dir: dir.to_path_buf(),
         summary,
         raw,
-        scenario,
-        timeline,
         intervals,
     })
 }
@@ -92,17 +83,18 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// The scenario a shard ran, as JSON, to name the first field where two differ.
+fn scenario_json(l: &Loaded) -> Value {
+    serde_json::to_value(&l.summary.scenario).unwrap_or_default()
+}
+
 /// Pick the shards that can be merged together; the others are named in `problems`.
 fn select(loaded: Vec<Loaded>, problems: &mut Vec<String>) -> (Vec<Loaded>, usize) {
     let Some(first) = loaded.first() else {
         return (Vec::new(), 0);
     };
     let count = first.raw.shard.count;
-    let reference = (
-        first.dir.clone(),
-        first.summary["scenario"].clone(),
-        first.raw.interval_ns,
-    );
+    let reference = (first.dir.clone(), scenario_json(first), first.raw.interval_ns);
     let mut kept: Vec<Loaded> = Vec::new();
     for l in loaded {
         let d = l.dir.display();
@@ -112,7 +104,7 @@ fn select(loaded: Vec<Loaded>, problems: &mut Vec<String>) -> (Vec<Loaded>, usiz
                 "{d}: shard {s} is from a run of {} shards, the others of {count}: not merged",
                 s.count
             ));
-        } else if let Some(diff) = first_difference(&l.summary["scenario"], &reference.1, "") {
+        } else if let Some(diff) = first_difference(&scenario_json(&l), &reference.1, "") {
             problems.push(format!(
                 "{d}: shard {s} ran a different scenario from {} ({diff}): not merged",
                 reference.0.display()
@@ -130,7 +122,7 @@ fn select(loaded: Vec<Loaded>, problems: &mut Vec<String>) -> (Vec<Loaded>, usiz
                 other.dir.display()
             ));
         } else {
-            if l.summary["partial"].as_bool() == Some(true) {
+            if l.summary.partial {
                 problems.push(format!(
                     "{d}: shard {s} is itself partial (interrupted): merged as it is"
                 ));
@@ -168,25 +160,23 @@ fn sum_some(samples: impl Iterator<Item = Option<ProcSample>>) -> Option<ProcSam
 
 /// The merged totals, on the clock of the earliest shard's start, and the merged plan.
 fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
-    let base = shards.iter().map(|s| s.raw.run_start_unix_ns).min().unwrap_or(0);
-    let offset = |s: &Loaded| s.raw.run_start_unix_ns - base;
+    let base = shards.iter().map(|s| s.raw.totals.run_start_unix_ns).min().unwrap_or(0);
+    let offset = |s: &Loaded| s.raw.totals.run_start_unix_ns - base;
     let mut rec = Recorder::default();
     for s in shards {
-        let r = s
-            .raw
-            .recorder(offset(s))
-            .map_err(|e| format!("{}: totals.json: {e}", s.dir.display()))?;
+        let mut r = s.raw.totals.rec.clone();
+        r.shift(|ns| ns + offset(s));
         rec.add_histograms(&r);
         rec.add_cumulative(&r);
     }
     let at = |s: &Loaded, ns: Option<u64>| ns.map(|n| n + offset(s));
-    let server_shard = shards.iter().position(|s| s.raw.server.is_some());
+    let server_shard = shards.iter().position(|s| s.raw.totals.server.is_some());
     let lines: Vec<ShardLine> = shards
         .iter()
         .enumerate()
         .map(|(i, s)| ShardLine {
             offset_ns: offset(s),
-            timeline: s.timeline.clone(),
+            timeline: s.summary.timeline.clone(),
             intervals: s.intervals.clone(),
             server_samples: Some(i) == server_shard,
         })
@@ -195,7 +185,8 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
     // A long shard's time line has merged points (run.timeline_step_s): bucket at the coarsest.
     let timeline_merges = shards
         .iter()
-        .filter_map(|s| s.summary["run"]["timeline_step_s"].as_f64())
+        .map(|s| s.summary.run.timeline_step_s)
+        .filter(|&step| step > 0.0)
         .map(|step| (step * 1e9 / interval_ns.max(1) as f64).round().max(1.0).log2().round() as u32)
         .max()
         .unwrap_or(0)
@@ -204,8 +195,8 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
     let mut proc_before = ProcSample::default();
     let mut proc_end = ProcSample::default();
     for s in shards {
-        add_samples(&mut proc_before, &s.raw.proc_before);
-        add_samples(&mut proc_end, &s.raw.proc_end);
+        add_samples(&mut proc_before, &s.raw.totals.proc_before);
+        add_samples(&mut proc_end, &s.raw.totals.proc_end);
     }
     let totals = Totals {
         rec,
@@ -213,25 +204,32 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         run_start_unix_s: base as f64 / 1e9,
         run_start_unix_ns: base,
         start: None,
-        load_start_ns: shards.iter().filter_map(|s| at(s, s.raw.load_start_ns)).min(),
-        load_end_ns: shards.iter().filter_map(|s| at(s, s.raw.load_end_ns)).max(),
-        end_ns: shards.iter().map(|s| s.raw.end_ns + offset(s)).max().unwrap_or(0),
+        load_start_ns: shards.iter().filter_map(|s| at(s, s.raw.totals.load_start_ns)).min(),
+        load_end_ns: shards.iter().filter_map(|s| at(s, s.raw.totals.load_end_ns)).max(),
+        end_ns: shards
+            .iter()
+            .map(|s| s.raw.totals.end_ns + offset(s))
+            .max()
+            .unwrap_or(0),
         timeline,
         timeline_merges,
         intervals,
         proc_before,
-        proc_load: sum_some(shards.iter().map(|s| s.raw.proc_load)),
-        proc_load_end: sum_some(shards.iter().map(|s| s.raw.proc_load_end)),
+        proc_load: sum_some(shards.iter().map(|s| s.raw.totals.proc_load)),
+        proc_load_end: sum_some(shards.iter().map(|s| s.raw.totals.proc_load_end)),
         proc_end,
-        open_at_load: shards.iter().map(|s| s.raw.open_at_load).sum(),
-        missing_cores: shards.iter().map(|s| s.raw.missing_cores).sum(),
-        per_core: shards.iter().flat_map(|s| s.raw.per_core.iter().copied()).collect(),
-        interrupted: shards.iter().any(|s| s.raw.interrupted),
-        aborted_by: shards.iter().find_map(|s| s.raw.aborted_by.clone()),
-        server: server_shard.and_then(|i| shards[i].raw.server.clone()),
+        open_at_load: shards.iter().map(|s| s.raw.totals.open_at_load).sum(),
+        missing_cores: shards.iter().map(|s| s.raw.totals.missing_cores).sum(),
+        per_core: shards
+            .iter()
+            .flat_map(|s| s.raw.totals.per_core.iter().copied())
+            .collect(),
+        interrupted: shards.iter().any(|s| s.raw.totals.interrupted),
+        aborted_by: shards.iter().find_map(|s| s.raw.totals.aborted_by.clone()),
+        server: server_shard.and_then(|i| shards[i].raw.totals.server.clone()),
     };
     let plan = RunPlan {
-        scenario: shards[0].scenario.clone(),
+        scenario: shards[0].summary.scenario.clone(),
         server_cpu: shards[0].raw.server_cpu,
         client_cpus: shards.iter().flat_map(|s| s.raw.client_cpus.iter().copied()).collect(),
         out_dir: out.to_path_buf(),
@@ -249,8 +247,8 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
 
 /// The `merge` section of the merged summary: which shards, from where, and how their starts agreed.
 fn merge_section(shards: &[Loaded], count: usize, problems: &[String]) -> MergeSection {
-    let base = shards.iter().map(|s| s.raw.run_start_unix_ns).min().unwrap_or(0);
-    let spread = shards.iter().map(|s| s.raw.run_start_unix_ns).max().unwrap_or(0) - base;
+    let base = shards.iter().map(|s| s.raw.totals.run_start_unix_ns).min().unwrap_or(0);
+    let spread = shards.iter().map(|s| s.raw.totals.run_start_unix_ns).max().unwrap_or(0) - base;
     MergeSection {
         shard_count: count,
         merged: shards.len(),
@@ -260,12 +258,12 @@ fn merge_section(shards: &[Loaded], count: usize, problems: &[String]) -> MergeS
             .map(|s| MergedShard {
                 index: s.raw.shard.index,
                 dir: s.dir.display().to_string(),
-                started_at_unix_ns: s.raw.run_start_unix_ns,
-                start_offset_ms: (s.raw.run_start_unix_ns - base) as f64 / 1e6,
-                start: s.raw.start,
-                established: s.raw.counters.established,
-                sent: s.raw.counters.sent,
-                received: s.raw.counters.received,
+                started_at_unix_ns: s.raw.totals.run_start_unix_ns,
+                start_offset_ms: (s.raw.totals.run_start_unix_ns - base) as f64 / 1e6,
+                start: s.raw.totals.start,
+                established: s.raw.totals.rec.counters.established,
+                sent: s.raw.totals.rec.counters.sent,
+                received: s.raw.totals.rec.counters.received,
             })
             .collect(),
         problems: problems.to_vec(),
@@ -300,7 +298,7 @@ pub fn main(a: &MergeArgs) -> u8 {
             return 2;
         }
     };
-    let target = shards[0].summary["target"].as_str().unwrap_or("?").to_string();
+    let target = shards[0].summary.target.clone();
     let mut summary = Summary::build(&plan, &target, &totals);
     if !problems.is_empty() {
         summary.partial = true;
@@ -335,6 +333,7 @@ pub fn main(a: &MergeArgs) -> u8 {
 mod tests {
     use super::*;
     use crate::aggregate::live::Interval;
+    use crate::aggregate::timeline::TimelinePoint;
 
     fn plan(extra: &[&str]) -> RunPlan {
         let mut args = vec!["wsload", "run", "ws://127.0.0.1:9/", "-c", "400", "--cores", "0"];
@@ -452,7 +451,7 @@ mod tests {
         assert_eq!(sum, single);
         // A merge is itself mergeable: totals.json of the merge equals the single run's figures.
         let again = raw::read(&out).unwrap();
-        assert_eq!(again.histograms.corrected.decode().unwrap(), single);
+        assert_eq!(again.totals.rec.corrected, single);
         std::fs::remove_dir_all(&root).unwrap();
     }
 

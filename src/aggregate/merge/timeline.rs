@@ -14,9 +14,9 @@ use std::io;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
 
-use super::raw::Blob;
 use crate::aggregate::live::Interval;
 use crate::aggregate::timeline::TimelinePoint;
+use crate::metrics::blob;
 
 /// One shard's time line and latency intervals, with its start on the merge's clock.
 pub struct ShardLine {
@@ -36,7 +36,7 @@ pub fn read_hlog(bytes: &[u8]) -> Result<Vec<(f64, f64, Histogram<u64>)>, String
         match e.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))? {
             LogEntry::BaseTime(_) | LogEntry::StartTime(_) => base = true,
             LogEntry::Interval(i) => {
-                let h = Blob(i.encoded_histogram().to_string()).decode()?;
+                let h = blob::decode(i.encoded_histogram())?;
                 out.push((i.start_timestamp().as_secs_f64(), i.duration().as_secs_f64(), h));
             }
         }
