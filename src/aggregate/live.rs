@@ -353,7 +353,9 @@ impl<'a> Aggregator<'a> {
         self.window.add(&s.rec.corrected).expect("same histogram bounds");
         let c = &mut self.cores[s.core];
         c.done |= s.done;
-        c.last = Some(s);
+        if let Some(old) = c.last.replace(s) {
+            old.recycle();
+        }
     }
 
     fn check_interrupts(&mut self) {

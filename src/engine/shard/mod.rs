@@ -56,7 +56,8 @@ pub fn run_core(
                 ctl2.ready.fetch_add(1, Ordering::SeqCst);
                 ctl2.connected.fetch_add(1, Ordering::SeqCst);
                 let mut r = Recorder::default();
-                let _ = tx2.send(r.snapshot(index, epoch.elapsed().as_nanos() as u64, true));
+                let at = epoch.elapsed().as_nanos() as u64;
+                let _ = tx2.send(r.snapshot(index, at, true, &crate::metrics::Spares::new()));
             }
         })
         .expect("spawn core thread")

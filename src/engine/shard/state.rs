@@ -118,6 +118,8 @@ pub struct Shard {
     pub plan: CorePlan,
     pub epoch: Instant,
     pub rec: RefCell<Recorder>,
+    /// Empty recorders that carry its snapshots to the aggregator and come back.
+    spares: crate::metrics::Spares,
     pub rbuf: RefCell<Box<[u8]>>,
     pub wbuf: RefCell<Vec<u8>>,
     /// A message body being built (templates, compression), and one being (de)compressed.
@@ -273,7 +275,10 @@ impl Shard {
     }
 
     pub(super) fn send_snapshot(&self, tx: &Sender<Snapshot>, done: bool) {
-        let snap = self.rec.borrow_mut().snapshot(self.plan.index, self.now_ns(), done);
+        let snap = self
+            .rec
+            .borrow_mut()
+            .snapshot(self.plan.index, self.now_ns(), done, &self.spares);
         // The aggregator only goes away when the process is ending anyway.
         let _ = tx.send(snap);
     }
@@ -292,6 +297,7 @@ impl Shard {
         Shard {
             epoch,
             rec: RefCell::new(rec),
+            spares: crate::metrics::Spares::new(),
             rbuf: RefCell::new(vec![0u8; READ_BUF].into_boxed_slice()),
             wbuf: RefCell::new(Vec::with_capacity(READ_BUF)),
             sbuf: RefCell::new(Vec::new()),
