@@ -49,7 +49,13 @@ type Counts = BTreeMap<String, u64>;
 /// Keys of a point's counts over every point, plus those of the run's `total` that are not 0.
 fn kinds(points: &[TimelinePoint], field: fn(&TimelinePoint) -> &Counts, total: Option<&Counts>) -> BTreeSet<String> {
     let mut k: BTreeSet<String> = points.iter().flat_map(|p| field(p).keys().cloned()).collect();
-    k.extend(total.into_iter().flatten().filter(|(_, n)| **n > 0).map(|(k, _)| k.clone()));
+    k.extend(
+        total
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, _)| k.clone()),
+    );
     k
 }
 

@@ -402,10 +402,7 @@ fn recovery(o: &mut String, s: &Summary) {
             format!("{} / {} / {}", ms(t.p50), ms(t.p95), ms(t.p99)),
         ],
         vec!["Longest outage".into(), opt(Some(r.longest_outage_s), 3, " s")],
-        vec![
-            "Availability".into(),
-            opt(r.availability.map(|a| a * 100.0), 3, " %"),
-        ],
+        vec!["Availability".into(), opt(r.availability.map(|a| a * 100.0), 3, " %")],
         vec!["Messages lost by drops".into(), r.lost_by_drop.to_string()],
         vec!["Churned connections".into(), r.churned.to_string()],
     ];

@@ -16,8 +16,11 @@ type Figure = fn(&Summary) -> Option<f64>;
 /// An object of counts of the summary (`errors`, `faults.injected`).
 type Counts = fn(&Summary) -> &BTreeMap<String, u64>;
 
-/// The quantiles of a percentile table (µs) and their labels.
-const QUANTILES: [(&str, fn(&Percentiles) -> u64); 5] = [
+/// One quantile of a percentile table, µs.
+type Quantile = fn(&Percentiles) -> u64;
+
+/// The quantiles of a percentile table and their labels.
+const QUANTILES: [(&str, Quantile); 5] = [
     ("0.5", |p| p.p50),
     ("0.9", |p| p.p90),
     ("0.95", |p| p.p95),
@@ -153,7 +156,10 @@ const TRAFFIC: &[Family] = &[
         kind: "counter",
         help: "Payload bytes sent and received.",
         label: "direction",
-        items: &[("sent", |s| Some(s.messages.bytes_sent as f64)), ("received", |s| Some(s.messages.bytes_received as f64))],
+        items: &[
+            ("sent", |s| Some(s.messages.bytes_sent as f64)),
+            ("received", |s| Some(s.messages.bytes_received as f64)),
+        ],
     },
     Family::One {
         name: "wsload_message_rate_per_second",
@@ -337,7 +343,10 @@ const CLIENT: &[Family] = &[
         kind: "counter",
         help: "CPU time of the wsload client process.",
         label: "mode",
-        items: &[("user", |s| Some(s.client.cpu_user_s)), ("system", |s| Some(s.client.cpu_sys_s))],
+        items: &[
+            ("user", |s| Some(s.client.cpu_user_s)),
+            ("system", |s| Some(s.client.cpu_sys_s)),
+        ],
     },
     Family::One {
         name: "wsload_client_cpu_seconds_per_million_messages",
@@ -368,8 +377,20 @@ const SERVER: &[Family] = &[
                (TCP buffers + slab, system-wide).",
         label: "space",
         items: &[
-            ("user", |s| s.server.as_ref()?.memory_per_connection.as_ref().map(|f| f.bytes_per_connection)),
-            ("kernel", |s| s.server.as_ref()?.kernel_memory_per_connection.as_ref().map(|f| f.bytes_per_connection)),
+            ("user", |s| {
+                s.server
+                    .as_ref()?
+                    .memory_per_connection
+                    .as_ref()
+                    .map(|f| f.bytes_per_connection)
+            }),
+            ("kernel", |s| {
+                s.server
+                    .as_ref()?
+                    .kernel_memory_per_connection
+                    .as_ref()
+                    .map(|f| f.bytes_per_connection)
+            }),
         ],
     },
     Family::One {
