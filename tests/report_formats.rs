@@ -25,6 +25,11 @@ fn read_json(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// A summary's JSON as the typed Summary the writers read.
+fn typed(v: &Value) -> wsload::report::Summary {
+    wsload::report::Summary::from_value(v.clone()).expect("a summary")
+}
+
 /// Compare `got` with tests/golden/NAME, or rewrite it with UPDATE_GOLDEN=1.
 fn golden(name: &str, got: &str) {
     let p = golden_dir().join(name);
@@ -47,7 +52,7 @@ fn golden(name: &str, got: &str) {
 /// with exact figures: the formatting of each figure.
 #[test]
 fn report_md_of_every_section_matches_the_golden_file() {
-    let md = wsload::report::markdown::render(&read_json("summary.json"));
+    let md = wsload::report::markdown::render(&typed(&read_json("summary.json")));
     golden("report_every_section.md", &md);
 }
 
@@ -86,7 +91,7 @@ duration = "1s"
     );
     let run = common::run_wsload(&["run", "--scenario", sc.to_str().unwrap(), "--cores", "0", "-q"]);
     run.assert_exit(1); // the third threshold fails: 20 connections, not 1,000
-    let md = wsload::report::markdown::render(run.summary());
+    let md = wsload::report::markdown::render(&typed(run.summary()));
     let written = std::fs::read_to_string(run.out_dir.join("report.md")).expect("report.md");
     assert_eq!(
         md, written,
@@ -245,7 +250,7 @@ fn skeleton_leaves_out_the_client_bottleneck_block() {
 fn report_md_without_analysis_says_so() {
     let mut s = read_json("summary.json");
     s.as_object_mut().unwrap().remove("analysis");
-    let md = wsload::report::markdown::render(&s);
+    let md = wsload::report::markdown::render(&typed(&s));
     assert!(md.contains("no analysis"), "{md}");
     assert!(!md.contains("READY"), "{md}");
 }

@@ -16,13 +16,13 @@ pub fn main(a: &crate::config::cli::ReportArgs) -> u8 {
              summary.json does not hold (the run writes it)",
         );
     }
-    let (file, mut summary) = match crate::report::compare::load(&a.dir) {
+    let (file, mut summary) = match crate::report::Summary::load(&a.dir) {
         Ok(x) => x,
         Err(e) => return super::setup_error(e),
     };
     // Findings are recomputed from the figures, so an older summary.json gets them too.
-    if summary.get("analysis").is_none() {
-        summary["analysis"] = crate::analysis::analyze_json(&summary);
+    if summary.analysis.is_none() {
+        summary.analysis = Some(crate::analysis::analyze_summary(&summary));
     }
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     match crate::report::write_all(dir, &summary, &[], &formats) {

@@ -443,13 +443,8 @@ pub fn write_results(
         .into_iter()
         .filter(|f| *f != report::Format::Json && (*f != report::Format::Hlog || intervals.is_some()))
         .collect();
-    match serde_json::to_value(summary) {
-        Ok(v) => {
-            // write_all warns about each file it cannot write.
-            let _ = report::write_all(dir, &v, intervals.unwrap_or_default(), &others);
-        }
-        Err(e) => eprintln!("wsload: warning: cannot write the reports: {e}"),
-    }
+    // write_all warns about each file it cannot write.
+    let _ = report::write_all(dir, summary, intervals.unwrap_or_default(), &others);
     if let Err(e) = crate::aggregate::merge::raw::write(dir, raw) {
         eprintln!("wsload: warning: cannot write totals.json into {}: {e}", dir.display());
     }

@@ -4,32 +4,34 @@
 //! and per fault kind (`fault_<kind>`) seen anywhere in the run, each holding the count in
 //! that interval, and per counter of the network-fault proxy (`proxy_<counter>`). Server columns are empty when the server was not sampled.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use serde_json::Value;
-
-use super::get;
+use super::model::Summary;
+use crate::aggregate::timeline::TimelinePoint;
 use crate::config::units::fmt_num;
 
-/// The fixed columns: (header, path in a time-line point).
-const COLUMNS: &[(&str, &str)] = &[
-    ("t_s", "t_s"),
-    ("open", "open"),
-    ("established", "established"),
-    ("connects_per_s", "connects_per_s"),
-    ("sent_per_s", "sent_per_s"),
-    ("received_per_s", "received_per_s"),
-    ("dropped", "dropped"),
-    ("errors", "errors"),
-    ("p50_us", "p50_us"),
-    ("p90_us", "p90_us"),
-    ("p99_us", "p99_us"),
-    ("p99_9_us", "p99_9_us"),
-    ("max_us", "max_us"),
-    ("server_cpu_s", "server.cpu_s"),
-    ("server_rss_bytes", "server.rss_bytes"),
-    ("server_fds", "server.fds"),
+/// A fixed column's figure in a time-line point; `None` leaves the cell empty.
+type Column = fn(&TimelinePoint) -> Option<f64>;
+
+/// The fixed columns: (header, figure of a time-line point).
+const COLUMNS: &[(&str, Column)] = &[
+    ("t_s", |p| Some(p.t_s)),
+    ("open", |p| Some(p.open as f64)),
+    ("established", |p| Some(p.established as f64)),
+    ("connects_per_s", |p| Some(p.connects_per_s)),
+    ("sent_per_s", |p| Some(p.sent_per_s)),
+    ("received_per_s", |p| Some(p.received_per_s)),
+    ("dropped", |p| Some(p.dropped as f64)),
+    ("errors", |p| Some(p.errors as f64)),
+    ("p50_us", |p| Some(p.p50_us)),
+    ("p90_us", |p| Some(p.p90_us)),
+    ("p99_us", |p| Some(p.p99_us)),
+    ("p99_9_us", |p| Some(p.p99_9_us)),
+    ("max_us", |p| Some(p.max_us)),
+    ("server_cpu_s", |p| p.server.as_ref().map(|s| s.cpu_s)),
+    ("server_rss_bytes", |p| p.server.as_ref().map(|s| s.rss_bytes as f64)),
+    ("server_fds", |p| p.server.as_ref().map(|s| s.fds as f64)),
 ];
 
 /// Quote a field when it holds a separator, a quote or a line break (RFC 4180).
@@ -41,26 +43,27 @@ pub fn escape(field: &str) -> String {
     }
 }
 
-/// Keys of `field` (an object of counts) over every point, plus those of `total` in the summary.
-fn kinds(s: &Value, points: &[Value], field: &str, total: &str) -> BTreeSet<String> {
-    let mut k: BTreeSet<String> = points
-        .iter()
-        .flat_map(|p| get::counts(p, field).into_iter().map(|(k, _)| k))
-        .collect();
+/// Counts by kind: of one time-line point (`errors_new`), or of the run (`errors`).
+type Counts = BTreeMap<String, u64>;
+
+/// Keys of a point's counts over every point, plus those of the run's `total` that are not 0.
+fn kinds(points: &[TimelinePoint], field: fn(&TimelinePoint) -> &Counts, total: Option<&Counts>) -> BTreeSet<String> {
+    let mut k: BTreeSet<String> = points.iter().flat_map(|p| field(p).keys().cloned()).collect();
     k.extend(
-        get::counts(s, total)
+        total
             .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, _)| k),
+            .flatten()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, _)| k.clone()),
     );
     k
 }
 
-pub fn render(s: &Value) -> String {
-    let points = get::list(s, "timeline");
-    let errors = kinds(s, points, "errors_new", "errors");
-    let faults = kinds(s, points, "faults_new", "faults.injected");
-    let proxy = kinds(s, points, "proxy_new", "proxy.totals");
+pub fn render(s: &Summary) -> String {
+    let points = &s.timeline;
+    let errors = kinds(points, |p| &p.errors_new, Some(&s.errors));
+    let faults = kinds(points, |p| &p.faults_new, Some(&s.faults.injected));
+    let proxy = kinds(points, |p| &p.proxy_new, s.proxy.as_ref().map(|p| &p.totals));
     let mut header: Vec<String> = COLUMNS.iter().map(|(h, _)| h.to_string()).collect();
     header.extend(errors.iter().map(|k| format!("error_{k}")));
     header.extend(faults.iter().map(|k| format!("fault_{k}")));
@@ -68,14 +71,15 @@ pub fn render(s: &Value) -> String {
     let mut o = String::new();
     let line: Vec<String> = header.iter().map(|h| escape(h)).collect();
     let _ = writeln!(o, "{}", line.join(","));
+    let count = |c: &Counts, k: &String| c.get(k).copied().unwrap_or(0).to_string();
     for p in points {
         let mut row: Vec<String> = COLUMNS
             .iter()
-            .map(|(_, path)| get::num(p, path).map_or(String::new(), |x| fmt_num(x, 3)))
+            .map(|(_, figure)| figure(p).map_or(String::new(), |x| fmt_num(x, 3)))
             .collect();
-        row.extend(errors.iter().map(|k| get::count(&p["errors_new"], k).to_string()));
-        row.extend(faults.iter().map(|k| get::count(&p["faults_new"], k).to_string()));
-        row.extend(proxy.iter().map(|k| get::count(&p["proxy_new"], k).to_string()));
+        row.extend(errors.iter().map(|k| count(&p.errors_new, k)));
+        row.extend(faults.iter().map(|k| count(&p.faults_new, k)));
+        row.extend(proxy.iter().map(|k| count(&p.proxy_new, k)));
         let row: Vec<String> = row.iter().map(|f| escape(f)).collect();
         let _ = writeln!(o, "{}", row.join(","));
     }
@@ -96,7 +100,7 @@ mod tests {
 
     #[test]
     fn one_row_per_point_with_every_kind_seen() {
-        let s = serde_json::json!({
+        let s = Summary::from_value(serde_json::json!({
             "errors": {"reset": 2, "emfile": 0},
             "faults": {"injected": {"pause": 3}},
             "timeline": [
@@ -104,7 +108,8 @@ mod tests {
                  "server": {"cpu_s": 0.1, "rss_bytes": 1000, "fds": 12}},
                 {"t_s": 2.0, "open": 8, "p50_us": 99.0, "errors_new": {"reset": 2, "closed_by_server": 1}, "faults_new": {}}
             ]
-        });
+        }))
+        .unwrap();
         let csv = render(&s);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
@@ -113,8 +118,10 @@ mod tests {
             "{}",
             lines[0]
         );
-        assert!(lines[1].starts_with("1,10,,,,,,,100.5,"), "{}", lines[1]);
+        // A figure the point does not give reads as 0; the server's cells stay empty when it
+        // was not sampled (the second point).
+        assert!(lines[1].starts_with("1,10,0,0,0,0,0,0,100.5,"), "{}", lines[1]);
         assert!(lines[1].ends_with(",0.1,1000,12,0,0,3"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",,,,1,2,0"), "{}", lines[2]);
+        assert!(lines[2].ends_with(",0,,,,1,2,0"), "{}", lines[2]);
     }
 }

@@ -2,13 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::format::Format;
+use super::model::Summary;
 use crate::aggregate::live::Interval;
 
 /// The bytes of one format.
-pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Result<Vec<u8>> {
+pub fn render(f: Format, summary: &Summary, intervals: &[Interval]) -> std::io::Result<Vec<u8>> {
     Ok(match f {
         Format::Json => {
             let mut v = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
@@ -17,12 +16,10 @@ pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Re
         }
         Format::Csv => super::csv::render(summary).into_bytes(),
         Format::Md => super::markdown::render(summary).into_bytes(),
-        Format::Html => super::html::render(summary).into_bytes(),
+        // html::render still reads the summary as JSON.
+        Format::Html => super::html::render(&serde_json::to_value(summary).unwrap_or_default()).into_bytes(),
         Format::Prom => super::prom::render(summary).into_bytes(),
-        Format::Hlog => {
-            let start = super::get::num(summary, "started_at_unix_s").unwrap_or(0.0);
-            super::hlog::render(intervals, start)?
-        }
+        Format::Hlog => super::hlog::render(intervals, summary.started_at_unix_s)?,
     })
 }
 
@@ -41,7 +38,7 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
 /// returned only when nothing could be written.
 pub fn write_all(
     dir: &Path,
-    summary: &Value,
+    summary: &Summary,
     intervals: &[Interval],
     formats: &[Format],
 ) -> std::io::Result<Vec<PathBuf>> {
@@ -74,7 +71,10 @@ mod tests {
     #[test]
     fn writes_every_format_and_keeps_going() {
         let dir = std::env::temp_dir().join(format!("wsload-files-{}", std::process::id()));
-        let s = serde_json::json!({"target": "ws://x/<a>", "timeline": []});
+        let s = Summary {
+            target: "ws://x/<a>".into(),
+            ..Summary::default()
+        };
         let paths = write_all(&dir, &s, &[], &Format::ALL).unwrap();
         assert_eq!(paths.len(), 6);
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();

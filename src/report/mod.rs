@@ -1,5 +1,6 @@
 //! Reports: the summary (JSON and text), and the result files, each format a
-//! small writer over the summary as JSON (so a saved summary.json re-renders).
+//! small writer over the typed [`Summary`] (a saved summary.json re-renders through
+//! [`Summary::load`]).
 pub mod compare;
 pub mod csv;
 pub mod endpoint;

@@ -5,66 +5,88 @@
 //! collector refuses them). Latencies are in seconds, memory in bytes, as Prometheus
 //! names want. Families whose figures the run did not produce are left out.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use super::exposition::{Out, QUANTILES};
-use super::get;
+use super::exposition::Out;
+use super::model::{Percentiles, Summary};
+
+/// A figure of the summary; `None` when the run did not produce it (the sample is left out).
+type Figure = fn(&Summary) -> Option<f64>;
+
+/// An object of counts of the summary (`errors`, `faults.injected`).
+type Counts = fn(&Summary) -> &BTreeMap<String, u64>;
+
+/// One quantile of a percentile table, µs.
+type Quantile = fn(&Percentiles) -> u64;
+
+/// The quantiles of a percentile table and their labels.
+const QUANTILES: [(&str, Quantile); 5] = [
+    ("0.5", |p| p.p50),
+    ("0.9", |p| p.p90),
+    ("0.95", |p| p.p95),
+    ("0.99", |p| p.p99),
+    ("0.999", |p| p.p99_9),
+];
 
 impl Out {
-    /// A family with one sample per (label value, path) pair; absent figures are skipped.
-    fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Value, items: &[(&str, &str)]) {
+    /// A family with one sample per (label value, figure); absent figures are skipped.
+    fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Summary, items: &[(&str, Figure)]) {
         self.family(name, kind, help);
-        for (l, path) in items {
-            if let Some(x) = get::num(s, path) {
+        for (l, figure) in items {
+            if let Some(x) = figure(s) {
                 self.sample(name, &[(label, l)], x);
             }
         }
     }
 
     /// A family from an object of counts (`errors`, `faults.injected`), one sample per key.
-    fn counts(&mut self, name: &str, help: &str, label: &str, s: &Value, path: &str) {
-        let c = get::counts(s, path);
+    fn counts(&mut self, name: &str, help: &str, label: &str, c: &BTreeMap<String, u64>) {
         if c.is_empty() {
             return;
         }
         self.family(name, "counter", help);
         for (k, n) in c {
-            self.sample(name, &[(label, &k)], n as f64);
+            self.sample(name, &[(label, k)], *n as f64);
         }
     }
 }
 
 /// One family of metrics.prom read straight from the summary: the rows of the tables below.
 enum Family {
-    /// One unlabelled sample (left out when the summary lacks it).
+    /// One unlabelled sample (left out when the run did not produce the figure).
     One {
         name: &'static str,
         kind: &'static str,
         help: &'static str,
-        path: &'static str,
+        figure: Figure,
     },
-    /// One sample per (label value, summary path); absent figures are skipped.
+    /// One sample per (label value, figure); absent figures are skipped.
     By {
         name: &'static str,
         kind: &'static str,
         help: &'static str,
         label: &'static str,
-        items: &'static [(&'static str, &'static str)],
+        items: &'static [(&'static str, Figure)],
     },
     /// A counter per key of an object of counts (left out when it is empty).
     Counts {
         name: &'static str,
         help: &'static str,
         label: &'static str,
-        path: &'static str,
+        counts: Counts,
     },
 }
 
 impl Out {
-    fn families(&mut self, s: &Value, table: &[Family]) {
+    fn families(&mut self, s: &Summary, table: &[Family]) {
         for f in table {
             match *f {
-                Family::One { name, kind, help, path } => self.one(name, kind, help, get::num(s, path)),
+                Family::One {
+                    name,
+                    kind,
+                    help,
+                    figure,
+                } => self.one(name, kind, help, figure(s)),
                 Family::By {
                     name,
                     kind,
@@ -76,8 +98,8 @@ impl Out {
                     name,
                     help,
                     label,
-                    path,
-                } => self.counts(name, help, label, s, path),
+                    counts,
+                } => self.counts(name, help, label, counts(s)),
             }
         }
     }
@@ -89,7 +111,7 @@ const TRAFFIC: &[Family] = &[
         name: "wsload_load_duration_seconds",
         kind: "gauge",
         help: "Length of the load phase actually run.",
-        path: "duration_s",
+        figure: |s| Some(s.duration_s),
     },
     Family::By {
         name: "wsload_connections",
@@ -98,20 +120,20 @@ const TRAFFIC: &[Family] = &[
                dropped by the server or network, closed by the ramp-down.",
         label: "state",
         items: &[
-            ("target", "connections.target"),
-            ("established", "connections.established"),
-            ("failed", "connections.failed"),
-            ("not_attempted", "connections.not_attempted"),
-            ("peak_open", "connections.peak_open"),
-            ("dropped", "connections.dropped"),
-            ("ramped_down", "connections.ramped_down"),
+            ("target", |s| Some(s.connections.target as f64)),
+            ("established", |s| Some(s.connections.established as f64)),
+            ("failed", |s| Some(s.connections.failed as f64)),
+            ("not_attempted", |s| Some(s.connections.not_attempted as f64)),
+            ("peak_open", |s| Some(s.connections.peak_open as f64)),
+            ("dropped", |s| Some(s.connections.dropped as f64)),
+            ("ramped_down", |s| Some(s.connections.ramped_down as f64)),
         ],
     },
     Family::One {
         name: "wsload_connect_rate_per_second",
         kind: "gauge",
         help: "Connections established per second while opening them.",
-        path: "connections.connect_rate_per_s",
+        figure: |s| Some(s.connections.connect_rate_per_s),
     },
     Family::By {
         name: "wsload_messages_total",
@@ -120,13 +142,13 @@ const TRAFFIC: &[Family] = &[
                out of order, corrupted.",
         label: "kind",
         items: &[
-            ("sent", "messages.sent"),
-            ("received", "messages.received"),
-            ("lost", "messages.lost"),
-            ("lost_by_drop", "messages.lost_by_drop"),
-            ("duplicated", "messages.duplicated"),
-            ("out_of_order", "messages.out_of_order"),
-            ("corrupted", "messages.corrupted"),
+            ("sent", |s| Some(s.messages.sent as f64)),
+            ("received", |s| Some(s.messages.received as f64)),
+            ("lost", |s| Some(s.messages.lost as f64)),
+            ("lost_by_drop", |s| Some(s.messages.lost_by_drop as f64)),
+            ("duplicated", |s| Some(s.messages.duplicated as f64)),
+            ("out_of_order", |s| Some(s.messages.out_of_order as f64)),
+            ("corrupted", |s| Some(s.messages.corrupted as f64)),
         ],
     },
     Family::By {
@@ -134,13 +156,16 @@ const TRAFFIC: &[Family] = &[
         kind: "counter",
         help: "Payload bytes sent and received.",
         label: "direction",
-        items: &[("sent", "messages.bytes_sent"), ("received", "messages.bytes_received")],
+        items: &[
+            ("sent", |s| Some(s.messages.bytes_sent as f64)),
+            ("received", |s| Some(s.messages.bytes_received as f64)),
+        ],
     },
     Family::One {
         name: "wsload_message_rate_per_second",
         kind: "gauge",
         help: "Echoes received per second over the load phase.",
-        path: "messages.rate_per_s",
+        figure: |s| Some(s.messages.rate_per_s),
     },
 ];
 
@@ -150,29 +175,29 @@ const COUNTS: &[Family] = &[
         name: "wsload_errors_total",
         help: "Errors by class (see the README for each class).",
         label: "class",
-        path: "errors",
+        counts: |s| &s.errors,
     },
     Family::Counts {
         name: "wsload_upgrade_status_total",
         help: "Connections whose upgrade was answered with this HTTP status other than 101.",
         label: "code",
-        path: "upgrade_status",
+        counts: |s| &s.upgrade_status,
     },
     Family::Counts {
         name: "wsload_close_codes_total",
         help: "Connections closed by the server with this WebSocket close code.",
         label: "code",
-        path: "close_codes",
+        counts: |s| &s.close_codes,
     },
     Family::Counts {
         name: "wsload_faults_injected_total",
         help: "Connections hit by an injected fault, by fault kind.",
         label: "kind",
-        path: "faults.injected",
+        counts: |s| &s.faults.injected,
     },
 ];
 
-pub fn render(s: &Value) -> String {
+pub fn render(s: &Summary) -> String {
     let mut o = Out(String::new());
     run_info(&mut o, s);
     o.families(s, TRAFFIC);
@@ -185,8 +210,13 @@ pub fn render(s: &Value) -> String {
     o.0
 }
 
+/// 1 for true, 0 for false.
+fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
 /// Which run, when it started, and whether its figures are partial.
-fn run_info(o: &mut Out, s: &Value) {
+fn run_info(o: &mut Out, s: &Summary) {
     o.family(
         "wsload_info",
         "gauge",
@@ -195,9 +225,9 @@ fn run_info(o: &mut Out, s: &Value) {
     o.sample(
         "wsload_info",
         &[
-            ("version", get::text(s, "wsload_version")),
-            ("target", get::text(s, "target")),
-            ("schema", get::text(s, "schema")),
+            ("version", &s.wsload_version),
+            ("target", &s.target),
+            ("schema", &s.schema),
         ],
         1.0,
     );
@@ -205,50 +235,53 @@ fn run_info(o: &mut Out, s: &Value) {
         "wsload_run_start_time_seconds",
         "gauge",
         "When the run started, seconds since the Unix epoch.",
-        get::num(s, "started_at_unix_s"),
+        Some(s.started_at_unix_s),
     );
     o.one(
         "wsload_partial",
         "gauge",
         "1 when the run was interrupted and the figures cover only what was gathered.",
-        Some(f64::from(u8::from(get::at(s, "partial").as_bool() == Some(true)))),
+        Some(flag(s.partial)),
     );
 }
 
 /// Latency as one summary family per kind, plus the maximum as a gauge.
-fn latency(o: &mut Out, s: &Value) {
-    let kinds = ["corrected", "uncorrected", "connect"];
+fn latency(o: &mut Out, s: &Summary) {
+    let l = &s.latency_us;
+    let kinds = [
+        ("corrected", &l.corrected),
+        ("uncorrected", &l.uncorrected),
+        ("connect", &l.connect),
+    ];
     o.family(
         "wsload_latency_seconds",
         "summary",
         "Round-trip latency from the intended send time (corrected), from the actual send time \
          (uncorrected), and connection set-up time (TCP connect + upgrade, connect).",
     );
-    for k in kinds {
-        let p = get::at(s, &format!("latency_us.{k}"));
-        let n = get::count(p, "count");
-        if n > 0 {
-            for (q, key) in QUANTILES {
-                if let Some(us) = get::num(p, key) {
-                    o.sample("wsload_latency_seconds", &[("kind", k), ("quantile", q)], us / 1e6);
-                }
+    for (k, p) in kinds {
+        if p.count > 0 {
+            for (q, us) in QUANTILES {
+                o.sample(
+                    "wsload_latency_seconds",
+                    &[("kind", k), ("quantile", q)],
+                    us(p) as f64 / 1e6,
+                );
             }
         }
-        let mean = get::num(p, "mean").unwrap_or(0.0);
-        o.sample("wsload_latency_seconds_sum", &[("kind", k)], mean * n as f64 / 1e6);
-        o.sample("wsload_latency_seconds_count", &[("kind", k)], n as f64);
+        let n = p.count as f64;
+        o.sample("wsload_latency_seconds_sum", &[("kind", k)], p.mean * n / 1e6);
+        o.sample("wsload_latency_seconds_count", &[("kind", k)], n);
     }
     o.family("wsload_latency_max_seconds", "gauge", "Largest latency of each kind.");
-    for k in kinds {
-        if get::count(s, &format!("latency_us.{k}.count")) > 0 {
-            if let Some(us) = get::num(s, &format!("latency_us.{k}.max")) {
-                o.sample("wsload_latency_max_seconds", &[("kind", k)], us / 1e6);
-            }
+    for (k, p) in kinds {
+        if p.count > 0 {
+            o.sample("wsload_latency_max_seconds", &[("kind", k)], p.max as f64 / 1e6);
         }
     }
 }
 
-fn recovery(o: &mut Out, s: &Value) {
+fn recovery(o: &mut Out, s: &Summary) {
     o.by(
         "wsload_recovery_total",
         "counter",
@@ -257,58 +290,49 @@ fn recovery(o: &mut Out, s: &Value) {
         "event",
         s,
         &[
-            ("dropped", "recovery.drops"),
-            ("reconnected", "recovery.reconnected"),
-            ("reconnected_within", "recovery.reconnected_within"),
-            ("unrecovered", "recovery.unrecovered"),
-            ("churned", "recovery.churned"),
+            ("dropped", |s| Some(s.recovery.drops as f64)),
+            ("reconnected", |s| Some(s.recovery.reconnected as f64)),
+            ("reconnected_within", |s| Some(s.recovery.reconnected_within as f64)),
+            ("unrecovered", |s| Some(s.recovery.unrecovered as f64)),
+            ("churned", |s| Some(s.recovery.churned as f64)),
         ],
     );
-    if get::count(s, "recovery.time_to_reconnect_us.count") > 0 {
+    let t = &s.recovery.time_to_reconnect_us;
+    if t.count > 0 {
         o.family(
             "wsload_reconnect_seconds",
             "gauge",
             "Time from a drop to the connection's next successful upgrade, by quantile.",
         );
-        for (q, key) in QUANTILES {
-            if let Some(us) = get::num(s, &format!("recovery.time_to_reconnect_us.{key}")) {
-                o.sample("wsload_reconnect_seconds", &[("quantile", q)], us / 1e6);
-            }
+        for (q, us) in QUANTILES {
+            o.sample("wsload_reconnect_seconds", &[("quantile", q)], us(t) as f64 / 1e6);
         }
     }
     o.one(
         "wsload_availability_ratio",
         "gauge",
         "Connection-seconds up over connection-seconds wanted during the traffic.",
-        get::num(s, "recovery.availability"),
+        s.recovery.availability,
     );
 }
 
-fn thresholds(o: &mut Out, s: &Value) {
-    let ts = get::list(s, "thresholds");
-    if ts.is_empty() {
+fn thresholds(o: &mut Out, s: &Summary) {
+    if s.thresholds.is_empty() {
         return;
     }
     o.one(
         "wsload_thresholds_passed",
         "gauge",
         "1 when every threshold of the scenario passed.",
-        get::at(s, "thresholds_passed")
-            .as_bool()
-            .map(|b| f64::from(u8::from(b))),
+        s.thresholds_passed.map(flag),
     );
     o.family(
         "wsload_threshold_pass",
         "gauge",
         "1 when this threshold passed, 0 when it failed.",
     );
-    for t in ts {
-        let pass = get::at(t, "pass").as_bool() == Some(true);
-        o.sample(
-            "wsload_threshold_pass",
-            &[("expr", get::text(t, "expr"))],
-            f64::from(u8::from(pass)),
-        );
+    for t in &s.thresholds {
+        o.sample("wsload_threshold_pass", &[("expr", &t.expr)], flag(t.pass));
     }
 }
 
@@ -319,25 +343,28 @@ const CLIENT: &[Family] = &[
         kind: "counter",
         help: "CPU time of the wsload client process.",
         label: "mode",
-        items: &[("user", "client.cpu_user_s"), ("system", "client.cpu_sys_s")],
+        items: &[
+            ("user", |s| Some(s.client.cpu_user_s)),
+            ("system", |s| Some(s.client.cpu_sys_s)),
+        ],
     },
     Family::One {
         name: "wsload_client_cpu_seconds_per_million_messages",
         kind: "gauge",
         help: "Client CPU over the load phase per million echoed messages.",
-        path: "client.cpu_s_per_million_msgs",
+        figure: |s| s.client.cpu_s_per_million_msgs,
     },
     Family::One {
         name: "wsload_client_peak_rss_bytes",
         kind: "gauge",
         help: "Peak resident memory of the client.",
-        path: "client.peak_rss_bytes",
+        figure: |s| Some(s.client.peak_rss_bytes as f64),
     },
     Family::One {
         name: "wsload_client_memory_per_connection_bytes",
         kind: "gauge",
         help: "Client RSS growth per open connection.",
-        path: "client.rss_per_connection_bytes",
+        figure: |s| Some(s.client.rss_per_connection_bytes as f64),
     },
 ];
 
@@ -350,49 +377,59 @@ const SERVER: &[Family] = &[
                (TCP buffers + slab, system-wide).",
         label: "space",
         items: &[
-            ("user", "server.memory_per_connection.bytes_per_connection"),
-            ("kernel", "server.kernel_memory_per_connection.bytes_per_connection"),
+            ("user", |s| {
+                s.server
+                    .as_ref()?
+                    .memory_per_connection
+                    .as_ref()
+                    .map(|f| f.bytes_per_connection)
+            }),
+            ("kernel", |s| {
+                s.server
+                    .as_ref()?
+                    .kernel_memory_per_connection
+                    .as_ref()
+                    .map(|f| f.bytes_per_connection)
+            }),
         ],
     },
     Family::One {
         name: "wsload_server_cpu_seconds_per_million_messages",
         kind: "gauge",
         help: "Server CPU over the traffic per million echoed messages.",
-        path: "server.cpu_s_per_million_msgs",
+        figure: |s| s.server.as_ref()?.cpu_s_per_million_msgs,
     },
     Family::One {
         name: "wsload_server_cpu_busy_cores",
         kind: "gauge",
         help: "Server CPU over the traffic, in cores.",
-        path: "server.cpu_busy",
+        figure: |s| s.server.as_ref()?.cpu_busy,
     },
     Family::One {
         name: "wsload_server_peak_rss_bytes",
         kind: "gauge",
         help: "Peak resident memory of the server's process tree.",
-        path: "server.peak_rss_bytes",
+        figure: |s| s.server.as_ref().map(|v| v.peak_rss_bytes as f64),
     },
     Family::One {
         name: "wsload_server_peak_open_files",
         kind: "gauge",
         help: "Peak open file descriptors of the server's process tree.",
-        path: "server.peak_fds",
+        figure: |s| s.server.as_ref().map(|v| v.peak_fds as f64),
     },
 ];
 
 /// The server under test, when it was sampled.
-fn server(o: &mut Out, s: &Value) {
-    if get::at(s, "server").is_null() {
+fn server(o: &mut Out, s: &Summary) {
+    let Some(sv) = &s.server else {
         return;
-    }
+    };
     o.families(s, SERVER);
     o.one(
         "wsload_server_accepts_after_run",
         "gauge",
         "1 when the server still accepted a connection after the run.",
-        get::at(s, "server.after.accepts")
-            .as_bool()
-            .map(|b| f64::from(u8::from(b))),
+        sv.after.as_ref().map(|a| flag(a.accepts)),
     );
 }
 
@@ -402,7 +439,7 @@ mod tests {
 
     #[test]
     fn labels_are_escaped() {
-        let s = serde_json::json!({"target": "ws://h/\"q\"", "errors": {"reset": 3}});
+        let s = Summary::from_value(serde_json::json!({"target": "ws://h/\"q\"", "errors": {"reset": 3}})).unwrap();
         let text = render(&s);
         assert!(text.contains(r#"target="ws://h/\"q\"""#), "{text}");
         assert!(text.contains("wsload_errors_total{class=\"reset\"} 3\n"), "{text}");
@@ -411,7 +448,8 @@ mod tests {
 
     #[test]
     fn every_sample_follows_its_type_line() {
-        let s = serde_json::json!({"latency_us": {"corrected": {"count": 4, "p50": 100, "p99": 2000, "max": 3000, "mean": 150.0}}});
+        let s = Summary::from_value(serde_json::json!({"latency_us": {"corrected": {"count": 4, "p50": 100, "p99": 2000, "max": 3000, "mean": 150.0}}}))
+        .unwrap();
         let text = render(&s);
         assert!(
             text.contains("wsload_latency_seconds{kind=\"corrected\",quantile=\"0.99\"} 0.002\n"),

@@ -57,7 +57,7 @@ pub fn render(s: &Summary) -> String {
     proxy(&mut o, s);
     thresholds(&mut o, s);
     if let Some(a) = &s.analysis {
-        verdict(&mut o, &serde_json::to_value(&a.verdict).unwrap_or_default());
+        verdict(&mut o, &a.verdict);
     }
     o
 }
@@ -303,22 +303,22 @@ fn thresholds(o: &mut String, s: &Summary) {
 }
 
 /// The readiness verdict: one line, then what it rests on when it is not "ready".
-fn verdict(o: &mut String, v: &serde_json::Value) {
-    use super::get;
-    let basis = match get::text(v, "basis") {
+fn verdict(o: &mut String, v: &crate::analysis::readiness::Verdict) {
+    use crate::analysis::readiness::Status;
+    let basis = match v.basis.as_str() {
         "thresholds" => "judged against the scenario's thresholds",
         _ => "judged against wsload's default limits",
     };
-    let (word, details) = match (get::text(v, "status"), get::at(v, "ready").as_bool()) {
-        ("inconclusive", _) => (
+    let (word, details) = match (v.status, v.ready) {
+        (Status::Inconclusive, _) => (
             "INCONCLUSIVE: the client was the bottleneck, so the figures describe it as much as the server",
-            get::list(v, "client_bottleneck"),
+            v.client_bottleneck.as_slice(),
         ),
-        (_, Some(true)) => ("READY", &[][..]),
-        _ => ("NOT READY", get::list(v, "reasons")),
+        (_, true) => ("READY", &[][..]),
+        _ => ("NOT READY", v.reasons.as_slice()),
     };
     let _ = writeln!(o, "  verdict       {word} ({basis})");
     for d in details {
-        let _ = writeln!(o, "                - {}", d.as_str().unwrap_or_default());
+        let _ = writeln!(o, "                - {d}");
     }
 }

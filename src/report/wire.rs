@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::config::scenario::{Correlate, Mode, Scenario};
 use crate::metrics::WireCounters;
 
-#[derive(Debug, Serialize, Default, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WireSection {
     pub mode: Mode,
@@ -25,6 +25,21 @@ pub struct WireSection {
     pub compression: Option<CompressionSection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subscribe: Option<SubscribeSection>,
+}
+
+/// What a summary without the section (written before it existed) ran: stamped echoes.
+impl Default for WireSection {
+    fn default() -> Self {
+        WireSection {
+            mode: Mode::Echo,
+            correlate: "stamp".into(),
+            unmatched: 0,
+            reordered: 0,
+            first_message: None,
+            compression: None,
+            subscribe: None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Default, Deserialize)]

@@ -138,7 +138,8 @@ fn verdict(h: &mut String, s: &Value) {
 
 fn findings(h: &mut String, s: &Value) {
     h.push_str("<section id=\"findings\"><h2>Findings</h2>");
-    if let Some(w) = crate::report::markdown::insecure_warning(s) {
+    let insecure = s.pointer("/tls/insecure").and_then(Value::as_bool) == Some(true);
+    if let Some(w) = insecure.then_some(crate::report::markdown::INSECURE_WARNING) {
         let _ = write!(h, "<p class=\"fail\"><strong>WARNING</strong>: {w}.</p>");
     }
     match s.get("analysis") {
