@@ -17,7 +17,9 @@
 //!   give no finding; summaries without `cores` give none either.
 //!
 //! Imports point one way: this file calls the stages; the stages share only the leaf
-//! [`finding`] (the finding types and how figures are written) and [`input`], never this file.
+//! [`finding`] (the result types and how figures are written) and [`input`], never this file.
+//! The result types live in `finding` so that the Summary can hold an [`Analysis`] without
+//! importing the stages.
 
 pub mod bursts;
 pub mod finding;
@@ -31,20 +33,10 @@ pub mod knee;
 pub mod readiness;
 pub mod taxonomy;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use finding::Finding;
+pub use finding::Analysis;
 pub use input::Input;
-use readiness::Verdict;
-use taxonomy::TaxonomyRow;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    pub verdict: Verdict,
-    pub findings: Vec<Finding>,
-    pub taxonomy: Vec<TaxonomyRow>,
-}
 
 /// Analyse one run.
 pub fn analyze(input: &Input) -> Analysis {

@@ -9,36 +9,10 @@
 //! A failing verdict stays `not_ready` when a criterion the client cannot distort failed
 //! (connections, loss, errors).
 
-use serde::{Deserialize, Serialize};
+pub use super::finding::{Status, Verdict};
 
 use super::finding::{num, us};
 use super::input::Input;
-
-/// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
-/// bottleneck, so the figures describe it as much as the server).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ready,
-    #[default]
-    NotReady,
-    Inconclusive,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Verdict {
-    /// `status == ready`: false when inconclusive too.
-    pub ready: bool,
-    pub status: Status,
-    /// `thresholds` (the scenario's) or `defaults`.
-    pub basis: String,
-    pub reasons: Vec<String>,
-    /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
-    /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
-    /// when every failed criterion is one the client's lag distorts (latency, rates).
-    pub client_bottleneck: Vec<String>,
-}
 
 /// p99 send delay (µs) from which the client fell behind its own schedule: latency is measured
 /// from the intended send time, so the client's lag is counted as the server's.

@@ -2,23 +2,10 @@
 //! run, placed in the phase of the connection where it happened, with its
 //! meaning (errno names, RFC 6455 close-code meanings) and what to do about it.
 
-use serde::Serialize;
+pub use super::finding::TaxonomyRow;
 
 use super::input::Input;
 use crate::metrics::ErrorKind;
-
-/// One row of the taxonomy.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct TaxonomyRow {
-    /// `resolve`, `connect`, `tls`, `upgrade`, `frame`, `close`, `timeout`, `reset`,
-    /// `client-resource` or `other`.
-    pub phase: String,
-    /// An error class (`connect_refused`), `close_<code>` or `http_<status>`.
-    pub class: String,
-    pub count: u64,
-    pub meaning: String,
-    pub advice: String,
-}
 
 /// errno names wsload's error classes come from, with their Linux numbers and meaning.
 pub const ERRNOS: [(&str, i32, &str); 13] = [
