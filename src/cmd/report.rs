@@ -22,7 +22,11 @@ pub fn main(a: &crate::config::cli::ReportArgs) -> u8 {
     };
     // Findings are recomputed from the figures, so an older summary.json gets them too.
     if summary.get("analysis").is_none() {
-        summary["analysis"] = crate::analysis::analyze_json(&summary);
+        let typed = match crate::report::model::Summary::from_value(summary.clone()) {
+            Ok(s) => s,
+            Err(e) => return super::setup_error(format!("{} is not a wsload summary: {e}", file.display())),
+        };
+        summary["analysis"] = serde_json::to_value(crate::analysis::analyze(&typed)).unwrap_or_default();
     }
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     match crate::report::write_all(dir, &summary, &[], &formats) {
