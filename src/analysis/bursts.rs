@@ -16,8 +16,10 @@
 
 use std::collections::BTreeMap;
 
+use super::figures::PointFigures;
 use super::finding::{num, secs, Confidence, Finding, Kind};
-use super::input::{Input, Point};
+use crate::aggregate::timeline::TimelinePoint;
+use crate::report::model::Summary;
 
 /// A hot interval has at least this many events.
 pub const FLOOR: u64 = 5;
@@ -54,7 +56,7 @@ pub fn windows(series: &[u64]) -> Vec<(usize, usize)> {
 }
 
 /// Start of point `i`'s interval: the previous point's time (0 for the first).
-pub fn interval_start(points: &[Point], i: usize) -> f64 {
+pub fn interval_start(points: &[TimelinePoint], i: usize) -> f64 {
     if i == 0 {
         0.0f64.min(points[0].t_s)
     } else {
@@ -63,9 +65,8 @@ pub fn interval_start(points: &[Point], i: usize) -> f64 {
 }
 
 /// When (interval start, end) and at what open count a class of errors first appeared.
-pub fn onset(input: &Input, class: &str) -> Option<(f64, f64, u64)> {
-    let p = &input.points;
-    let i = p.iter().position(|q| q.errors_new.get(class).is_some_and(|n| *n > 0))?;
+pub fn onset(p: &[TimelinePoint], class: &str) -> Option<(f64, f64, u64)> {
+    let i = p.iter().position(|q| q.errors_of(class) > 0)?;
     Some((interval_start(p, i), p[i].t_s, p[i].open))
 }
 
@@ -83,9 +84,9 @@ pub struct Cluster {
 }
 
 /// Bursts of errors (all classes together).
-pub fn clusters(input: &Input) -> Vec<Cluster> {
-    let p = &input.points;
-    let series: Vec<u64> = p.iter().map(Point::errors_total).collect();
+pub fn clusters(s: &Summary) -> Vec<Cluster> {
+    let p = &s.timeline;
+    let series: Vec<u64> = p.iter().map(TimelinePoint::errors_total).collect();
     let base = baseline(&series);
     windows(&series)
         .into_iter()
@@ -120,7 +121,7 @@ fn class_list(classes: &[(String, u64)]) -> String {
 }
 
 /// How one point reads in evidence.
-pub fn describe_point(p: &Point) -> String {
+pub fn describe_point(p: &TimelinePoint) -> String {
     let mut by: Vec<String> = p.errors_new.iter().map(|(k, n)| format!("{k} {n}")).collect();
     if by.is_empty() {
         by.push("none".into());
@@ -137,8 +138,8 @@ pub fn describe_point(p: &Point) -> String {
     )
 }
 
-pub fn cluster_finding(input: &Input, c: &Cluster) -> Finding {
-    let p = &input.points;
+pub fn cluster_finding(s: &Summary, c: &Cluster) -> Finding {
+    let p = &s.timeline;
     let onset = &p[c.first];
     let before = c.first.checked_sub(1).map(|i| p[i].open);
     let mut evidence = vec![format!(
@@ -195,13 +196,13 @@ struct Event {
 }
 
 /// The first point at which the ramp was complete: open connections reached 99% of their peak.
-pub fn ramp_end(points: &[Point]) -> Option<usize> {
+pub fn ramp_end(points: &[TimelinePoint]) -> Option<usize> {
     let peak = points.iter().map(|p| p.open).max()?;
     points.iter().position(|p| p.open as f64 >= 0.99 * peak as f64)
 }
 
-fn events(input: &Input) -> Vec<Event> {
-    let p = &input.points;
+fn events(s: &Summary) -> Vec<Event> {
+    let p = &s.timeline;
     let mut series: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for (i, q) in p.iter().enumerate() {
         for (k, n) in &q.errors_new {
@@ -235,7 +236,7 @@ fn events(input: &Input) -> Vec<Event> {
             });
         }
     }
-    for f in &input.faults {
+    for f in &s.faults.events {
         // The fault's interval: the first point at or after it.
         let first = p.iter().position(|q| q.t_s >= f.t_s).unwrap_or(p.len());
         out.push(Event {
@@ -251,8 +252,8 @@ fn events(input: &Input) -> Vec<Event> {
 }
 
 /// Chains of bursts, each step starting after the previous one and within the window.
-pub fn cascades(input: &Input) -> Vec<Finding> {
-    let ev = events(input);
+pub fn cascades(s: &Summary) -> Vec<Finding> {
+    let ev = events(s);
     // Steps: events starting in the same interval.
     let mut steps: Vec<Vec<Event>> = Vec::new();
     for e in ev {
@@ -325,10 +326,10 @@ fn chain_finding(chain: &[Vec<Event>]) -> Finding {
 mod tests {
     use super::*;
 
-    pub(crate) fn points(errors: &[(&str, &[u64])]) -> Vec<Point> {
+    pub(crate) fn points(errors: &[(&str, &[u64])]) -> Vec<TimelinePoint> {
         let n = errors.first().map_or(0, |e| e.1.len());
         (0..n)
-            .map(|i| Point {
+            .map(|i| TimelinePoint {
                 t_s: (i + 1) as f64,
                 open: 100,
                 errors_new: errors
@@ -336,15 +337,15 @@ mod tests {
                     .filter(|e| e.1[i] > 0)
                     .map(|e| (e.0.to_string(), e.1[i]))
                     .collect(),
-                ..Point::default()
+                ..TimelinePoint::default()
             })
             .collect()
     }
 
-    fn input(pts: Vec<Point>) -> Input {
-        Input {
-            points: pts,
-            ..Input::default()
+    fn summary(pts: Vec<TimelinePoint>) -> Summary {
+        Summary {
+            timeline: pts,
+            ..Summary::default()
         }
     }
 
@@ -352,7 +353,7 @@ mod tests {
     fn a_burst_above_the_baseline_is_one_cluster() {
         let mut pts = points(&[("reset", &[1, 0, 2, 40, 60, 1, 0, 2, 1, 0])]);
         pts[3].open = 150;
-        let i = input(pts);
+        let i = summary(pts);
         let c = clusters(&i);
         assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!((c[0].start_s, c[0].end_s, c[0].count), (3.0, 5.0, 100));
@@ -365,17 +366,17 @@ mod tests {
     #[test]
     fn spread_or_steady_errors_are_no_cluster() {
         // Evenly spread low counts.
-        assert!(clusters(&input(points(&[("reset", &[2, 3, 2, 4, 3, 2, 3, 2])]))).is_empty());
+        assert!(clusters(&summary(points(&[("reset", &[2, 3, 2, 4, 3, 2, 3, 2])]))).is_empty());
         // Steady failure throughout: no burst (the baseline is the level).
-        assert!(clusters(&input(points(&[("connect_refused", &[50, 60, 55, 52, 58])]))).is_empty());
+        assert!(clusters(&summary(points(&[("connect_refused", &[50, 60, 55, 52, 58])]))).is_empty());
         // Below the floor.
-        assert!(clusters(&input(points(&[("reset", &[0, 0, 4, 0, 0])]))).is_empty());
-        assert!(clusters(&input(vec![])).is_empty());
+        assert!(clusters(&summary(points(&[("reset", &[0, 0, 4, 0, 0])]))).is_empty());
+        assert!(clusters(&summary(vec![])).is_empty());
     }
 
     #[test]
     fn a_step_covering_half_the_run_is_a_cluster() {
-        let c = clusters(&input(points(&[("reset", &[0, 0, 0, 50, 50, 50])])));
+        let c = clusters(&summary(points(&[("reset", &[0, 0, 0, 50, 50, 50])])));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].count, 150);
     }
@@ -396,7 +397,7 @@ mod tests {
                 p.open = 20;
             }
         }
-        let f = cascades(&input(pts));
+        let f = cascades(&summary(pts));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].title, "Cascade: drops + reset → reconnect storm → connect_timeout");
         assert_eq!((f[0].start_s, f[0].end_s), (Some(4.0), Some(8.0)));
@@ -412,10 +413,10 @@ mod tests {
             ("reset", &[0, 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             ("connect_timeout", &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 40, 0]),
         ]);
-        assert!(cascades(&input(pts)).is_empty());
-        assert!(cascades(&input(points(&[("reset", &[0, 50, 0, 0])]))).is_empty());
+        assert!(cascades(&summary(pts)).is_empty());
+        assert!(cascades(&summary(points(&[("reset", &[0, 50, 0, 0])]))).is_empty());
         // Two classes in the same interval: one step, no order to claim.
         let same = points(&[("reset", &[0, 50, 0, 0]), ("eof_without_close", &[0, 30, 0, 0])]);
-        assert!(cascades(&input(same)).is_empty());
+        assert!(cascades(&summary(same)).is_empty());
     }
 }

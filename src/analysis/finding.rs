@@ -1,8 +1,58 @@
-//! What the analysis stages hand back: [`Finding`]s with their [`Kind`] and [`Confidence`], and
-//! how their figures are written for people ([`num`], [`us`], [`secs`]). A leaf: it imports no
-//! other analysis file, so every stage can use it without importing the others.
+//! What the analysis hands back: the [`Analysis`] (its [`Verdict`], [`Finding`]s with their
+//! [`Kind`] and [`Confidence`], and [`TaxonomyRow`]s), and how figures are written for people
+//! ([`num`], [`us`], [`secs`]). A leaf: it imports no other file of the crate, so every stage
+//! can use it without importing the others, and the Summary (report/model.rs) can hold an
+//! Analysis without importing the stages that read the Summary.
 
 use serde::{Deserialize, Serialize};
+
+/// The failure analysis of one run (the summary's `analysis`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub taxonomy: Vec<TaxonomyRow>,
+}
+
+/// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
+/// bottleneck, so the figures describe it as much as the server).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    #[default]
+    NotReady,
+    Inconclusive,
+}
+
+/// Production readiness (see the readiness stage for the criteria).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Verdict {
+    /// `status == ready`: false when inconclusive too.
+    pub ready: bool,
+    pub status: Status,
+    /// `thresholds` (the scenario's) or `defaults`.
+    pub basis: String,
+    pub reasons: Vec<String>,
+    /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
+    /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
+    /// when every failed criterion is one the client's lag distorts (latency, rates).
+    pub client_bottleneck: Vec<String>,
+}
+
+/// One row of the failure taxonomy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxonomyRow {
+    /// `resolve`, `connect`, `tls`, `upgrade`, `frame`, `close`, `timeout`, `reset`,
+    /// `client-resource` or `other`.
+    pub phase: String,
+    /// An error class (`connect_refused`), `close_<code>` or `http_<status>`.
+    pub class: String,
+    pub count: u64,
+    pub meaning: String,
+    pub advice: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -22,10 +22,12 @@
 use std::collections::BTreeMap;
 
 use super::bursts::{interval_start, onset, ramp_end};
+use super::figures::{first_error, ramp_kind, ramp_per_s, server_local, Own, PointFigures};
 use super::finding::{hint, num, secs, Confidence, Finding, Kind};
 use super::hints_server::{cpu_bound, memory, stopped_accepting, upgrade};
-use super::input::Input;
 use super::knee::LatencyKnee;
+use crate::aggregate::timeline::TimelinePoint;
+use crate::report::model::Summary;
 
 /// Errors this long after an injected fault are taken as its effect.
 pub const FAULT_WINDOW_S: f64 = 5.0;
@@ -54,17 +56,18 @@ impl FaultEffects {
     }
 }
 
-pub fn fault_effects(input: &Input) -> FaultEffects {
-    let p = &input.points;
+pub fn fault_effects(s: &Summary) -> FaultEffects {
+    let p = &s.timeline;
+    let faults = &s.faults.events;
     let mut explained = vec![false; p.len()];
-    for f in &input.faults {
+    for f in faults {
         for (i, e) in explained.iter_mut().enumerate() {
             if p[i].t_s > f.t_s && interval_start(p, i) < f.t_s + FAULT_WINDOW_S {
                 *e = true;
             }
         }
     }
-    let events: Vec<(f64, String)> = input.faults.iter().map(|f| (f.t_s, f.kind.clone())).collect();
+    let events: Vec<(f64, String)> = faults.iter().map(|f| (f.t_s, f.kind.clone())).collect();
     let (mut errors, mut drops) = (BTreeMap::<&str, u64>::new(), 0);
     for (q, _) in p.iter().zip(&explained).filter(|x| *x.1) {
         drops += q.dropped;
@@ -72,8 +75,7 @@ pub fn fault_effects(input: &Input) -> FaultEffects {
             *errors.entry(k).or_default() += n;
         }
     }
-    let mut evidence: Vec<String> = input
-        .faults
+    let mut evidence: Vec<String> = faults
         .iter()
         .map(|f| {
             format!(
@@ -95,15 +97,15 @@ pub fn fault_effects(input: &Input) -> FaultEffects {
         evidence.push(format!("{n} {k} errors in the {} s after them", num(FAULT_WINDOW_S)));
     }
     for (code, kind) in [("1002", "corrupt"), ("1009", "oversized")] {
-        let n = input.close_codes.get(code).copied().unwrap_or(0);
-        if n > 0 && input.faults.iter().any(|f| f.kind == kind) {
+        let n = s.close_codes.get(code).copied().unwrap_or(0);
+        if n > 0 && faults.iter().any(|f| f.kind == kind) {
             evidence.push(format!(
                 "{n} close code {code}: the server's answer to the {kind} fault"
             ));
         }
     }
     let finding = (drops + total > 0).then(|| {
-        let (start, end) = span(input, &explained);
+        let (start, end) = span(p, &explained);
         Finding {
             kind: Kind::Hint,
             title: "These errors follow the injected faults".into(),
@@ -125,70 +127,68 @@ pub fn fault_effects(input: &Input) -> FaultEffects {
     }
 }
 
-fn span(input: &Input, mask: &[bool]) -> (Option<f64>, Option<f64>) {
-    let p = &input.points;
+fn span(p: &[TimelinePoint], mask: &[bool]) -> (Option<f64>, Option<f64>) {
     let first = mask.iter().position(|x| *x);
     let last = mask.iter().rposition(|x| *x);
     (first.map(|i| interval_start(p, i)), last.map(|i| p[i].t_s))
 }
 
-/// The input with the errors and drops of explained intervals removed (totals too).
-pub fn without_fault_effects(input: &Input, explained: &[bool]) -> Input {
-    let mut out = input.clone();
-    for (q, _) in out.points.iter_mut().zip(explained).filter(|x| *x.1) {
+/// The summary with the errors and drops of explained intervals taken out (totals too).
+pub fn without_fault_effects<'a>(s: &'a Summary, explained: &[bool]) -> Own<'a> {
+    let mut own = Own {
+        summary: s,
+        timeline: s.timeline.clone(),
+        errors: s.errors.clone(),
+    };
+    for (q, _) in own.timeline.iter_mut().zip(explained).filter(|x| *x.1) {
         for (k, n) in std::mem::take(&mut q.errors_new) {
-            if let Some(t) = out.errors.get_mut(&k) {
+            if let Some(t) = own.errors.get_mut(&k) {
                 *t = t.saturating_sub(n);
             }
         }
         q.dropped = 0;
     }
-    out
+    own
 }
 
-fn count(input: &Input, class: &str) -> u64 {
-    input.errors.get(class).copied().unwrap_or(0)
-}
-
-fn first_seen(input: &Input, class: &str) -> Vec<String> {
-    input
-        .first_errors
-        .get(class)
+fn first_seen(own: &Own, class: &str) -> Vec<String> {
+    first_error(own.summary, class)
         .map(|m| format!("first {class}: {m}"))
         .into_iter()
         .collect()
 }
 
-/// Every rule but the injected-fault one (see [`fault_effects`]); `input` without fault effects.
-pub fn hints(input: &Input, knee: Option<&LatencyKnee>) -> Vec<Finding> {
+/// Every rule but the injected-fault one (see [`fault_effects`]), on the run without the
+/// faults' effects.
+pub fn hints(own: &Own, knee: Option<&LatencyKnee>) -> Vec<Finding> {
     let mut out: Vec<Finding> = [
-        fd_limit(input),
-        ephemeral_ports(input),
-        unreachable(input),
-        refused(input),
-        ceiling(input),
+        fd_limit(own),
+        ephemeral_ports(own),
+        unreachable(own),
+        refused(own),
+        ceiling(own),
     ]
     .into_iter()
     .flatten()
     .collect();
-    out.extend(upgrade(input));
-    out.extend(knee.and_then(|k| cpu_bound(input, k)));
-    out.extend(memory(input));
-    out.extend(stopped_accepting(input));
-    out.extend(client_warnings(input));
+    out.extend(upgrade(own));
+    out.extend(knee.and_then(|k| cpu_bound(own, k)));
+    out.extend(memory(own));
+    out.extend(stopped_accepting(own.summary));
+    out.extend(client_warnings(own.summary));
     out
 }
 
 /// `emfile` errors: the client's open-files limit.
-fn fd_limit(input: &Input) -> Option<Finding> {
-    let emfile = count(input, "emfile");
+fn fd_limit(own: &Own) -> Option<Finding> {
+    let emfile = own.count("emfile");
     if emfile == 0 {
         return None;
     }
     let mut ev = vec![format!(
         "{emfile} emfile errors (EMFILE/ENFILE: no file descriptor left)"
     )];
-    ev.extend(first_seen(input, "emfile"));
+    ev.extend(first_seen(own, "emfile"));
     let mut f = hint(
         "The client ran out of file descriptors (open-files limit)",
         "Each connection needs a descriptor: raise the client's `ulimit -n` (see tuning/apply.sh) \
@@ -197,7 +197,7 @@ fn fd_limit(input: &Input) -> Option<Finding> {
         ev,
         Confidence::High,
     );
-    if let Some((s, e, open)) = onset(input, "emfile") {
+    if let Some((s, e, open)) = onset(&own.timeline, "emfile") {
         f.evidence
             .push(format!("first in the interval ending at {}, with {open} open", secs(e)));
         (f.start_s, f.end_s) = (Some(s), Some(e));
@@ -206,17 +206,20 @@ fn fd_limit(input: &Input) -> Option<Finding> {
 }
 
 /// `eaddrnotavail` errors: out of ephemeral ports for the source addresses.
-fn ephemeral_ports(input: &Input) -> Option<Finding> {
-    let ports = count(input, "eaddrnotavail");
+fn ephemeral_ports(own: &Own) -> Option<Finding> {
+    let ports = own.count("eaddrnotavail");
     if ports == 0 {
         return None;
     }
     let mut ev = vec![
         format!("{ports} eaddrnotavail errors (EADDRNOTAVAIL: no free ephemeral port)"),
-        format!("{} source address(es) configured", input.source_ips.max(1)),
+        format!(
+            "{} source address(es) configured",
+            own.summary.scenario.source_ips.len().max(1)
+        ),
     ];
-    ev.extend(first_seen(input, "eaddrnotavail"));
-    if let Some((_, e, open)) = onset(input, "eaddrnotavail") {
+    ev.extend(first_seen(own, "eaddrnotavail"));
+    if let Some((_, e, open)) = onset(&own.timeline, "eaddrnotavail") {
         ev.push(format!("first in the interval ending at {}, with {open} open", secs(e)));
     }
     Some(hint(
@@ -230,13 +233,13 @@ fn ephemeral_ports(input: &Input) -> Option<Finding> {
 }
 
 /// `unreachable` errors: routing or the network.
-fn unreachable(input: &Input) -> Option<Finding> {
-    let unreachable = count(input, "unreachable");
+fn unreachable(own: &Own) -> Option<Finding> {
+    let unreachable = own.count("unreachable");
     if unreachable == 0 {
         return None;
     }
     let mut ev = vec![format!("{unreachable} unreachable errors (ENETUNREACH/EHOSTUNREACH)")];
-    ev.extend(first_seen(input, "unreachable"));
+    ev.extend(first_seen(own, "unreachable"));
     Some(hint(
         "No route to the target",
         "Check the target address, routes and firewalls between client and server.".into(),
@@ -247,13 +250,13 @@ fn unreachable(input: &Input) -> Option<Finding> {
 
 /// Refused connects and nothing established: nothing listens. Refused or timed-out connects
 /// with some established: maybe the accept backlog ([`backlog`]).
-fn refused(input: &Input) -> Option<Finding> {
-    let established = input.connections.established;
-    let refused = count(input, "connect_refused");
-    let timeouts = count(input, "connect_timeout");
+fn refused(own: &Own) -> Option<Finding> {
+    let established = own.summary.connections.established;
+    let refused = own.count("connect_refused");
+    let timeouts = own.count("connect_timeout");
     if refused > 0 && established == 0 {
         let mut ev = vec![format!("{refused} connects refused, none established")];
-        ev.extend(first_seen(input, "connect_refused"));
+        ev.extend(first_seen(own, "connect_refused"));
         Some(hint(
             "Nothing accepts connections at the target",
             "Every connect was refused (ECONNREFUSED): check the URL's host and port and that the server is running."
@@ -262,57 +265,54 @@ fn refused(input: &Input) -> Option<Finding> {
             Confidence::High,
         ))
     } else if refused + timeouts > 0 && established > 0 {
-        backlog(input, refused, timeouts)
+        backlog(own, refused, timeouts)
     } else {
         None
     }
 }
 
 /// Conditions the client itself reported under which it may be the bottleneck.
-fn client_warnings(input: &Input) -> Option<Finding> {
-    (!input.client_warnings.is_empty()).then(|| {
+fn client_warnings(s: &Summary) -> Option<Finding> {
+    (!s.client.warnings.is_empty()).then(|| {
         hint(
             "The client may be the bottleneck",
             "The client reported conditions under which the figures may describe it rather than the server.".into(),
-            input.client_warnings.clone(),
+            s.client.warnings.clone(),
             Confidence::Medium,
         )
     })
 }
 
 /// Refused or timed-out connects, mostly during a fast ramp: the accept backlog.
-fn backlog(input: &Input, refused: u64, timeouts: u64) -> Option<Finding> {
-    let p = &input.points;
-    let fast_kind = matches!(input.ramp.kind.as_str(), "burst" | "exponential");
+fn backlog(own: &Own, refused: u64, timeouts: u64) -> Option<Finding> {
+    let p = &own.timeline;
+    let ramp = &own.summary.scenario.ramp;
+    let (kind, per_s) = (ramp_kind(ramp), ramp_per_s(ramp));
+    let fast_kind = matches!(kind, "burst" | "exponential");
     let peak_rate = p.iter().map(|q| q.connects_per_s).fold(0.0, f64::max);
-    let fast = fast_kind || input.ramp.per_s.unwrap_or(0.0) >= FAST_RAMP_PER_S || peak_rate >= FAST_RAMP_PER_S;
+    let fast = fast_kind || per_s.unwrap_or(0.0) >= FAST_RAMP_PER_S || peak_rate >= FAST_RAMP_PER_S;
     if !fast {
         return None;
     }
     let end = ramp_end(p).map_or(p.len(), |r| r + 1);
     let in_ramp: u64 = p[..end.min(p.len())]
         .iter()
-        .map(|q| q.errors_new.get("connect_refused").unwrap_or(&0) + q.errors_new.get("connect_timeout").unwrap_or(&0))
+        .map(|q| q.errors_of("connect_refused") + q.errors_of("connect_timeout"))
         .sum();
     // Mostly during the ramp (without a time line, only the totals speak: low).
     let timed = !p.is_empty();
     if timed && 2 * in_ramp < refused + timeouts {
         return None;
     }
-    let local = input.server_local();
+    let local = server_local(own.summary);
     let mut ev = vec![
         format!(
             "{refused} connects refused, {timeouts} timed out; {} established",
-            input.connections.established
+            own.summary.connections.established
         ),
         format!(
-            "ramp: {}{}, peak {} connects/s",
-            input.ramp.kind,
-            input
-                .ramp
-                .per_s
-                .map(|r| format!(" at {}/s", num(r)))
-                .unwrap_or_default(),
+            "ramp: {kind}{}, peak {} connects/s",
+            per_s.map(|r| format!(" at {}/s", num(r))).unwrap_or_default(),
             num(peak_rate)
         ),
     ];
@@ -327,8 +327,8 @@ fn backlog(input: &Input, refused: u64, timeouts: u64) -> Option<Finding> {
         }
         .into(),
     );
-    ev.extend(first_seen(input, "connect_refused"));
-    ev.extend(first_seen(input, "connect_timeout"));
+    ev.extend(first_seen(own, "connect_refused"));
+    ev.extend(first_seen(own, "connect_timeout"));
     let confidence = if local && timed {
         Confidence::Medium
     } else {
@@ -352,7 +352,7 @@ fn backlog(input: &Input, refused: u64, timeouts: u64) -> Option<Finding> {
 }
 
 /// Errors start while the open connections stay flat below the target: a connection cap.
-fn ceiling(input: &Input) -> Option<Finding> {
+fn ceiling(own: &Own) -> Option<Finding> {
     const CLASSES: [&str; 6] = [
         "reset",
         "connect_refused",
@@ -361,14 +361,10 @@ fn ceiling(input: &Input) -> Option<Finding> {
         "closed_by_server",
         "upgrade_rejected",
     ];
-    let p = &input.points;
-    let target = input.scenario_connections.max(input.connections.target);
-    let errs = |i: usize| {
-        CLASSES
-            .iter()
-            .map(|c| p[i].errors_new.get(*c).unwrap_or(&0))
-            .sum::<u64>()
-    };
+    let p = &own.timeline;
+    let connections = &own.summary.connections;
+    let target = own.summary.scenario.connections.max(connections.target);
+    let errs = |i: usize| CLASSES.iter().map(|c| p[i].errors_of(c)).sum::<u64>();
     let first = (0..p.len()).find(|&i| errs(i) > 0)?;
     let level = p[first].open;
     if level == 0 || level as f64 >= 0.95 * target as f64 || first == 0 {
@@ -388,7 +384,7 @@ fn ceiling(input: &Input) -> Option<Finding> {
     let mut by: BTreeMap<&str, u64> = BTreeMap::new();
     for q in rest {
         for c in CLASSES {
-            *by.entry(c).or_default() += q.errors_new.get(c).unwrap_or(&0);
+            *by.entry(c).or_default() += q.errors_of(c);
         }
     }
     by.retain(|_, n| *n > 0);
@@ -404,7 +400,7 @@ fn ceiling(input: &Input) -> Option<Finding> {
             secs(p[first].t_s)
         ),
         format!("{total} errors after that: {classes}"),
-        format!("established {} of {target}", input.connections.established),
+        format!("established {} of {target}", connections.established),
     ];
     if let Some(fds) = p.iter().filter_map(|q| q.server.map(|s| s.fds)).max() {
         ev.push(format!("the server held at most {fds} open files"));

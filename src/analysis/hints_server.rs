@@ -2,17 +2,18 @@
 //! its CPU at a latency knee, its memory and whether it still accepts after the run (see the table in the hints module, which calls these rules).
 
 use super::bursts::onset;
+use super::figures::Own;
 use super::finding::{hint, num, secs, Confidence, Finding, Kind};
 use super::fit;
-use super::input::Input;
 use super::knee::{server_busy_at, LatencyKnee};
+use crate::report::model::Summary;
 
 /// Server CPU (cores) at or above which it is taken as saturated.
 pub const CPU_BOUND: f64 = 0.9;
 
-pub(super) fn upgrade(input: &Input) -> Vec<Finding> {
+pub(super) fn upgrade(own: &Own) -> Vec<Finding> {
     let mut out = Vec::new();
-    let n = |s: &str| input.upgrade_status.get(s).copied().unwrap_or(0);
+    let n = |s: &str| own.summary.upgrade_status.get(s).copied().unwrap_or(0);
     let auth = n("401") + n("403");
     if auth > 0 {
         out.push(hint(
@@ -41,14 +42,14 @@ pub(super) fn upgrade(input: &Input) -> Vec<Finding> {
         ));
     }
     let shed = n("429") + n("503");
-    let try_later = input.close_codes.get("1013").copied().unwrap_or(0);
+    let try_later = own.summary.close_codes.get("1013").copied().unwrap_or(0);
     if shed + try_later > 0 {
         let mut ev = vec![format!(
             "HTTP 429: {}, HTTP 503: {}, close 1013: {try_later}",
             n("429"),
             n("503")
         )];
-        if let Some((_, e, open)) = onset(input, "upgrade_rejected") {
+        if let Some((_, e, open)) = onset(&own.timeline, "upgrade_rejected") {
             ev.push(format!(
                 "rejections began in the interval ending at {} with {open} open",
                 secs(e)
@@ -66,19 +67,21 @@ pub(super) fn upgrade(input: &Input) -> Vec<Finding> {
     out
 }
 
-pub(super) fn cpu_bound(input: &Input, knee: &LatencyKnee) -> Option<Finding> {
-    let section = input.server.as_ref().and_then(|s| s.cpu_busy);
-    let at_knee = server_busy_at(&input.points, knee.at);
+pub(super) fn cpu_bound(own: &Own, knee: &LatencyKnee) -> Option<Finding> {
+    let server = own.summary.server.as_ref();
+    let section = server.and_then(|s| s.cpu_busy);
+    let at_knee = server_busy_at(&own.timeline, knee.at);
     let busy = section.into_iter().chain(at_knee).fold(f64::NAN, f64::max);
     if busy.is_nan() || busy < CPU_BOUND {
         return None;
     }
-    let threads = input.server.as_ref().map_or(0, |s| s.peak_threads);
+    let threads = server.map_or(0, |s| s.peak_threads);
+    let k = &own.timeline[knee.at];
     let mut ev = vec![format!(
         "p99 rose from {} µs to {} µs at {} open connections",
         num(knee.baseline_us),
-        num(input.points[knee.at].p99_us),
-        input.points[knee.at].open
+        num(k.p99_us),
+        k.open
     )];
     if let Some(b) = section {
         ev.push(format!("server CPU over the traffic: {} cores", num2(b)));
@@ -109,9 +112,9 @@ fn num2(x: f64) -> String {
     format!("{x:.2}")
 }
 
-pub(super) fn memory(input: &Input) -> Vec<Finding> {
+pub(super) fn memory(own: &Own) -> Vec<Finding> {
     let mut out = Vec::new();
-    let p = &input.points;
+    let p = &own.timeline;
     // RSS against time while the connection count is constant (within 2% of the peak).
     let peak = p.iter().map(|q| q.open).max().unwrap_or(0);
     let steady: Vec<(f64, f64)> = p
@@ -153,7 +156,7 @@ pub(super) fn memory(input: &Input) -> Vec<Finding> {
             }
         }
     }
-    if let Some(s) = &input.server {
+    if let Some(s) = &own.summary.server {
         let mem: Vec<String> = s
             .findings
             .iter()
@@ -162,11 +165,11 @@ pub(super) fn memory(input: &Input) -> Vec<Finding> {
             .collect();
         if !mem.is_empty() {
             let mut ev = mem;
-            if let Some(b) = s.memory_per_connection {
+            if let Some(m) = &s.memory_per_connection {
                 ev.push(format!(
                     "{} bytes per connection{}",
-                    num(b),
-                    s.memory_r2.map(|r| format!(" (R² {r:.2})")).unwrap_or_default()
+                    num(m.bytes_per_connection),
+                    m.r2.map(|r| format!(" (R² {r:.2})")).unwrap_or_default()
                 ));
             }
             out.push(hint(
@@ -181,8 +184,8 @@ pub(super) fn memory(input: &Input) -> Vec<Finding> {
 }
 
 /// The post-run upgrade check failed: the server stopped accepting connections.
-pub(super) fn stopped_accepting(input: &Input) -> Option<Finding> {
-    let accepts = input.server.as_ref().and_then(|s| s.accepts_after);
+pub(super) fn stopped_accepting(s: &Summary) -> Option<Finding> {
+    let accepts = s.server.as_ref().and_then(|v| v.after.as_ref()).map(|a| a.accepts);
     (accepts == Some(false)).then(|| {
         hint(
             "The server stopped accepting connections",

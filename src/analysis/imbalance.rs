@@ -9,8 +9,9 @@
 //! Confidence is medium: one core's failures point at that core (its CPU, its source address,
 //! its share of the ramp) but do not prove a cause.
 
+use super::figures::CoreFigures;
 use super::finding::{num, Confidence, Finding, Kind};
-use super::input::Input;
+use crate::report::model::{CoreSection, Summary};
 
 pub const MIN_CORES: usize = 2;
 pub const MIN_FAILURES: u64 = 20;
@@ -18,8 +19,8 @@ pub const OVER_FAIR: f64 = 2.0;
 pub const MIN_SHARE: f64 = 0.75;
 
 /// The finding, when one core holds most of the run's failures.
-pub fn imbalance(input: &Input) -> Option<Finding> {
-    let cores = &input.cores;
+pub fn imbalance(s: &Summary) -> Option<Finding> {
+    let cores = &s.cores;
     if cores.len() < MIN_CORES {
         return None;
     }
@@ -28,7 +29,7 @@ pub fn imbalance(input: &Input) -> Option<Finding> {
         return None;
     }
     let attempted: u64 = cores.iter().map(|c| c.attempted()).sum();
-    let share = |c: &super::input::Core| {
+    let share = |c: &CoreSection| {
         if attempted > 0 {
             c.attempted() as f64 / attempted as f64
         } else {
@@ -87,29 +88,28 @@ pub fn imbalance(input: &Input) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::input::Core;
 
-    fn core(i: u64, established: u64, errors: u64, connect_failed: u64) -> Core {
-        Core {
+    fn core(i: usize, established: u64, errors: u64, connect_failed: u64) -> CoreSection {
+        CoreSection {
             core: i,
             cpu: i,
             established,
             connect_failed,
             errors,
-            ..Core::default()
+            ..CoreSection::default()
         }
     }
 
-    fn input(cores: Vec<Core>) -> Input {
-        Input {
+    fn summary(cores: Vec<CoreSection>) -> Summary {
+        Summary {
             cores,
-            ..Input::default()
+            ..Summary::default()
         }
     }
 
     #[test]
     fn failures_on_one_core_are_reported() {
-        let i = input(vec![
+        let i = summary(vec![
             core(0, 500, 2, 0),
             core(1, 480, 30, 20),
             core(2, 500, 1, 0),
@@ -125,22 +125,22 @@ mod tests {
 
     #[test]
     fn failures_in_proportion_give_nothing() {
-        let i = input(vec![core(0, 1000, 40, 0), core(1, 500, 20, 0)]);
+        let i = summary(vec![core(0, 1000, 40, 0), core(1, 500, 20, 0)]);
         assert_eq!(imbalance(&i), None);
         // Most failures on a core that also holds most connections: still its fair share.
-        let i = input(vec![core(0, 900, 85, 5), core(1, 100, 10, 0)]);
+        let i = summary(vec![core(0, 900, 85, 5), core(1, 100, 10, 0)]);
         assert_eq!(imbalance(&i), None);
     }
 
     #[test]
     fn a_single_core_gives_nothing() {
-        assert_eq!(imbalance(&input(vec![core(0, 100, 500, 50)])), None);
-        assert_eq!(imbalance(&input(vec![])), None);
+        assert_eq!(imbalance(&summary(vec![core(0, 100, 500, 50)])), None);
+        assert_eq!(imbalance(&summary(vec![])), None);
     }
 
     #[test]
     fn few_failures_give_nothing() {
-        let i = input(vec![core(0, 100, 19, 0), core(1, 100, 0, 0)]);
+        let i = summary(vec![core(0, 100, 19, 0), core(1, 100, 0, 0)]);
         assert_eq!(imbalance(&i), None);
     }
 }

@@ -17,8 +17,10 @@
 //! and this one's".
 
 use super::bursts::{describe_point, FLOOR};
+use super::figures::PointFigures;
 use super::finding::{num, secs, us, Confidence, Finding, Kind};
-use super::input::{Input, Point};
+use crate::aggregate::timeline::TimelinePoint;
+use crate::report::model::Summary;
 
 pub const BASE_POINTS: usize = 3;
 pub const K: f64 = 3.0;
@@ -38,8 +40,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn latency_knee(input: &Input) -> Option<LatencyKnee> {
-    let p = &input.points;
+/// The latency knee of a time line (`p`), if it has one.
+pub fn latency_knee(p: &[TimelinePoint]) -> Option<LatencyKnee> {
     let lat: Vec<usize> = (0..p.len())
         .filter(|&i| p[i].received_per_s > 0.0 && p[i].p99_us > 0.0)
         .collect();
@@ -67,8 +69,10 @@ pub fn latency_knee(input: &Input) -> Option<LatencyKnee> {
 }
 
 impl LatencyKnee {
-    pub fn finding(&self, input: &Input) -> Finding {
-        let p = &input.points;
+    /// The knee as a finding; `s` is the summary whose time line it was found in.
+    pub fn finding(&self, s: &Summary) -> Finding {
+        let p = &s.timeline;
+        let warnings = &s.client.warnings;
         let (k, b) = (&p[self.at], &p[self.before]);
         let mut evidence = vec![format!(
             "baseline p99 {} (median of the first {BASE_POINTS} intervals with echoes)",
@@ -85,9 +89,9 @@ impl LatencyKnee {
             ));
         }
         let mut confidence = Confidence::Medium;
-        if !input.client_warnings.is_empty() {
+        if !warnings.is_empty() {
             confidence = Confidence::Low;
-            evidence.extend(input.client_warnings.iter().map(|w| format!("client warning: {w}")));
+            evidence.extend(warnings.iter().map(|w| format!("client warning: {w}")));
         }
         Finding {
             kind: Kind::Knee,
@@ -111,7 +115,7 @@ impl LatencyKnee {
                 num(K),
                 us(MIN_RISE_US),
                 num(LOAD_RISE),
-                if input.client_warnings.is_empty() {
+                if warnings.is_empty() {
                     ""
                 } else {
                     " The client reported warnings: the limit may be the client's."
@@ -125,8 +129,8 @@ impl LatencyKnee {
     }
 }
 
-pub fn error_knee(input: &Input) -> Option<Finding> {
-    let p = &input.points;
+/// The error knee of a time line (`p`), if it has one.
+pub fn error_knee(p: &[TimelinePoint]) -> Option<Finding> {
     let clean = p.iter().position(|q| q.open > 0 && q.errors_total() == 0)?;
     let j = (clean + 1..p.len()).find(|&j| p[j].errors_total() > 0)?;
     let e = p[j].errors_total();
@@ -167,7 +171,7 @@ pub fn error_knee(input: &Input) -> Option<Finding> {
 }
 
 /// Server CPU in cores over the interval ending at point `i`, from the sampled CPU seconds.
-pub fn server_busy_at(points: &[Point], i: usize) -> Option<f64> {
+pub fn server_busy_at(points: &[TimelinePoint], i: usize) -> Option<f64> {
     let (a, b) = (points.get(i.checked_sub(1)?)?, points.get(i)?);
     let dt = b.t_s - a.t_s;
     (dt > 0.0).then_some(())?;
@@ -177,30 +181,27 @@ pub fn server_busy_at(points: &[Point], i: usize) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::timeline::ServerPoint;
 
     /// Points with echoes: (open, msg/s, p99 µs).
-    fn lat(pts: &[(u64, f64, f64)]) -> Input {
-        Input {
-            points: pts
-                .iter()
-                .enumerate()
-                .map(|(i, &(open, rate, p99))| Point {
-                    t_s: (i + 1) as f64,
-                    open,
-                    sent_per_s: rate,
-                    received_per_s: rate,
-                    p50_us: p99 / 4.0,
-                    p99_us: p99,
-                    ..Point::default()
-                })
-                .collect(),
-            ..Input::default()
-        }
+    fn lat(pts: &[(u64, f64, f64)]) -> Vec<TimelinePoint> {
+        pts.iter()
+            .enumerate()
+            .map(|(i, &(open, rate, p99))| TimelinePoint {
+                t_s: (i + 1) as f64,
+                open,
+                sent_per_s: rate,
+                received_per_s: rate,
+                p50_us: p99 / 4.0,
+                p99_us: p99,
+                ..TimelinePoint::default()
+            })
+            .collect()
     }
 
     #[test]
     fn latency_knee_during_the_ramp() {
-        let i = lat(&[
+        let p = lat(&[
             (1000, 1000.0, 800.0),
             (2000, 2000.0, 900.0),
             (3000, 3000.0, 850.0),
@@ -208,9 +209,12 @@ mod tests {
             (5000, 5000.0, 9000.0),
             (6000, 6000.0, 20000.0),
         ]);
-        let k = latency_knee(&i).unwrap();
+        let k = latency_knee(&p).unwrap();
         assert_eq!((k.at, k.before, k.baseline_us), (4, 3, 850.0));
-        let f = k.finding(&i);
+        let f = k.finding(&Summary {
+            timeline: p,
+            ..Summary::default()
+        });
         assert!(f.detail.contains("between 4000 open connections"), "{}", f.detail);
         assert_eq!(f.confidence, Confidence::Medium);
     }
@@ -229,21 +233,17 @@ mod tests {
         assert_eq!(latency_knee(&lat(&[])), None);
     }
 
-    fn errs(pts: &[(u64, u64)]) -> Input {
-        Input {
-            points: pts
-                .iter()
-                .enumerate()
-                .map(|(i, &(open, e))| Point {
-                    t_s: (i + 1) as f64,
-                    open,
-                    connects_per_s: 100.0,
-                    errors_new: (e > 0).then(|| ("reset".to_string(), e)).into_iter().collect(),
-                    ..Point::default()
-                })
-                .collect(),
-            ..Input::default()
-        }
+    fn errs(pts: &[(u64, u64)]) -> Vec<TimelinePoint> {
+        pts.iter()
+            .enumerate()
+            .map(|(i, &(open, e))| TimelinePoint {
+                t_s: (i + 1) as f64,
+                open,
+                connects_per_s: 100.0,
+                errors_new: (e > 0).then(|| ("reset".to_string(), e)).into_iter().collect(),
+                ..TimelinePoint::default()
+            })
+            .collect()
     }
 
     #[test]
@@ -265,16 +265,16 @@ mod tests {
 
     #[test]
     fn server_busy_from_cpu_samples() {
-        let mut i = errs(&[(1, 0), (1, 0)]);
-        i.points[0].server = Some(super::super::input::ServerPoint {
+        let mut p = errs(&[(1, 0), (1, 0)]);
+        p[0].server = Some(ServerPoint {
             cpu_s: 1.0,
             ..Default::default()
         });
-        i.points[1].server = Some(super::super::input::ServerPoint {
+        p[1].server = Some(ServerPoint {
             cpu_s: 1.95,
             ..Default::default()
         });
-        assert!((server_busy_at(&i.points, 1).unwrap() - 0.95).abs() < 1e-9);
-        assert_eq!(server_busy_at(&i.points, 0), None);
+        assert!((server_busy_at(&p, 1).unwrap() - 0.95).abs() < 1e-9);
+        assert_eq!(server_busy_at(&p, 0), None);
     }
 }

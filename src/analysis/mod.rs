@@ -1,10 +1,10 @@
 //! Analysis over the gathered figures: pure functions, unit-tested with synthetic data (fits,
 //! projections, findings).
 //!
-//! Failure analysis (issue 6) reads a run's time line and totals from `summary.json`, so a saved
-//! run can be analysed again. [`analyze`] calls the stages in turn and returns the
-//! production-readiness verdict ([`readiness`]), the findings and the failure taxonomy
-//! ([`taxonomy`]). Findings come from:
+//! Failure analysis (issue 6) reads a run's typed [`Summary`] (its time line and totals), so a
+//! saved run, read back with `Summary::load`, can be analysed again. [`analyze`] calls the
+//! stages in turn and returns the production-readiness verdict ([`readiness`]), the findings
+//! and the failure taxonomy ([`taxonomy`]). Findings come from:
 //! - [`bursts`]: clusters of errors well above the run's baseline, and cascades (one burst
 //!   followed by others within [`bursts::CASCADE_WINDOW_S`]);
 //! - [`knee`]: the load at which latency or errors start to climb;
@@ -16,81 +16,62 @@
 //!   cores') and at least 75% of them. Failures spread roughly in proportion over the cores
 //!   give no finding; summaries without `cores` give none either.
 //!
-//! Imports point one way: this file calls the stages; the stages share only the leaf
-//! [`finding`] (the finding types and how figures are written) and [`input`], never this file.
+//! Imports point one way: this file calls the stages; the stages share the leaf [`finding`] (the
+//! result types and how figures are written) and [`figures`] (what they derive from the
+//! Summary), never this file. The result types live in `finding` so that the Summary can hold
+//! an [`Analysis`] without importing the stages that read it.
 
 pub mod bursts;
+pub mod figures;
 pub mod finding;
 pub mod fit;
 pub mod growth;
 pub mod hints;
 pub mod hints_server;
 pub mod imbalance;
-pub mod input;
 pub mod knee;
 pub mod readiness;
 pub mod taxonomy;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+pub use finding::Analysis;
 
-use finding::Finding;
-pub use input::Input;
-use readiness::Verdict;
-use taxonomy::TaxonomyRow;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    pub verdict: Verdict,
-    pub findings: Vec<Finding>,
-    pub taxonomy: Vec<TaxonomyRow>,
-}
+use crate::report::model::Summary;
 
 /// Analyse one run.
-pub fn analyze(input: &Input) -> Analysis {
+pub fn analyze(s: &Summary) -> Analysis {
     // Intervals that follow an injected fault: their errors are the fault's effect, and the
     // rules that look for the server's own failures leave them out.
-    let faults = hints::fault_effects(input);
-    let own = hints::without_fault_effects(input, &faults.explained);
+    let faults = hints::fault_effects(s);
+    let own = hints::without_fault_effects(s, &faults.explained);
 
     let mut findings = Vec::new();
-    for c in bursts::clusters(input) {
-        let mut f = bursts::cluster_finding(input, &c);
+    for c in bursts::clusters(s) {
+        let mut f = bursts::cluster_finding(s, &c);
         if let Some(note) = faults.note_for(c.start_s, c.end_s) {
             f.detail.push(' ');
             f.detail.push_str(&note);
         }
         findings.push(f);
     }
-    findings.extend(bursts::cascades(input));
-    let latency_knee = knee::latency_knee(&own);
-    findings.extend(latency_knee.iter().map(|k| k.finding(&own)));
-    findings.extend(knee::error_knee(&own));
+    findings.extend(bursts::cascades(s));
+    let latency_knee = knee::latency_knee(&own.timeline);
+    findings.extend(latency_knee.iter().map(|k| k.finding(s)));
+    findings.extend(knee::error_knee(&own.timeline));
     findings.extend(faults.finding.clone());
     findings.extend(hints::hints(&own, latency_knee.as_ref()));
-    findings.extend(imbalance::imbalance(input));
+    findings.extend(imbalance::imbalance(s));
     Analysis {
-        verdict: readiness::verdict(input),
+        verdict: readiness::verdict(s),
         findings,
-        taxonomy: taxonomy::taxonomy(input),
+        taxonomy: taxonomy::taxonomy(s),
     }
-}
-
-/// [`analyze`] a run's summary.
-pub fn analyze_summary(s: &crate::report::model::Summary) -> Analysis {
-    analyze(&Input::from_summary(&serde_json::to_value(s).unwrap_or_default()))
-}
-
-/// [`analyze`] a `summary.json` value; the result as JSON.
-pub fn analyze_json(v: &Value) -> Value {
-    serde_json::to_value(analyze(&Input::from_summary(v))).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::finding::Kind;
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// A trimmed real summary (300 connections against the built-in server, no errors).
     fn clean_summary() -> Value {
@@ -127,9 +108,14 @@ mod tests {
         })
     }
 
+    /// [`analyze`] a summary's JSON; the analysis as JSON.
+    fn analyze_json(v: Value) -> Value {
+        serde_json::to_value(analyze(&Summary::from_value(v).unwrap())).unwrap()
+    }
+
     #[test]
     fn a_clean_run_is_ready_with_no_findings() {
-        let a = analyze_json(&clean_summary());
+        let a = analyze_json(clean_summary());
         assert_eq!(a["verdict"]["ready"], json!(true), "{a:#}");
         assert_eq!(a["verdict"]["basis"], json!("defaults"));
         assert_eq!(a["verdict"]["reasons"].as_array().unwrap().len(), 4);
@@ -138,9 +124,17 @@ mod tests {
     }
 
     #[test]
-    fn empty_or_foreign_json_does_not_panic() {
-        for v in [json!(null), json!({}), json!({"timeline": [{}], "errors": {"x": 1}})] {
-            let a = analyze_json(&v);
+    fn empty_or_sparse_summaries_do_not_panic() {
+        let a = serde_json::to_value(analyze(&Summary::default())).unwrap();
+        assert!(a["verdict"]["ready"].is_boolean());
+        for v in [
+            json!({}),
+            json!({"timeline": [{}], "errors": {"x": 1}}),
+            json!({"timeline": [{"t_s": 1.0, "errors_new": {"reset": 9}, "dropped": 3}, {"t_s": 0.5}],
+                   "faults": {"events": [{"t_s": 9.0, "kind": "drop"}]}, "cores": [{}, {"errors": 40}],
+                   "server": {}, "upgrade_status": {"x": 2}, "close_codes": {"y": 1}}),
+        ] {
+            let a = analyze_json(v);
             assert!(a["verdict"]["ready"].is_boolean());
         }
     }
@@ -165,7 +159,7 @@ mod tests {
             pt(5.0, 150, 0.0, 0),
             pt(6.0, 150, 0.0, 0)
         ]);
-        let a = analyze(&Input::from_summary(&v));
+        let a = analyze(&Summary::from_value(v).unwrap());
         assert!(!a.verdict.ready);
         assert!(a.verdict.reasons[0].contains("150 of 300"), "{:?}", a.verdict.reasons);
         let kinds: Vec<Kind> = a.findings.iter().map(|f| f.kind).collect();

@@ -9,36 +9,11 @@
 //! A failing verdict stays `not_ready` when a criterion the client cannot distort failed
 //! (connections, loss, errors).
 
-use serde::{Deserialize, Serialize};
+pub use super::finding::{Status, Verdict};
 
+use super::figures::error_total;
 use super::finding::{num, us};
-use super::input::Input;
-
-/// The verdict in one word: `ready`, `not_ready`, or `inconclusive` (the client was the
-/// bottleneck, so the figures describe it as much as the server).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ready,
-    #[default]
-    NotReady,
-    Inconclusive,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Verdict {
-    /// `status == ready`: false when inconclusive too.
-    pub ready: bool,
-    pub status: Status,
-    /// `thresholds` (the scenario's) or `defaults`.
-    pub basis: String,
-    pub reasons: Vec<String>,
-    /// The evidence that the client itself was the bottleneck (its send delay, its CPU); empty
-    /// when it kept up. Non-empty makes a passing verdict `inconclusive`, and a failing one too
-    /// when every failed criterion is one the client's lag distorts (latency, rates).
-    pub client_bottleneck: Vec<String>,
-}
+use crate::report::model::Summary;
 
 /// p99 send delay (µs) from which the client fell behind its own schedule: latency is measured
 /// from the intended send time, so the client's lag is counted as the server's.
@@ -48,15 +23,16 @@ pub const CLIENT_LAG_P99_US: u64 = 5_000;
 pub const CLIENT_BUSY_LIMIT: f64 = 0.9;
 
 /// Why the client was the bottleneck, each with its figures; empty when it kept up.
-pub fn client_bottleneck(input: &Input) -> Vec<String> {
-    let c = &input.client;
+pub fn client_bottleneck(s: &Summary) -> Vec<String> {
+    let c = &s.client;
+    let d = &c.send_delay_us;
     let mut why = Vec::new();
-    if c.send_delay_count > 0 && c.send_delay_p99_us >= CLIENT_LAG_P99_US {
+    if d.count > 0 && d.p99 >= CLIENT_LAG_P99_US {
         why.push(format!(
             "the client fell behind its send schedule: send delay p50 {}, p99 {} (limit {}); latency \
              includes the client's own lag",
-            us(c.send_delay_p50_us as f64),
-            us(c.send_delay_p99_us as f64),
+            us(d.p50 as f64),
+            us(d.p99 as f64),
             us(CLIENT_LAG_P99_US as f64)
         ));
     }
@@ -87,12 +63,12 @@ fn distorted_by_client(metric: &str) -> bool {
 pub const MAX_ERROR_RATE: f64 = 0.001;
 pub const MAX_P99_US: u64 = 200_000;
 
-pub fn verdict(input: &Input) -> Verdict {
-    let (mut v, only_lag) = match input.thresholds_passed {
-        Some(passed) => by_thresholds(input, passed),
-        None => by_defaults(input),
+pub fn verdict(s: &Summary) -> Verdict {
+    let (mut v, only_lag) = match s.thresholds_passed {
+        Some(passed) => by_thresholds(s, passed),
+        None => by_defaults(s),
     };
-    v.client_bottleneck = client_bottleneck(input);
+    v.client_bottleneck = client_bottleneck(s);
     if !v.client_bottleneck.is_empty() && (v.ready || only_lag) {
         v.ready = false;
         v.status = Status::Inconclusive;
@@ -113,11 +89,11 @@ fn judged(ready: bool, basis: &'static str, reasons: Vec<String>) -> Verdict {
 
 /// The scenario's thresholds decide (`passed`: their overall result). Also whether every failed
 /// threshold is one the client's lag distorts.
-fn by_thresholds(input: &Input, passed: bool) -> (Verdict, bool) {
+fn by_thresholds(s: &Summary, passed: bool) -> (Verdict, bool) {
     let mut reasons = Vec::new();
-    let failed: Vec<_> = input.thresholds.iter().filter(|t| !t.pass).collect();
+    let failed: Vec<_> = s.thresholds.iter().filter(|t| !t.pass).collect();
     if passed || failed.is_empty() {
-        reasons.push(format!("all {} thresholds passed", input.thresholds.len()));
+        reasons.push(format!("all {} thresholds passed", s.thresholds.len()));
     }
     for t in &failed {
         reasons.push(format!(
@@ -125,7 +101,7 @@ fn by_thresholds(input: &Input, passed: bool) -> (Verdict, bool) {
             t.expr, t.measured_text, t.limit_text
         ));
     }
-    if input.partial {
+    if s.partial {
         reasons.push("note: the run was partial".into());
     }
     let only_lag = failed
@@ -144,9 +120,9 @@ struct Criterion {
 
 /// The default criteria decide. Also whether every failed criterion is one the client's lag
 /// distorts (latency).
-fn by_defaults(input: &Input) -> (Verdict, bool) {
-    let mut criteria = vec![connections(input), loss(input), error_rate(input), latency(input)];
-    if input.partial {
+fn by_defaults(s: &Summary) -> (Verdict, bool) {
+    let mut criteria = vec![connections(s), loss(s), error_rate(s), latency(s)];
+    if s.partial {
         criteria.push(Criterion {
             pass: false,
             lag: false,
@@ -160,8 +136,8 @@ fn by_defaults(input: &Input) -> (Verdict, bool) {
 }
 
 /// Every connection established.
-fn connections(input: &Input) -> Criterion {
-    let c = &input.connections;
+fn connections(s: &Summary) -> Criterion {
+    let c = &s.connections;
     let all = c.established >= c.target && c.failed == 0 && c.not_attempted == 0;
     Criterion {
         pass: all,
@@ -178,8 +154,8 @@ fn connections(input: &Input) -> Criterion {
 }
 
 /// No message lost.
-fn loss(input: &Input) -> Criterion {
-    let m = &input.messages;
+fn loss(s: &Summary) -> Criterion {
+    let m = &s.messages;
     Criterion {
         pass: m.lost == 0,
         lag: false,
@@ -192,10 +168,10 @@ fn loss(input: &Input) -> Criterion {
 }
 
 /// Errors under [`MAX_ERROR_RATE`] of the connects and messages.
-fn error_rate(input: &Input) -> Criterion {
-    let (c, m) = (&input.connections, &input.messages);
+fn error_rate(s: &Summary) -> Criterion {
+    let (c, m) = (&s.connections, &s.messages);
     let attempts = c.established + c.failed + m.sent;
-    let errors = input.error_total();
+    let errors = error_total(s);
     let rate = if attempts == 0 {
         0.0
     } else {
@@ -214,9 +190,9 @@ fn error_rate(input: &Input) -> Criterion {
 }
 
 /// p99 latency under [`MAX_P99_US`]; the only default criterion the client's lag can fail.
-fn latency(input: &Input) -> Criterion {
-    let l = &input.latency;
-    let sent = input.messages.sent;
+fn latency(s: &Summary) -> Criterion {
+    let l = &s.latency_us.corrected;
+    let sent = s.messages.sent;
     if l.count > 0 {
         Criterion {
             pass: l.p99 < MAX_P99_US,
@@ -252,26 +228,33 @@ fn num_pct(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::input::{ClientHealth, Connections, Latency, Messages, Threshold};
+    use crate::config::scenario::thresholds::{self, Unit};
+    use crate::report::model::{ClientSection, Percentiles};
 
-    fn good() -> Input {
-        Input {
-            connections: Connections {
-                target: 300,
-                established: 300,
-                ..Default::default()
-            },
-            messages: Messages {
-                sent: 600,
-                received: 600,
-                ..Default::default()
-            },
-            latency: Latency {
-                count: 600,
-                p50: 400,
-                p99: 3835,
-            },
-            ..Input::default()
+    fn good() -> Summary {
+        let mut s = Summary::default();
+        (s.connections.target, s.connections.established) = (300, 300);
+        (s.messages.sent, s.messages.received) = (600, 600);
+        s.latency_us.corrected = Percentiles {
+            count: 600,
+            p50: 400,
+            p99: 3835,
+            ..Percentiles::default()
+        };
+        s
+    }
+
+    /// A threshold's outcome as the summary records it.
+    fn threshold(expr: &str, metric: &str, pass: bool) -> thresholds::Verdict {
+        thresholds::Verdict {
+            expr: expr.into(),
+            metric: metric.into(),
+            measured: None,
+            limit: 0.0,
+            unit: Unit::Count,
+            pass,
+            measured_text: String::new(),
+            limit_text: String::new(),
         }
     }
 
@@ -295,7 +278,7 @@ mod tests {
         let mut c = good();
         c.errors.insert("reset".into(), 2);
         let mut d = good();
-        d.latency.p99 = 250_000;
+        d.latency_us.corrected.p99 = 250_000;
         let mut e = good();
         e.partial = true;
         for (i, x) in [a, b, c, d, e].iter().enumerate() {
@@ -309,12 +292,16 @@ mod tests {
     }
 
     /// The client fell behind its schedule by `p99_us` at p99, its cores `busy` busy.
-    fn client(p99_us: u64, busy: f64) -> ClientHealth {
-        ClientHealth {
+    fn client(p99_us: u64, busy: f64) -> ClientSection {
+        ClientSection {
             cpu_busy: Some(busy),
-            send_delay_count: 600,
-            send_delay_p50_us: p99_us / 4,
-            send_delay_p99_us: p99_us,
+            send_delay_us: Percentiles {
+                count: 600,
+                p50: p99_us / 4,
+                p99: p99_us,
+                ..Percentiles::default()
+            },
+            ..ClientSection::default()
         }
     }
 
@@ -348,39 +335,43 @@ mod tests {
 
     #[test]
     fn a_healthy_client_leaves_the_verdict_unchanged() {
-        for c in [
-            client(4_999, 0.89),
-            ClientHealth::default(),
+        let clients: [fn() -> ClientSection; 3] = [
+            || client(4_999, 0.89),
+            ClientSection::default,
             // Closed loop: no schedule, no send delay measured.
-            ClientHealth {
-                send_delay_p99_us: 50_000,
-                ..ClientHealth::default()
+            || ClientSection {
+                send_delay_us: Percentiles {
+                    p99: 50_000,
+                    ..Percentiles::default()
+                },
+                ..ClientSection::default()
             },
-        ] {
+        ];
+        for c in clients {
             let mut i = good();
-            i.client = c.clone();
+            i.client = c();
             let v = verdict(&i);
-            assert_eq!((v.status, v.ready), (Status::Ready, true), "{c:?}: {v:?}");
+            assert_eq!((v.status, v.ready), (Status::Ready, true), "{:?}: {v:?}", i.client);
             assert!(v.client_bottleneck.is_empty(), "{v:?}");
-            let mut bad = i.clone();
-            bad.latency.p99 = 250_000;
-            assert_eq!(verdict(&bad).status, Status::NotReady, "{c:?}");
+            let mut bad = i;
+            bad.latency_us.corrected.p99 = 250_000;
+            assert_eq!(verdict(&bad).status, Status::NotReady, "{:?}", bad.client);
         }
     }
 
     #[test]
     fn a_lagging_client_cannot_explain_lost_connections_or_messages() {
-        let lagging = |mut i: Input| {
+        let lagging = |mut i: Summary| {
             i.client = client(40_000, 0.5);
             verdict(&i)
         };
         // Only latency failed: the client's lag may be all of it.
         let mut slow = good();
-        slow.latency.p99 = 250_000;
+        slow.latency_us.corrected.p99 = 250_000;
         assert_eq!(lagging(slow).status, Status::Inconclusive);
         // A lost message or a refused connection is the server's, lag or not.
         let mut lost = good();
-        lost.latency.p99 = 250_000;
+        lost.latency_us.corrected.p99 = 250_000;
         lost.messages.lost = 3;
         let mut refused = good();
         refused.connections.established = 290;
@@ -391,17 +382,20 @@ mod tests {
             assert!(!v.client_bottleneck.is_empty(), "the lag is still reported: {v:?}");
         }
         // The same with thresholds: a latency threshold may be the client's; a loss one is not.
-        let th = |metric: &str, expr: &str| Threshold {
-            expr: expr.into(),
-            metric: metric.into(),
-            pass: false,
-            ..Default::default()
-        };
         for (t, want) in [
-            (th("latency.p99", "latency.p99 < 1ms"), Status::Inconclusive),
-            (th("", "p99 < 1ms"), Status::Inconclusive),
-            (th("messages.rate", "messages.rate > 1000"), Status::Inconclusive),
-            (th("messages.lost", "messages.lost == 0"), Status::NotReady),
+            (
+                threshold("latency.p99 < 1ms", "latency.p99", false),
+                Status::Inconclusive,
+            ),
+            (threshold("p99 < 1ms", "", false), Status::Inconclusive),
+            (
+                threshold("messages.rate > 1000", "messages.rate", false),
+                Status::Inconclusive,
+            ),
+            (
+                threshold("messages.lost == 0", "messages.lost", false),
+                Status::NotReady,
+            ),
         ] {
             let mut i = good();
             i.thresholds_passed = Some(false);
@@ -415,18 +409,12 @@ mod tests {
         let mut i = good();
         i.thresholds_passed = Some(false);
         i.thresholds = vec![
-            Threshold {
-                expr: "latency.p99 < 1ms".into(),
-                metric: "latency.p99".into(),
-                pass: false,
+            thresholds::Verdict {
                 measured_text: "3.8 ms".into(),
                 limit_text: "1 ms".into(),
+                ..threshold("latency.p99 < 1ms", "latency.p99", false)
             },
-            Threshold {
-                expr: "messages.lost == 0".into(),
-                pass: true,
-                ..Default::default()
-            },
+            threshold("messages.lost == 0", "", true),
         ];
         let v = verdict(&i);
         assert!(!v.ready);

@@ -2,23 +2,11 @@
 //! run, placed in the phase of the connection where it happened, with its
 //! meaning (errno names, RFC 6455 close-code meanings) and what to do about it.
 
-use serde::Serialize;
+pub use super::finding::TaxonomyRow;
 
-use super::input::Input;
+use super::figures::first_error;
 use crate::metrics::ErrorKind;
-
-/// One row of the taxonomy.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct TaxonomyRow {
-    /// `resolve`, `connect`, `tls`, `upgrade`, `frame`, `close`, `timeout`, `reset`,
-    /// `client-resource` or `other`.
-    pub phase: String,
-    /// An error class (`connect_refused`), `close_<code>` or `http_<status>`.
-    pub class: String,
-    pub count: u64,
-    pub meaning: String,
-    pub advice: String,
-}
+use crate::report::model::Summary;
 
 /// errno names wsload's error classes come from, with their Linux numbers and meaning.
 pub const ERRNOS: [(&str, i32, &str); 13] = [
@@ -253,15 +241,15 @@ fn kind_of(class: &str) -> Option<ErrorKind> {
 
 /// The taxonomy of a run: error classes (an upgrade rejection split by HTTP status), then close
 /// codes, each with a count above zero.
-pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
+pub fn taxonomy(s: &Summary) -> Vec<TaxonomyRow> {
     let mut rows = Vec::new();
-    let statuses: Vec<(u16, u64)> = input
+    let statuses: Vec<(u16, u64)> = s
         .upgrade_status
         .iter()
         .filter(|(_, n)| **n > 0)
         .filter_map(|(s, n)| s.parse::<u16>().ok().map(|s| (s, *n)))
         .collect();
-    for (class, &count) in input.errors.iter().filter(|(_, n)| **n > 0) {
+    for (class, &count) in s.errors.iter().filter(|(_, n)| **n > 0) {
         let mut count = count;
         if class == "upgrade_rejected" {
             for &(status, n) in &statuses {
@@ -282,7 +270,7 @@ pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
         }
         let kind = kind_of(class);
         let errnos = errnos_of(class);
-        let first = input.first_errors.get(class).map(String::as_str).unwrap_or("");
+        let first = first_error(s, class).unwrap_or("");
         let mut meaning = match (errnos.is_empty(), errno_in(first)) {
             (_, Some(name)) => format!("{name} (first seen: {first})"),
             (false, None) => errnos.to_string(),
@@ -300,7 +288,7 @@ pub fn taxonomy(input: &Input) -> Vec<TaxonomyRow> {
             advice: kind.map(ErrorKind::advice).unwrap_or("see first_errors").to_string(),
         });
     }
-    for (code, &count) in input.close_codes.iter().filter(|(_, n)| **n > 0) {
+    for (code, &count) in s.close_codes.iter().filter(|(_, n)| **n > 0) {
         let Ok(c) = code.parse::<u16>() else { continue };
         let (name, meaning) = close_meaning(c);
         rows.push(TaxonomyRow {
@@ -335,15 +323,18 @@ mod tests {
 
     #[test]
     fn rows_by_phase_with_statuses_and_close_codes() {
-        let mut i = Input::default();
+        let mut i = Summary::default();
         i.errors.insert("connect_refused".into(), 12);
         i.errors.insert("reset".into(), 0);
         i.errors.insert("upgrade_rejected".into(), 5);
         i.errors.insert("emfile".into(), 2);
         i.upgrade_status.insert("403".into(), 4);
         i.close_codes.insert("1011".into(), 3);
-        i.first_errors
-            .insert("connect_refused".into(), "Connection refused (os error 111)".into());
+        i.first_errors.push(crate::report::model::ErrorNote {
+            kind: "connect_refused".into(),
+            first: "Connection refused (os error 111)".into(),
+            ..Default::default()
+        });
         let rows = taxonomy(&i);
         let get = |c: &str| rows.iter().find(|r| r.class == c).unwrap();
         assert_eq!(get("connect_refused").phase, "connect");
@@ -352,6 +343,6 @@ mod tests {
         assert_eq!(get("emfile").phase, "client-resource");
         assert!(get("close_1011").meaning.contains("Internal Error"));
         assert!(rows.iter().all(|r| r.class != "reset"));
-        assert!(taxonomy(&Input::default()).is_empty());
+        assert!(taxonomy(&Summary::default()).is_empty());
     }
 }

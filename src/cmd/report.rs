@@ -22,7 +22,7 @@ pub fn main(a: &crate::config::cli::ReportArgs) -> u8 {
     };
     // Findings are recomputed from the figures, so an older summary.json gets them too.
     if summary.analysis.is_none() {
-        summary.analysis = Some(crate::analysis::analyze_summary(&summary));
+        summary.analysis = Some(crate::analysis::analyze(&summary));
     }
     let dir = file.parent().unwrap_or(std::path::Path::new("."));
     match crate::report::write_all(dir, &summary, &[], &formats) {

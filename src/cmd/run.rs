@@ -326,7 +326,7 @@ fn spawn_cores(
 /// (latency.hlog, the live endpoint), closed here; `None` for a merge, whose latency.hlog is
 /// written from the totals' intervals.
 pub fn finish(plan: &RunPlan, totals: &aggregate::Totals, mut summary: Summary, live: Option<Live>) -> Outcome {
-    summary.analysis = Some(crate::analysis::analyze_summary(&summary));
+    summary.analysis = Some(crate::analysis::analyze(&summary));
     let raw = crate::aggregate::merge::raw::RawTotals::from_totals(plan, totals);
     let (intervals, endpoint) = match live {
         Some(l) => (None, l.finish_hlog()),
