@@ -17,7 +17,11 @@ pub fn render(f: Format, summary: &Value, intervals: &[Interval]) -> std::io::Re
         }
         Format::Csv => super::csv::render(summary).into_bytes(),
         Format::Md => super::markdown::render(summary).into_bytes(),
-        Format::Html => super::html::render(summary).into_bytes(),
+        Format::Html => {
+            // Until this takes a Summary: read the JSON back into one.
+            let s = super::model::Summary::from_value(summary.clone()).map_err(std::io::Error::other)?;
+            super::html::render(&s).into_bytes()
+        }
         Format::Prom => super::prom::render(summary).into_bytes(),
         Format::Hlog => {
             let start = super::get::num(summary, "started_at_unix_s").unwrap_or(0.0);
