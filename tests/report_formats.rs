@@ -257,9 +257,10 @@ fn report_md_without_analysis_says_so() {
 
 #[test]
 fn comparison_table_matches_the_golden_file() {
+    let read = |name| wsload::report::Summary::from_value(read_json(name)).unwrap();
     let (table, regressed) = compare::table(
-        &read_json("compare_base.json"),
-        &read_json("compare_new.json"),
+        &read("compare_base.json"),
+        &read("compare_new.json"),
         &Tolerances::default(),
     );
     assert!(regressed);

@@ -14,6 +14,7 @@ use std::process::Command;
 
 use common::*;
 use serde_json::{json, Value};
+use wsload::report::Summary;
 
 /// The chromium binary; fails the test with the way to get it.
 fn chromium() -> PathBuf {
@@ -176,7 +177,7 @@ fn a_runs_report_renders_every_chart_in_chromium() {
     // The saved summary renders to the same page: results can be re-rendered later.
     assert_eq!(
         html,
-        wsload::report::html::render(&summary),
+        wsload::report::html::render(&Summary::from_value(summary).unwrap()),
         "re-rendered from summary.json"
     );
     assert_self_contained(&html);
@@ -293,7 +294,7 @@ fn hostile_summary(evil: &str) -> Value {
 #[test]
 fn a_close_reason_with_a_script_tag_is_shown_as_text() {
     let evil = "<script>alert(\"x\" & 'y')</script>";
-    let html = wsload::report::html::render(&hostile_summary(evil));
+    let html = wsload::report::html::render(&Summary::from_value(hostile_summary(evil)).unwrap());
     let escaped = "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;";
     assert!(!html.to_lowercase().contains("<script"), "a script tag got through");
     assert!(html.contains(&format!("server closed: 1011 {escaped}")), "first error");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::get;
+use super::model::{Percentiles, Summary};
 use crate::config::units::fmt_num;
 
 /// Which way is better.
@@ -26,22 +26,23 @@ struct Metric {
     key: &'static str,
     group: &'static str,
     label: &'static str,
-    read: fn(&Value) -> Option<f64>,
+    read: fn(&Summary) -> Option<f64>,
     better: Better,
     digits: usize,
 }
 
-fn errors_total(s: &Value) -> Option<f64> {
-    get::at(s, "errors")
-        .is_object()
-        .then(|| get::counts(s, "errors").iter().map(|(_, n)| *n as f64).sum())
+fn errors_total(s: &Summary) -> Option<f64> {
+    Some(s.errors.values().map(|n| *n as f64).sum())
 }
 
 /// A percentile that exists only when something was measured.
-fn measured(s: &Value, table: &str, key: &str) -> Option<f64> {
-    (get::count(s, &format!("{table}.count")) > 0)
-        .then(|| get::num(s, &format!("{table}.{key}")))
-        .flatten()
+fn measured(p: &Percentiles, value: u64) -> Option<f64> {
+    (p.count > 0).then_some(value as f64)
+}
+
+/// A count, as a figure.
+fn n(x: u64) -> Option<f64> {
+    Some(x as f64)
 }
 
 macro_rules! m {
@@ -64,78 +65,63 @@ const METRICS: &[Metric] = &[
         "connections established",
         Higher,
         0,
-        |s| get::num(s, "connections.established")
+        |s| { n(s.connections.established) }
     ),
-    m!("failed", "connections", "connections failed", Lower, 0, |s| get::num(
-        s,
-        "connections.failed"
-    )),
-    m!("dropped", "connections", "connections dropped", Lower, 0, |s| get::num(
-        s,
-        "connections.dropped"
-    )),
-    m!("rate", "throughput", "messages/s", Higher, 1, |s| get::num(
-        s,
-        "messages.rate_per_s"
-    )),
-    m!("lost", "messages", "messages lost", Lower, 0, |s| get::num(
-        s,
-        "messages.lost"
-    )),
-    m!("corrupted", "messages", "messages corrupted", Lower, 0, |s| get::num(
-        s,
-        "messages.corrupted"
-    )),
+    m!("failed", "connections", "connections failed", Lower, 0, |s| {
+        n(s.connections.failed)
+    }),
+    m!("dropped", "connections", "connections dropped", Lower, 0, |s| {
+        n(s.connections.dropped)
+    }),
+    m!("rate", "throughput", "messages/s", Higher, 1, |s| {
+        Some(s.messages.rate_per_s)
+    }),
+    m!("lost", "messages", "messages lost", Lower, 0, |s| n(s.messages.lost)),
+    m!("corrupted", "messages", "messages corrupted", Lower, 0, |s| {
+        n(s.messages.corrupted)
+    }),
     m!("errors", "errors", "errors", Lower, 0, errors_total),
-    m!("p50", "latency", "latency p50 (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.corrected",
-        "p50"
-    )),
-    m!("p90", "latency", "latency p90 (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.corrected",
-        "p90"
-    )),
-    m!("p99", "latency", "latency p99 (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.corrected",
-        "p99"
-    )),
-    m!("p99.9", "latency", "latency p99.9 (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.corrected",
-        "p99_9"
-    )),
-    m!("max", "latency", "latency max (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.corrected",
-        "max"
-    )),
-    m!("connect_p99", "connect", "connect p99 (µs)", Lower, 0, |s| measured(
-        s,
-        "latency_us.connect",
-        "p99"
-    )),
-    m!("client_cpu", "cpu", "client CPU s per M msgs", Lower, 2, |s| get::num(
-        s,
-        "client.cpu_s_per_million_msgs"
-    )),
+    m!("p50", "latency", "latency p50 (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.corrected;
+        measured(p, p.p50)
+    }),
+    m!("p90", "latency", "latency p90 (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.corrected;
+        measured(p, p.p90)
+    }),
+    m!("p99", "latency", "latency p99 (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.corrected;
+        measured(p, p.p99)
+    }),
+    m!("p99.9", "latency", "latency p99.9 (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.corrected;
+        measured(p, p.p99_9)
+    }),
+    m!("max", "latency", "latency max (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.corrected;
+        measured(p, p.max)
+    }),
+    m!("connect_p99", "connect", "connect p99 (µs)", Lower, 0, |s| {
+        let p = &s.latency_us.connect;
+        measured(p, p.p99)
+    }),
+    m!("client_cpu", "cpu", "client CPU s per M msgs", Lower, 2, |s| {
+        s.client.cpu_s_per_million_msgs
+    }),
     m!("server_memory", "memory", "server B per connection", Lower, 0, |s| {
-        get::num(s, "server.memory_per_connection.bytes_per_connection")
+        let fit = s.server.as_ref()?.memory_per_connection.as_ref()?;
+        Some(fit.bytes_per_connection)
     }),
-    m!("server_cpu", "cpu", "server CPU s per M msgs", Lower, 2, |s| get::num(
-        s,
-        "server.cpu_s_per_million_msgs"
-    )),
+    m!("server_cpu", "cpu", "server CPU s per M msgs", Lower, 2, |s| {
+        s.server.as_ref()?.cpu_s_per_million_msgs
+    }),
     m!("recovery_p95", "recovery", "reconnect p95 (µs)", Lower, 0, |s| {
-        measured(s, "recovery.time_to_reconnect_us", "p95")
+        let p = &s.recovery.time_to_reconnect_us;
+        measured(p, p.p95)
     }),
-    m!("availability", "recovery", "availability (%)", Up, 3, |s| get::num(
-        s,
-        "recovery.availability"
-    )
-    .map(|a| a * 100.0)),
+    m!("availability", "recovery", "availability (%)", Up, 3, |s| {
+        s.recovery.availability.map(|a| a * 100.0)
+    }),
 ];
 
 /// How much worse a figure may get, as a fraction of the base: a default, and per metric key
@@ -287,7 +273,7 @@ impl Row {
 
 /// Every key figure found in either run, judged against its tolerance. This is the one place
 /// that decides what regressed: the table and the HTML page both read it.
-pub fn rows(base: &Value, new: &Value, tol: &Tolerances) -> Vec<Row> {
+pub fn rows(base: &Summary, new: &Summary, tol: &Tolerances) -> Vec<Row> {
     METRICS
         .iter()
         .filter_map(|m| {
@@ -326,7 +312,7 @@ pub fn regressed(rows: &[Row]) -> bool {
 }
 
 /// The comparison table, and whether anything regressed.
-pub fn table(base: &Value, new: &Value, tol: &Tolerances) -> (String, bool) {
+pub fn table(base: &Summary, new: &Summary, tol: &Tolerances) -> (String, bool) {
     let rows = rows(base, new, tol);
     (format_table(&rows), regressed(&rows))
 }
@@ -366,7 +352,8 @@ pub fn format_table(rows: &[Row]) -> String {
     o
 }
 
-/// A result directory (its summary.json) or a summary.json file.
+/// A result directory (its summary.json) or a summary.json file, as JSON. Only `wsload report`
+/// (src/cmd/report.rs) still reads it so; it goes once that reads a [`Summary::load`].
 pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
     let file = if path.is_dir() {
         path.join("summary.json")
@@ -376,7 +363,7 @@ pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
     let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let v: Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not a wsload summary: {e}", file.display()))?;
-    if !v.is_object() || get::at(&v, "connections").is_null() {
+    if v.get("connections").is_none_or(Value::is_null) {
         return Err(format!("{} is not a wsload summary (no `connections`)", file.display()));
     }
     Ok((file, v))
@@ -384,8 +371,8 @@ pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
 
 /// Two runs judged: each run's results file and summary, the rows, and whether any regressed.
 pub struct Compared {
-    pub base: (PathBuf, Value),
-    pub new: (PathBuf, Value),
+    pub base: (PathBuf, Summary),
+    pub new: (PathBuf, Summary),
     pub rows: Vec<Row>,
     pub regressed: bool,
 }
@@ -393,15 +380,15 @@ pub struct Compared {
 /// The command's text part: load both runs, print the table and the verdict. `Err(2)` when an
 /// input could not be read (the exit status). The page is `report::html::compare::publish`'s.
 pub fn main(base: &Path, new: &Path, tol: &Tolerances) -> Result<Compared, u8> {
-    let (b, n) = match (load(base), load(new)) {
+    let (b, n) = match (Summary::load(base), Summary::load(new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("wsload: error: {e}");
             return Err(2);
         }
     };
-    println!("base: {} ({})", b.0.display(), get::text(&b.1, "target"));
-    println!("new:  {} ({})", n.0.display(), get::text(&n.1, "target"));
+    println!("base: {} ({})", b.0.display(), b.1.target);
+    println!("new:  {} ({})", n.0.display(), n.1.target);
     println!();
     let rows = rows(&b.1, &n.1, tol);
     let regressed = regressed(&rows);

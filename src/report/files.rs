@@ -16,8 +16,7 @@ pub fn render(f: Format, summary: &Summary, intervals: &[Interval]) -> std::io::
         }
         Format::Csv => super::csv::render(summary).into_bytes(),
         Format::Md => super::markdown::render(summary).into_bytes(),
-        // html::render still reads the summary as JSON.
-        Format::Html => super::html::render(&serde_json::to_value(summary).unwrap_or_default()).into_bytes(),
+        Format::Html => super::html::render(summary).into_bytes(),
         Format::Prom => super::prom::render(summary).into_bytes(),
         Format::Hlog => super::hlog::render(intervals, summary.started_at_unix_s)?,
     })

@@ -6,16 +6,18 @@
 //! targets, names, headers, error classes, close reasons) goes through [`esc`]; the target URL
 //! and header values are redacted again before they are shown, whatever the summary holds.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::compare_charts;
 pub use super::compare_run::Run;
-use super::markup::{self, esc, fmt_num, num, table, text};
+use super::markup::{self, count, esc, fmt_num, opt_text, table};
+use crate::analysis::readiness::Status as Readiness;
+use crate::config::scenario::PhaseKind;
 use crate::config::target::redact_url;
 use crate::report::compare::{Compared, Row, Status};
+use crate::report::model::Summary;
 
 /// Where `wsload compare` writes its HTML page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,14 +156,17 @@ fn verdict(h: &mut String, base: &Run, new: &Run, rows: &[Row]) {
     );
     for (name, run) in [("base", base), ("new", new)] {
         let s = run.summary;
-        if s.pointer("/analysis/verdict/status").and_then(Value::as_str) == Some("inconclusive") {
+        if s.analysis
+            .as_ref()
+            .is_some_and(|a| a.verdict.status == Readiness::Inconclusive)
+        {
             let _ = write!(
                 h,
                 "<p class=\"warn\">The {name} run's client was the bottleneck: its figures describe the client \
                  as much as the server, and so does any change in them.</p>"
             );
         }
-        if s.get("partial").and_then(Value::as_bool) == Some(true) {
+        if s.partial {
             let _ = write!(
                 h,
                 "<p class=\"warn\">The {name} run is partial (interrupted, or a core did not finish).</p>"
@@ -169,64 +174,60 @@ fn verdict(h: &mut String, base: &Run, new: &Run, rows: &[Row]) {
         }
     }
     // Two runs against the built-in server had the same kind of target on different ports.
-    let builtin = |s: &Value| s.get("builtin_server").and_then(Value::as_bool) == Some(true);
-    if !(builtin(base.summary) && builtin(new.summary)) && target(base.summary) != target(new.summary) {
+    let (b, n) = (base.summary, new.summary);
+    if !(b.builtin_server && n.builtin_server) && target(b) != target(n) {
         h.push_str("<p class=\"warn\">The two runs had different targets (see Runs).</p>");
     }
     h.push_str("</section>");
 }
 
 /// A run's own readiness verdict in words (escaped), as report.html says it.
-fn own_verdict(s: &Value) -> &'static str {
-    let v = s.pointer("/analysis/verdict");
-    match (
-        v.and_then(|v| v.get("status")).and_then(Value::as_str),
-        v.and_then(|v| v.get("ready")).and_then(Value::as_bool),
-    ) {
-        (Some("inconclusive"), _) => "inconclusive (the client was the bottleneck)",
-        (_, Some(true)) => "ready",
-        (_, Some(false)) => "not ready",
-        _ => "none",
+fn own_verdict(s: &Summary) -> &'static str {
+    let Some(a) = &s.analysis else {
+        return "none";
+    };
+    match (a.verdict.status, a.verdict.ready) {
+        (Readiness::Inconclusive, _) => "inconclusive (the client was the bottleneck)",
+        (_, true) => "ready",
+        (_, false) => "not ready",
     }
 }
 
 /// The target, redacted again (credentials and query values), escaped.
-fn target(s: &Value) -> String {
-    s.get("target")
-        .and_then(Value::as_str)
-        .map_or("–".to_string(), |t| esc(&redact_url(t)))
+fn target(s: &Summary) -> String {
+    esc(&redact_url(&s.target))
 }
 
 /// The scenario's phases: `main: sustained, 1/s per connection, 2 s`.
-fn phases(s: &Value) -> String {
-    let ps = s
-        .pointer("/scenario/phases")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+fn phases(s: &Summary) -> String {
+    let ps = &s.scenario.phases;
     if ps.is_empty() {
         return "–".into();
     }
     ps.iter()
         .map(|p| {
-            let mut t = format!("{}: {}", text(p.get("name")), text(p.get("kind")));
-            if let Some(r) = p.get("rate").and_then(Value::as_f64) {
+            // The kind as summary.json names it (its `kind` tag).
+            let (kind, rate) = match &p.kind {
+                PhaseKind::Sustained { rate } => ("sustained", Some(*rate)),
+                PhaseKind::Burst { rate, .. } => ("burst", Some(*rate)),
+                PhaseKind::Ramp { .. } => ("ramp", None),
+                PhaseKind::Idle => ("idle", None),
+                PhaseKind::InFlight { .. } => ("in-flight", None),
+            };
+            let mut t = format!("{}: {kind}", esc(&p.name));
+            if let Some(r) = rate {
                 let _ = write!(t, ", {}/s per connection", fmt_num(r));
             }
-            if let Some(w) = p.get("in_flight").and_then(Value::as_f64) {
-                let _ = write!(t, ", {} in flight", fmt_num(w));
-            }
-            if let Some(d) = p.get("duration").and_then(Value::as_f64) {
-                let _ = write!(t, ", {} s", fmt_num(d));
-            }
+            let _ = write!(t, ", {} s", fmt_num(p.duration.as_secs_f64()));
             t
         })
         .collect::<Vec<_>>()
         .join("<br>")
 }
 
-fn started(s: &Value) -> String {
-    match s.get("started_at_unix_s").and_then(Value::as_f64) {
-        Some(t) if t.is_finite() && t > 0.0 => {
+fn started(s: &Summary) -> String {
+    match s.started_at_unix_s {
+        t if t.is_finite() && t > 0.0 => {
             crate::config::units::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t as u64))
         }
         _ => "–".into(),
@@ -237,19 +238,18 @@ fn started(s: &Value) -> String {
 fn runs(h: &mut String, base: &Run, new: &Run) {
     h.push_str("<section id=\"runs\"><h2>Runs</h2>");
     let (b, n) = (base.summary, new.summary);
-    let row = |label: &str, f: &dyn Fn(&Value) -> String| vec![esc(label), f(b), f(n)];
-    let num = |ptr: &'static str| move |s: &Value| num(s, ptr);
+    let row = |label: &str, f: &dyn Fn(&Summary) -> String| vec![esc(label), f(b), f(n)];
     let rows = vec![
         vec!["results".into(), esc(&base.path), esc(&new.path)],
         row("target", &target),
-        row("scenario", &|s| text(s.pointer("/scenario/name"))),
+        row("scenario", &|s| opt_text(s.scenario.name.as_deref())),
         row("started (UTC)", &started),
-        row("load (s)", &num("/duration_s")),
-        row("connections", &num("/connections/target")),
+        row("load (s)", &|s| fmt_num(s.duration_s)),
+        row("connections", &|s| count(s.connections.target)),
         row("phases", &phases),
         row("upgrade headers (secrets redacted)", &super::tables::headers),
-        row("messages sent", &num("/messages/sent")),
-        row("wsload", &|s| text(s.get("wsload_version"))),
+        row("messages sent", &|s| count(s.messages.sent)),
+        row("wsload", &|s| esc(&s.wsload_version)),
     ];
     table(h, &["", "base", "new"], rows);
     h.push_str("</section>");
@@ -286,29 +286,25 @@ fn figures(h: &mut String, rows: &[Row]) {
 }
 
 /// Error classes, upgrade statuses and close codes (with their reasons) of both runs.
-fn errors(h: &mut String, b: &Value, n: &Value) {
+fn errors(h: &mut String, b: &Summary, n: &Summary) {
     h.push_str("<section id=\"errors\"><h2>Errors and close codes</h2>");
     let mut any = false;
-    for (title, key) in [
-        ("Errors by class", "errors"),
-        ("Upgrade refused, by HTTP status", "upgrade_status"),
-        ("Close codes", "close_codes"),
-    ] {
-        let keys: std::collections::BTreeSet<&String> = [b, n]
+    type Counts = fn(&Summary) -> &BTreeMap<String, u64>;
+    let maps: [(&str, Counts); 3] = [
+        ("Errors by class", |s| &s.errors),
+        ("Upgrade refused, by HTTP status", |s| &s.upgrade_status),
+        ("Close codes", |s| &s.close_codes),
+    ];
+    for (title, map) in maps {
+        let keys: BTreeSet<&String> = [b, n]
             .iter()
-            .filter_map(|s| s.get(key).and_then(Value::as_object))
-            .flat_map(|o| {
-                o.iter()
-                    .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
-                    .map(|(k, _)| k)
-            })
+            .flat_map(|s| map(s).iter().filter(|(_, v)| **v > 0).map(|(k, _)| k))
             .collect();
         if keys.is_empty() {
             continue;
         }
         any = true;
-        let count =
-            |s: &Value, k: &str| fmt_num(s.get(key).and_then(|o| o.get(k)).and_then(Value::as_f64).unwrap_or(0.0));
+        let count = |s: &Summary, k: &str| count(map(s).get(k).copied().unwrap_or(0));
         let rows = keys.iter().map(|k| vec![esc(k), count(b, k), count(n, k)]).collect();
         let _ = write!(h, "<h3>{}</h3>", esc(title));
         table(h, &["", "base", "new"], rows);
@@ -330,15 +326,15 @@ mod tests {
     use crate::report::compare::{rows, Tolerances};
     use serde_json::json;
 
-    fn summary(p50: u64, p99: u64, evil: &str) -> Value {
+    fn summary(p50: u64, p99: u64, evil: &str) -> Summary {
         let p = json!({"count": 1000, "p50": p50, "p90": p50 * 2, "p95": p50 * 3, "p99": p99,
             "p99_9": p99 * 2, "max": p99 * 3, "mean": p50 as f64});
-        json!({
+        Summary::from_value(json!({
             "schema": "wsload.summary.v1", "wsload_version": "0.1.0",
             "target": format!("ws://u:hunter2@127.0.0.1:9/{evil}?token=s3cr3t&x"),
             "started_at_unix_s": 1_700_000_000.0, "duration_s": 2.0, "partial": false,
             "scenario": {"name": evil, "headers": [["Authorization", "Bearer s3cr3t"], ["X-Evil", evil]],
-                "phases": [{"name": "main", "kind": "sustained", "rate": 10.0, "duration": 2.0}]},
+                "phases": [{"name": "main", "kind": "sustained", "rate": 10.0, "start": 0.0, "duration": 2.0}]},
             "run": {"interval_s": 1.0},
             "connections": {"target": 50, "established": 50, "failed": 0, "dropped": 0},
             "messages": {"sent": 1000, "received": 1000, "lost": 0, "corrupted": 0, "rate_per_s": 500.0},
@@ -351,7 +347,8 @@ mod tests {
                 {"t_s": 2.0, "sent_per_s": 500.0, "received_per_s": 499.0,
                  "errors_new": {"closed_by_server": 1}, "p50_us": p50, "p99_us": p99, "p99_9_us": p99}
             ]
-        })
+        }))
+        .unwrap()
     }
 
     #[test]
@@ -394,7 +391,7 @@ mod tests {
 
     #[test]
     fn empty_summaries_render() {
-        let e = json!({});
+        let e = Summary::default();
         let h = render(&Run::from_summary("x", &e), &Run::from_summary("y", &e), &[]);
         assert!(h.contains("No regression") && h.contains("No errors"));
         assert!(!h.contains("NaN") && !h.contains("inf\""));

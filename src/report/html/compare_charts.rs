@@ -6,14 +6,16 @@
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
+
+use crate::report::model::Summary;
 
 use super::charts::{
     line_chart, stacked_chart, y_bounds, Axis, Column, LineChart, Marker, Series, StackedChart, PALETTE,
 };
 use super::compare_run::Run;
 use super::figures::{
-    error_classes, error_color, error_columns, phase_bands, series, time_axis, time_range, PERCENTILE_X,
+    error_classes, error_color, error_columns, latency_points, phase_bands, points, series, time_axis, time_range,
+    PERCENTILE_X,
 };
 use super::markup::{esc, fmt_num, fmt_us};
 use super::svg::tick_us;
@@ -32,7 +34,7 @@ const QUANTILES: [(&str, f64); 5] = [
 
 /// Where a percentile goes on the distribution's x axis: x = 1 / (1 - q).
 fn x_of(key: &str) -> Option<f64> {
-    PERCENTILE_X.iter().find(|(k, _, _)| *k == key).map(|(_, x, _)| *x)
+    PERCENTILE_X.iter().find(|p| p.key == key).map(|p| p.x)
 }
 
 /// A run's corrected latency (µs) by percentile position: from its whole histogram (latency.hlog)
@@ -62,37 +64,29 @@ fn curve(run: &Run) -> Vec<(f64, f64)> {
     pts
 }
 
-/// The summary's corrected percentiles (key, x, µs), when it measured any.
-fn summary_points(s: &Value) -> Vec<(&'static str, f64, f64)> {
-    let Some(p) = s
-        .pointer("/latency_us/corrected")
-        .filter(|p| p.get("count").and_then(Value::as_f64).unwrap_or(0.0) > 0.0)
-    else {
+/// The summary's corrected percentiles (label, x, µs), when it measured any.
+fn summary_points(s: &Summary) -> Vec<(&'static str, f64, f64)> {
+    let p = &s.latency_us.corrected;
+    if p.count == 0 {
         return Vec::new();
-    };
-    PERCENTILE_X
-        .iter()
-        .filter_map(|(k, x, _)| Some((*k, *x, p.get(*k)?.as_f64()?)))
-        .collect()
+    }
+    PERCENTILE_X.iter().map(|a| (a.label, a.x, (a.of)(p) as f64)).collect()
 }
 
 /// Each of the run's percentiles as a marker that names itself.
 fn markers(run: &Run, name: &'static str, color: &'static str) -> Vec<Marker> {
     summary_points(run.summary)
         .into_iter()
-        .map(|(key, x, us)| {
-            let label = PERCENTILE_X.iter().find(|p| p.0 == key).map_or(key, |p| p.2);
-            Marker {
-                x,
-                y: us,
-                color,
-                data: vec![
-                    ("run", name.to_string()),
-                    ("percentile", label.to_string()),
-                    ("us", format!("{us}")),
-                ],
-                title: format!("{name} {label}: {}", fmt_us(us)),
-            }
+        .map(|(label, x, us)| Marker {
+            x,
+            y: us,
+            color,
+            data: vec![
+                ("run", name.to_string()),
+                ("percentile", label.to_string()),
+                ("us", format!("{us}")),
+            ],
+            title: format!("{name} {label}: {}", fmt_us(us)),
         })
         .collect()
 }
@@ -110,7 +104,7 @@ pub fn distribution(h: &mut String, base: &Run, new: &Run) {
     // A long tail squeezes the body of a linear axis flat (report.html's rule).
     let log = hi > 0.0 && hi / lo > 50.0;
     let mut ticks = vec![(1.0, "min".to_string())];
-    ticks.extend(PERCENTILE_X.iter().map(|(_, x, l)| (*x, l.to_string())));
+    ticks.extend(PERCENTILE_X.iter().map(|p| (p.x, p.label.to_string())));
     h.push_str(&line_chart(&LineChart {
         kind: "distribution",
         title: "Corrected latency by percentile: base and new".into(),
@@ -156,20 +150,12 @@ pub fn distribution(h: &mut String, base: &Run, new: &Run) {
     h.push_str("</ul></section>");
 }
 
-fn f(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
-}
-
-fn timeline(s: &Value) -> &[Value] {
-    s.get("timeline").and_then(Value::as_array).map_or(&[], Vec::as_slice)
-}
-
 /// A measure drawn over time for each run: what it is called, and its lines from a time line.
 struct Measure {
     what: &'static str,
     title: &'static str,
     y: fn() -> Axis,
-    lines: fn(&Value) -> Vec<Series>,
+    lines: fn(&Summary) -> Vec<Series>,
 }
 
 const MEASURES: [Measure; 2] = [
@@ -191,38 +177,30 @@ const MEASURES: [Measure; 2] = [
     },
 ];
 
-fn messages(s: &Value) -> Vec<Series> {
-    let pts = |k: &str| timeline(s).iter().map(|p| (f(p, "t_s"), f(p, k))).collect();
+fn messages(s: &Summary) -> Vec<Series> {
+    let tl = s.timeline.as_slice();
     vec![
-        series("sent/s", PALETTE[0], pts("sent_per_s")),
+        series("sent/s", PALETTE[0], points(tl, |p| p.sent_per_s)),
         Series {
             dashed: true,
-            ..series("received/s", PALETTE[2], pts("received_per_s"))
+            ..series("received/s", PALETTE[2], points(tl, |p| p.received_per_s))
         },
     ]
 }
 
 /// An interval without echoes has no latency (its percentiles read 0): a gap, not a zero.
-fn latency(s: &Value) -> Vec<Series> {
-    let pts = |k: &str| {
-        timeline(s)
-            .iter()
-            .map(|p| {
-                let echoed = f(p, "received_per_s") > 0.0;
-                (f(p, "t_s"), if echoed { f(p, k) } else { f64::NAN })
-            })
-            .collect()
-    };
+fn latency(s: &Summary) -> Vec<Series> {
+    let tl = s.timeline.as_slice();
     vec![
-        series("p50", PALETTE[2], pts("p50_us")),
-        series("p99", PALETTE[4], pts("p99_us")),
-        series("p99.9", PALETTE[1], pts("p99_9_us")),
+        series("p50", PALETTE[2], latency_points(tl, |p| p.p50_us)),
+        series("p99", PALETTE[4], latency_points(tl, |p| p.p99_us)),
+        series("p99.9", PALETTE[1], latency_points(tl, |p| p.p99_9_us)),
     ]
 }
 
 /// Messages/s, latency and errors over time: for each, base above new, on one x range and one
 /// y scale so that heights compare.
-pub fn over_time(h: &mut String, b: &Value, n: &Value) {
+pub fn over_time(h: &mut String, b: &Summary, n: &Summary) {
     h.push_str(
         "<section id=\"over-time\"><h2>Over time</h2><p>Each run on its own clock (seconds since its first \
          connect), both on the same scales: base above new.</p>",
@@ -276,7 +254,7 @@ fn chart_kind(run: &str, what: &str) -> &'static str {
 
 /// Both runs' errors per interval, stacked by class: the classes of either run, in the same
 /// colours in both, on one y scale.
-fn errors(h: &mut String, runs: &[(&str, &Value); 2], x_range: (f64, f64)) {
+fn errors(h: &mut String, runs: &[(&str, &Summary); 2], x_range: (f64, f64)) {
     let classes: Vec<String> = error_classes(runs[0].1)
         .into_iter()
         .chain(error_classes(runs[1].1))
@@ -312,7 +290,6 @@ fn errors(h: &mut String, runs: &[(&str, &Value); 2], x_range: (f64, f64)) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn the_histogram_curve_passes_through_the_summarys_percentiles() {
@@ -321,7 +298,8 @@ mod tests {
             h.record(i * 1_000).unwrap();
         }
         let p = crate::report::model::percentiles(&h);
-        let s = json!({"latency_us": {"corrected": p}});
+        let mut s = Summary::default();
+        s.latency_us.corrected = p;
         let run = Run {
             latency: Some(h),
             ..Run::from_summary("x", &s)
@@ -338,6 +316,6 @@ mod tests {
         }
         // Without a histogram: the summary's six points; without either: nothing.
         assert_eq!(curve(&Run::from_summary("x", &s)).len(), 6);
-        assert!(curve(&Run::from_summary("x", &json!({}))).is_empty());
+        assert!(curve(&Run::from_summary("x", &Summary::default())).is_empty());
     }
 }

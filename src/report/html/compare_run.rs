@@ -4,13 +4,14 @@
 use std::path::Path;
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
+
+use crate::report::model::Summary;
 
 /// One run as the page sees it.
 pub struct Run<'a> {
     /// Where its summary was read from (shown).
     pub path: String,
-    pub summary: &'a Value,
+    pub summary: &'a Summary,
     /// Its whole corrected latency (ns), from its latency.hlog, when that could be read.
     pub latency: Option<Histogram<u64>>,
     /// Why latency.hlog was not used, when it was not (shown under the distribution).
@@ -19,7 +20,7 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// A run from its summary alone (its distribution is then the summary's percentiles).
-    pub fn from_summary(path: &str, summary: &'a Value) -> Run<'a> {
+    pub fn from_summary(path: &str, summary: &'a Summary) -> Run<'a> {
         Run {
             path: path.to_string(),
             summary,
@@ -30,10 +31,10 @@ impl<'a> Run<'a> {
 
     /// A run read by `wsload compare` from `file` (its summary.json): its latency.hlog, next to
     /// it, is read when present and kept only if it holds as many latencies as the summary.
-    pub fn load(file: &Path, summary: &'a Value) -> Run<'a> {
+    pub fn load(file: &Path, summary: &'a Summary) -> Run<'a> {
         let mut run = Run::from_summary(&file.display().to_string(), summary);
         let hlog = file.with_file_name("latency.hlog");
-        let counted = crate::report::get::count(summary, "latency_us.corrected.count");
+        let counted = summary.latency_us.corrected.count;
         if !hlog.exists() {
             run.latency_note = Some(format!(
                 "no {} next to it: only the summary's percentiles are drawn",

@@ -5,8 +5,6 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
-
 /// Escape text for HTML content and for attribute values (double or single quoted).
 pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -23,20 +21,20 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// A bulleted list of a JSON array's items (escaped); nothing for anything else or empty.
-pub(crate) fn list(h: &mut String, v: Option<&Value>) {
-    let Some(items) = v.and_then(Value::as_array).filter(|a| !a.is_empty()) else {
+/// A bulleted list of texts (escaped); nothing when empty.
+pub(crate) fn list(h: &mut String, items: &[String]) {
+    if items.is_empty() {
         return;
-    };
+    }
     h.push_str("<ul>");
     for i in items {
-        let _ = write!(h, "<li>{}</li>", text(Some(i)));
+        let _ = write!(h, "<li>{}</li>", esc(i));
     }
     h.push_str("</ul>");
 }
 
-/// A table; `head` is fixed text, `rows` are cells already made safe (through [`text`],
-/// [`esc`] or the number formatters).
+/// A table; `head` is fixed text, `rows` are cells already made safe (through [`esc`] or the
+/// number formatters).
 pub(crate) fn table(h: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
     h.push_str("<table><thead><tr>");
     for c in head {
@@ -62,25 +60,27 @@ pub(crate) fn kv_table(h: &mut String, rows: &[(&str, String)]) {
     h.push_str("</tbody></table>");
 }
 
-/// Any JSON value as safe HTML text: strings escaped, numbers formatted, lists joined.
-pub(crate) fn text(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => "–".to_string(),
-        Some(Value::String(s)) => esc(s),
-        Some(Value::Bool(b)) => (if *b { "yes" } else { "no" }).to_string(),
-        Some(Value::Number(n)) => n.as_f64().map_or_else(|| "–".to_string(), fmt_num),
-        Some(Value::Array(a)) => a.iter().map(|x| text(Some(x))).collect::<Vec<_>>().join(", "),
-        Some(o @ Value::Object(_)) => esc(&o.to_string()),
+/// Optional text, escaped, or a dash.
+pub(crate) fn opt_text(t: Option<&str>) -> String {
+    t.map_or_else(|| "–".to_string(), esc)
+}
+
+/// An optional figure through `f`, or a dash when there is none.
+pub(crate) fn or_dash(x: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    x.map_or_else(|| "–".to_string(), f)
+}
+
+/// A count, formatted as [`fmt_num`] does.
+pub(crate) fn count(n: u64) -> String {
+    fmt_num(n as f64)
+}
+
+/// The name a unit enum of the summary has in summary.json (`cluster`, `high`), escaped.
+pub(crate) fn word(x: &impl serde::Serialize) -> String {
+    match serde_json::to_value(x) {
+        Ok(serde_json::Value::String(s)) => esc(&s),
+        _ => "–".to_string(),
     }
-}
-
-pub(crate) fn get_f(s: &Value, ptr: &str) -> Option<f64> {
-    s.pointer(ptr).and_then(Value::as_f64)
-}
-
-/// The number at `ptr`, formatted, or a dash.
-pub(crate) fn num(s: &Value, ptr: &str) -> String {
-    get_f(s, ptr).map_or_else(|| "–".to_string(), fmt_num)
 }
 
 /// A number for people: whole numbers with thousands separators, others with a few decimals.

@@ -1,145 +1,118 @@
 //! The report's tables: key figures, thresholds, errors, faults, recovery, server cost, client.
 
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use serde_json::Value;
-
 use crate::config::target::redact_header;
+use crate::report::model::{Percentiles, Summary};
+use crate::report::server::CostFit;
 
-use super::markup::{esc, fmt_bytes, fmt_num, fmt_pct, fmt_us, get_f, kv_table, list, num, table, text};
+use super::markup::{count, esc, fmt_bytes, fmt_num, fmt_pct, fmt_us, kv_table, list, opt_text, or_dash, table};
 
-/// Microseconds at `ptr`, for people.
-fn us(s: &Value, ptr: &str) -> String {
-    get_f(s, ptr).map_or_else(|| "–".to_string(), fmt_us)
+/// Seconds for people: `2.5 s`, or a dash when there is no figure.
+fn secs(x: impl Into<Option<f64>>) -> String {
+    or_dash(x.into(), |v| format!("{} s", fmt_num(v)))
 }
 
-fn bytes(s: &Value, ptr: &str) -> String {
-    get_f(s, ptr).map_or_else(|| "–".to_string(), fmt_bytes)
-}
-
-fn pct(s: &Value, ptr: &str) -> String {
-    get_f(s, ptr).map_or_else(|| "–".to_string(), fmt_pct)
-}
-
-fn secs(s: &Value, ptr: &str) -> String {
-    get_f(s, ptr).map_or_else(|| "–".to_string(), |v| format!("{} s", fmt_num(v)))
+fn bytes(b: u64) -> String {
+    fmt_bytes(b as f64)
 }
 
 /// `"p50 381 µs · p99 3.83 ms · …"` for a percentile table.
-fn pcts(s: &Value, ptr: &str) -> String {
-    let Some(p) = s.pointer(ptr) else {
-        return "–".to_string();
-    };
-    if p.get("count").and_then(Value::as_f64) == Some(0.0) {
+fn pcts(p: &Percentiles) -> String {
+    if p.count == 0 {
         return "none measured".to_string();
     }
     [
-        ("p50", "p50"),
-        ("p90", "p90"),
-        ("p99", "p99"),
-        ("p99.9", "p99_9"),
-        ("max", "max"),
+        ("p50", p.p50),
+        ("p90", p.p90),
+        ("p99", p.p99),
+        ("p99.9", p.p99_9),
+        ("max", p.max),
     ]
     .iter()
-    .filter_map(|(label, k)| {
-        p.get(*k)
-            .and_then(Value::as_f64)
-            .map(|v| format!("{label} {}", fmt_us(v)))
-    })
+    .map(|(label, v)| format!("{label} {}", fmt_us(*v as f64)))
     .collect::<Vec<_>>()
     .join(" · ")
 }
 
-/// The entries of a JSON object as (escaped key, count) rows, largest first.
-fn counts(v: Option<&Value>) -> Vec<Vec<String>> {
-    let mut rows: Vec<(&String, f64)> = v
-        .and_then(Value::as_object)
-        .map(|o| o.iter().map(|(k, v)| (k, v.as_f64().unwrap_or(0.0))).collect())
-        .unwrap_or_default();
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
-    rows.into_iter().map(|(k, n)| vec![esc(k), fmt_num(n)]).collect()
+/// The entries of a map of counts as (escaped key, count) rows, largest first.
+fn counts(m: &BTreeMap<String, u64>) -> Vec<Vec<String>> {
+    let mut rows: Vec<(&String, u64)> = m.iter().map(|(k, n)| (k, *n)).collect();
+    rows.sort_by_key(|r| Reverse(r.1));
+    rows.into_iter().map(|(k, n)| vec![esc(k), count(n)]).collect()
 }
 
 /// The scenario's extra upgrade headers, `Name: value` each, escaped. They are saved redacted;
-/// the values are redacted again whatever the summary holds (it may be hand-made), and an entry
-/// that is not a name and a value has no name to judge a secret by, so it is not shown.
-pub(super) fn headers(s: &Value) -> String {
-    let hs = s
-        .pointer("/scenario/headers")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+/// the values are redacted again whatever the summary holds (it may be hand-made).
+pub(super) fn headers(s: &Summary) -> String {
+    let hs = &s.scenario.headers;
     if hs.is_empty() {
         return "none".to_string();
     }
     hs.iter()
-        .map(|h| match h.as_array().map(Vec::as_slice) {
-            Some([Value::String(k), Value::String(v)]) => esc(&format!("{k}: {}", redact_header(k, v))),
-            _ => "(unreadable)".to_string(),
-        })
+        .map(|(k, v)| esc(&format!("{k}: {}", redact_header(k, v))))
         .collect::<Vec<_>>()
         .join("<br>")
 }
 
-pub fn key_figures(h: &mut String, s: &Value) {
+pub fn key_figures(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"figures\"><h2>Key figures</h2>");
+    let (c, m) = (&s.connections, &s.messages);
     let conn = format!(
         "{} of {} established · {} failed · {} not attempted",
-        num(s, "/connections/established"),
-        num(s, "/connections/target"),
-        num(s, "/connections/failed"),
-        num(s, "/connections/not_attempted"),
+        count(c.established),
+        count(c.target),
+        count(c.failed),
+        count(c.not_attempted),
     );
     let msgs = format!(
         "{} sent · {} received · {} lost ({} by drops) · {} corrupted · {} duplicated · {} out of order",
-        num(s, "/messages/sent"),
-        num(s, "/messages/received"),
-        num(s, "/messages/lost"),
-        num(s, "/messages/lost_by_drop"),
-        num(s, "/messages/corrupted"),
-        num(s, "/messages/duplicated"),
-        num(s, "/messages/out_of_order"),
+        count(m.sent),
+        count(m.received),
+        count(m.lost),
+        count(m.lost_by_drop),
+        count(m.corrupted),
+        count(m.duplicated),
+        count(m.out_of_order),
     );
-    let errors: f64 = s
-        .get("errors")
-        .and_then(Value::as_object)
-        .map_or(0.0, |o| o.values().filter_map(Value::as_f64).sum());
+    let errors: u64 = s.errors.values().sum();
+    let lat = &s.latency_us;
     kv_table(
         h,
         &[
-            ("target", text(s.get("target"))),
-            ("scenario", text(s.pointer("/scenario/name"))),
+            ("target", esc(&s.target)),
+            ("scenario", opt_text(s.scenario.name.as_deref())),
             ("upgrade headers (secrets redacted)", headers(s)),
-            ("subprotocols offered", text(s.pointer("/scenario/subprotocols"))),
-            ("load duration", secs(s, "/duration_s")),
+            ("subprotocols offered", subprotocols(s)),
+            ("load duration", secs(s.duration_s)),
             ("connections", conn),
-            ("peak open", num(s, "/connections/peak_open")),
-            ("dropped (server or network)", num(s, "/connections/dropped")),
-            (
-                "connect rate",
-                format!("{} /s", num(s, "/connections/connect_rate_per_s")),
-            ),
-            ("time to all open", secs(s, "/connections/time_to_all_s")),
+            ("peak open", count(c.peak_open)),
+            ("dropped (server or network)", count(c.dropped)),
+            ("connect rate", format!("{} /s", fmt_num(c.connect_rate_per_s))),
+            ("time to all open", secs(c.time_to_all_s)),
             ("messages", msgs),
-            ("echo rate", format!("{} msg/s", num(s, "/messages/rate_per_s"))),
-            ("latency (corrected)", pcts(s, "/latency_us/corrected")),
-            ("latency (uncorrected)", pcts(s, "/latency_us/uncorrected")),
-            ("connect + upgrade", pcts(s, "/latency_us/connect")),
-            ("errors", fmt_num(errors)),
+            ("echo rate", format!("{} msg/s", fmt_num(m.rate_per_s))),
+            ("latency (corrected)", pcts(&lat.corrected)),
+            ("latency (uncorrected)", pcts(&lat.uncorrected)),
+            ("connect + upgrade", pcts(&lat.connect)),
+            ("errors", count(errors)),
         ],
     );
     // wss://: the connect time's parts and the sessions resumed.
-    if let Some(tls) = s.get("tls").filter(|t| !t.is_null()) {
+    if let Some(tls) = &s.tls {
         let sessions = format!(
             "{} full, {} resumed",
-            num(tls, "/full_handshakes"),
-            num(tls, "/resumed_handshakes")
+            count(tls.full_handshakes),
+            count(tls.resumed_handshakes)
         );
         kv_table(
             h,
             &[
-                ("TCP connect", pcts(s, "/latency_us/tcp_connect")),
-                ("TLS handshake", pcts(s, "/latency_us/tls_handshake")),
-                ("upgrade", pcts(s, "/latency_us/upgrade")),
+                ("TCP connect", pcts(&lat.tcp_connect)),
+                ("TLS handshake", pcts(&lat.tls_handshake)),
+                ("upgrade", pcts(&lat.upgrade)),
                 ("TLS handshakes", sessions),
             ],
         );
@@ -147,23 +120,34 @@ pub fn key_figures(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
-pub fn thresholds(h: &mut String, s: &Value) {
-    let Some(ts) = s.get("thresholds").and_then(Value::as_array).filter(|t| !t.is_empty()) else {
+/// The subprotocols the scenario offers, escaped and joined.
+fn subprotocols(s: &Summary) -> String {
+    s.scenario
+        .subprotocols
+        .iter()
+        .map(|p| esc(p))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn thresholds(h: &mut String, s: &Summary) {
+    if s.thresholds.is_empty() {
         return;
-    };
+    }
     h.push_str("<section id=\"thresholds\"><h2>Thresholds</h2>");
-    let rows = ts
+    let rows = s
+        .thresholds
         .iter()
         .map(|t| {
-            let pass = match t.get("pass").and_then(Value::as_bool) {
-                Some(true) => "<span class=\"pass\">pass</span>",
-                Some(false) => "<span class=\"fail\">FAIL</span>",
-                None => "–",
+            let pass = if t.pass {
+                "<span class=\"pass\">pass</span>"
+            } else {
+                "<span class=\"fail\">FAIL</span>"
             };
             vec![
-                text(t.get("expr")),
-                text(t.get("measured_text")),
-                text(t.get("limit_text")),
+                esc(&t.expr),
+                esc(&t.measured_text),
+                esc(&t.limit_text),
                 pass.to_string(),
             ]
         })
@@ -172,41 +156,25 @@ pub fn thresholds(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
-pub fn errors(h: &mut String, s: &Value) {
+pub fn errors(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"errors\"><h2>Errors</h2>");
-    let firsts = s
-        .get("first_errors")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+    let firsts = &s.first_errors;
     let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut classes: Vec<(&String, f64)> = s
-        .get("errors")
-        .and_then(Value::as_object)
-        .map(|o| o.iter().map(|(k, v)| (k, v.as_f64().unwrap_or(0.0))).collect())
-        .unwrap_or_default();
-    classes.retain(|c| c.1 > 0.0);
-    classes.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut classes: Vec<(&String, u64)> = s.errors.iter().map(|(k, n)| (k, *n)).filter(|c| c.1 > 0).collect();
+    classes.sort_by_key(|c| Reverse(c.1));
     for (class, n) in &classes {
-        let note = firsts
-            .iter()
-            .find(|f| f.get("kind").and_then(Value::as_str) == Some(class.as_str()));
+        let note = firsts.iter().find(|f| f.kind == **class);
         rows.push(vec![
             esc(class),
-            fmt_num(*n),
-            note.map_or("–".to_string(), |f| text(f.get("first"))),
-            note.map_or("–".to_string(), |f| text(f.get("advice"))),
+            count(*n),
+            note.map_or("–".to_string(), |f| esc(&f.first)),
+            note.map_or("–".to_string(), |f| esc(&f.advice)),
         ]);
     }
     // A first error whose class has no count (should not happen; shown rather than lost).
     for f in firsts {
-        let k = f.get("kind").and_then(Value::as_str).unwrap_or("");
-        if !classes.iter().any(|(c, _)| c.as_str() == k) {
-            rows.push(vec![
-                text(f.get("kind")),
-                text(f.get("count")),
-                text(f.get("first")),
-                text(f.get("advice")),
-            ]);
+        if !classes.iter().any(|(c, _)| **c == f.kind) {
+            rows.push(vec![esc(&f.kind), count(f.count), esc(&f.first), esc(&f.advice)]);
         }
     }
     if rows.is_empty() {
@@ -214,11 +182,11 @@ pub fn errors(h: &mut String, s: &Value) {
     } else {
         table(h, &["class", "count", "first message", "what to do"], rows);
     }
-    for (title, key, what) in [
-        ("Close codes", "close_codes", "close code (reason)"),
-        ("Upgrade status", "upgrade_status", "HTTP status"),
+    for (title, map, what) in [
+        ("Close codes", &s.close_codes, "close code (reason)"),
+        ("Upgrade status", &s.upgrade_status, "HTTP status"),
     ] {
-        let rows = counts(s.get(key));
+        let rows = counts(map);
         if !rows.is_empty() {
             let _ = write!(h, "<h3>{title}</h3>");
             table(h, &[what, "count"], rows);
@@ -227,12 +195,9 @@ pub fn errors(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
-pub fn faults(h: &mut String, s: &Value) {
-    let events = s
-        .pointer("/faults/events")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    let injected = counts(s.pointer("/faults/injected"));
+pub fn faults(h: &mut String, s: &Summary) {
+    let events = &s.faults.events;
+    let injected = counts(&s.faults.injected);
     if events.is_empty() && injected.is_empty() {
         return;
     }
@@ -240,7 +205,7 @@ pub fn faults(h: &mut String, s: &Value) {
     let _ = write!(
         h,
         "<p>Connections ended by a fault (not counted as server errors): {}</p>",
-        num(s, "/faults/ended_connections")
+        count(s.faults.ended_connections)
     );
     if !injected.is_empty() {
         table(h, &["fault", "connections hit"], injected);
@@ -248,7 +213,7 @@ pub fn faults(h: &mut String, s: &Value) {
     if !events.is_empty() {
         let rows = events
             .iter()
-            .map(|e| vec![secs(e, "/t_s"), text(e.get("kind")), text(e.get("connections"))])
+            .map(|e| vec![secs(e.t_s), esc(&e.kind), count(e.connections)])
             .collect();
         table(h, &["at", "fault", "connections"], rows);
     }
@@ -256,32 +221,27 @@ pub fn faults(h: &mut String, s: &Value) {
 }
 
 /// The network-fault proxy: its toxics, their on/off times, its counters.
-pub fn proxy(h: &mut String, s: &Value) {
-    let Some(p) = s.get("proxy").filter(|p| p.is_object()) else {
+pub fn proxy(h: &mut String, s: &Summary) {
+    let Some(p) = &s.proxy else {
         return;
     };
     h.push_str("<section id=\"proxy\"><h2>Network faults (proxy)</h2>");
     let _ = write!(
         h,
         "<p>Clients connected through <code>wsload proxy</code> at {}, forwarding to {}.</p>",
-        text(p.get("listen")),
-        text(p.get("upstream"))
+        esc(&p.listen),
+        esc(&p.upstream)
     );
-    let toxics = p.get("toxics").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    table(
-        h,
-        &["toxic"],
-        toxics.iter().map(|t| vec![text(t.get("what"))]).collect(),
-    );
-    let events = p.get("events").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    if !events.is_empty() {
-        let rows = events
+    table(h, &["toxic"], p.toxics.iter().map(|t| vec![esc(&t.what)]).collect());
+    if !p.events.is_empty() {
+        let rows = p
+            .events
             .iter()
-            .map(|e| vec![secs(e, "/t_s"), text(e.get("event")), text(e.get("what"))])
+            .map(|e| vec![secs(e.t_s), esc(&e.event), esc(&e.what)])
             .collect();
         table(h, &["at", "toxic", "what"], rows);
     }
-    let totals: Vec<Vec<String>> = counts(p.get("totals"))
+    let totals: Vec<Vec<String>> = counts(&p.totals)
         .into_iter()
         .filter(|r| r.get(1).is_some_and(|n| n != "0"))
         .collect();
@@ -289,62 +249,64 @@ pub fn proxy(h: &mut String, s: &Value) {
     h.push_str("</section>");
 }
 
-pub fn recovery(h: &mut String, s: &Value) {
-    let Some(r) = s.get("recovery") else {
-        return;
-    };
+pub fn recovery(h: &mut String, s: &Summary) {
+    let r = &s.recovery;
     h.push_str("<section id=\"recovery\"><h2>Recovery</h2>");
     kv_table(
         h,
         &[
-            ("reconnect policy", text(r.get("policy"))),
-            ("drops", num(r, "/drops")),
-            ("reconnected", num(r, "/reconnected")),
+            ("reconnect policy", esc(&r.policy)),
+            ("drops", count(r.drops)),
+            ("reconnected", count(r.reconnected)),
             (
                 "reconnected within the horizon",
-                format!("{} (within {})", num(r, "/reconnected_within"), secs(r, "/within_s")),
+                format!("{} (within {})", count(r.reconnected_within), secs(r.within_s)),
             ),
-            ("still down at the end", num(r, "/unrecovered")),
-            ("time to reconnect", pcts(r, "/time_to_reconnect_us")),
-            ("longest outage", secs(r, "/longest_outage_s")),
-            ("availability", pct(r, "/availability")),
-            ("MTBF", secs(r, "/mtbf_s")),
-            ("MTTR", secs(r, "/mttr_s")),
-            ("messages lost with a drop", num(r, "/lost_by_drop")),
-            ("churned (lifetime ended)", num(r, "/churned")),
-            ("skipped while paused", num(r, "/skipped")),
+            ("still down at the end", count(r.unrecovered)),
+            ("time to reconnect", pcts(&r.time_to_reconnect_us)),
+            ("longest outage", secs(r.longest_outage_s)),
+            ("availability", or_dash(r.availability, fmt_pct)),
+            ("MTBF", secs(r.mtbf_s)),
+            ("MTTR", secs(r.mttr_s)),
+            ("messages lost with a drop", count(r.lost_by_drop)),
+            ("churned (lifetime ended)", count(r.churned)),
+            ("skipped while paused", count(r.skipped)),
         ],
     );
     h.push_str("</section>");
 }
 
-pub fn server(h: &mut String, s: &Value) {
+/// A memory fit: `2.1 KiB per connection (R² 0.998, 5 points)`.
+fn fit(f: Option<&CostFit>) -> String {
+    match f {
+        Some(f) => format!(
+            "{} per connection (R² {}, {} points)",
+            fmt_bytes(f.bytes_per_connection),
+            or_dash(f.r2, fmt_num),
+            fmt_num(f.points as f64)
+        ),
+        None => "–".to_string(),
+    }
+}
+
+pub fn server(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"server\"><h2>Server cost</h2>");
-    let Some(v) = s.get("server").filter(|v| !v.is_null()) else {
+    let Some(v) = &s.server else {
         h.push_str(
             "<p>Not measured: run with <code>--server-pid</code> to sample the server under test.</p></section>",
         );
         return;
     };
-    let fit = |ptr: &str| match v.pointer(ptr).filter(|f| !f.is_null()) {
-        Some(f) => format!(
-            "{} per connection (R² {}, {} points)",
-            bytes(f, "/bytes_per_connection"),
-            num(f, "/r2"),
-            num(f, "/points")
-        ),
-        None => "–".to_string(),
-    };
-    let after = match v.get("after").filter(|a| !a.is_null()) {
+    let after = match &v.after {
         Some(a) => format!(
             "after {}: accepts {} · RSS {} · {} open files · {} threads{}",
-            secs(a, "/settled_after_s"),
-            text(a.get("accepts")),
-            bytes(a, "/rss_bytes"),
-            num(a, "/fds"),
-            num(a, "/threads"),
-            match a.get("accept_error").filter(|e| !e.is_null()) {
-                Some(e) => format!(" · accept error: {}", text(Some(e))),
+            secs(a.settled_after_s),
+            if a.accepts { "yes" } else { "no" },
+            bytes(a.rss_bytes),
+            count(a.fds),
+            count(a.threads),
+            match &a.accept_error {
+                Some(e) => format!(" · accept error: {}", esc(e)),
                 None => String::new(),
             }
         ),
@@ -353,70 +315,68 @@ pub fn server(h: &mut String, s: &Value) {
     kv_table(
         h,
         &[
-            ("process", format!("{} (pid {})", text(v.get("name")), num(v, "/pid"))),
-            ("processes in its tree", num(v, "/processes")),
-            ("memory per connection", fit("/memory_per_connection")),
-            ("kernel memory per connection", fit("/kernel_memory_per_connection")),
-            ("CPU per million messages", secs(v, "/cpu_s_per_million_msgs")),
-            ("CPU busy (cores)", num(v, "/cpu_busy")),
+            (
+                "process",
+                format!("{} (pid {})", esc(&v.name), fmt_num(f64::from(v.pid))),
+            ),
+            ("processes in its tree", count(v.processes)),
+            ("memory per connection", fit(v.memory_per_connection.as_ref())),
+            (
+                "kernel memory per connection",
+                fit(v.kernel_memory_per_connection.as_ref()),
+            ),
+            ("CPU per million messages", secs(v.cpu_s_per_million_msgs)),
+            ("CPU busy (cores)", or_dash(v.cpu_busy, fmt_num)),
             (
                 "idle CPU per connection-second",
-                us(v, "/cpu_us_per_connection_second_idle"),
+                or_dash(v.cpu_us_per_connection_second_idle, fmt_us),
             ),
             (
                 "RSS baseline → peak",
-                format!("{} → {}", bytes(v, "/baseline_rss_bytes"), bytes(v, "/peak_rss_bytes")),
+                format!("{} → {}", bytes(v.baseline_rss_bytes), bytes(v.peak_rss_bytes)),
             ),
             (
                 "open files baseline → peak",
-                format!("{} → {}", num(v, "/baseline_fds"), num(v, "/peak_fds")),
+                format!("{} → {}", count(v.baseline_fds), count(v.peak_fds)),
             ),
-            ("peak threads", num(v, "/peak_threads")),
+            ("peak threads", count(v.peak_threads)),
             ("after the run", after),
         ],
     );
-    list(h, v.get("findings"));
+    list(h, &v.findings);
     h.push_str("</section>");
 }
 
-pub fn client(h: &mut String, s: &Value) {
-    let Some(c) = s.get("client") else {
-        return;
-    };
+pub fn client(h: &mut String, s: &Summary) {
+    let c = &s.client;
     h.push_str("<section id=\"client\"><h2>Client (wsload itself)</h2>");
     kv_table(
         h,
         &[
             (
                 "CPU user / system",
-                format!("{} / {}", secs(c, "/cpu_user_s"), secs(c, "/cpu_sys_s")),
+                format!("{} / {}", secs(c.cpu_user_s), secs(c.cpu_sys_s)),
             ),
-            ("CPU per million messages", secs(c, "/cpu_s_per_million_msgs")),
-            ("CPU busy (share of its cores)", pct(c, "/cpu_busy")),
-            ("peak RSS", bytes(c, "/peak_rss_bytes")),
-            ("RSS per connection", bytes(c, "/rss_per_connection_bytes")),
-            ("send delay against schedule", pcts(c, "/send_delay_us")),
+            ("CPU per million messages", secs(c.cpu_s_per_million_msgs)),
+            ("CPU busy (share of its cores)", or_dash(c.cpu_busy, fmt_pct)),
+            ("peak RSS", bytes(c.peak_rss_bytes)),
+            ("RSS per connection", bytes(c.rss_per_connection_bytes)),
+            ("send delay against schedule", pcts(&c.send_delay_us)),
         ],
     );
-    list(h, c.get("warnings"));
+    list(h, &c.warnings);
     h.push_str("</section>");
 }
 
-pub fn message_types(h: &mut String, s: &Value) {
-    let Some(ts) = s.get("message_types").and_then(Value::as_array).filter(|t| t.len() > 1) else {
+pub fn message_types(h: &mut String, s: &Summary) {
+    let ts = &s.message_types;
+    if ts.len() <= 1 {
         return;
-    };
+    }
     h.push_str("<section id=\"types\"><h2>Message types</h2>");
     let rows = ts
         .iter()
-        .map(|t| {
-            vec![
-                text(t.get("name")),
-                text(t.get("sent")),
-                text(t.get("received")),
-                pcts(t, "/latency_us"),
-            ]
-        })
+        .map(|t| vec![esc(&t.name), count(t.sent), count(t.received), pcts(&t.latency_us)])
         .collect();
     table(h, &["type", "sent", "received", "latency"], rows);
     h.push_str("</section>");
@@ -424,47 +384,45 @@ pub fn message_types(h: &mut String, s: &Value) {
 
 /// The wire: TLS (certificate check, session resumption), the subprotocol, permessage-deflate's
 /// ratio, how replies were matched. Everything the target or the user sent is escaped.
-pub fn wire(h: &mut String, s: &Value) {
+pub fn wire(h: &mut String, s: &Summary) {
     let mut rows: Vec<(&str, String)> = Vec::new();
-    if let Some(t) = s.get("tls").filter(|t| t.is_object()) {
-        let check = if t.get("insecure").and_then(Value::as_bool) == Some(true) {
+    if let Some(t) = &s.tls {
+        let check = if t.insecure {
             "<strong class=\"bad\">NOT verified (--insecure)</strong>".to_string()
         } else {
-            match t.get("ca").and_then(Value::as_str) {
+            match &t.ca {
                 Some(ca) => format!("system roots and {} (--ca)", esc(ca)),
                 None => "system roots".to_string(),
             }
         };
         rows.push(("TLS certificate", check));
-        let n = |k: &str| t.get(k).and_then(Value::as_u64).unwrap_or(0);
         rows.push((
             "TLS handshakes",
             format!(
                 "{} full, {} resumed a session ({})",
-                n("full_handshakes"),
-                n("resumed_handshakes"),
-                pct(t, "/resumed_share")
+                t.full_handshakes,
+                t.resumed_handshakes,
+                or_dash(t.resumed_share, fmt_pct)
             ),
         ));
-        if let Some(v) = t.get("version").filter(|v| !v.is_null()) {
-            rows.push(("TLS version", text(Some(v))));
+        if let Some(v) = &t.version {
+            rows.push(("TLS version", esc(v)));
         }
     }
-    let offered = s
-        .pointer("/scenario/subprotocols")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty());
-    if let Some(p) = offered {
+    if !s.scenario.subprotocols.is_empty() {
         rows.push((
             "subprotocols offered",
             format!(
                 "{} (the server must choose one; a connection where it did not is counted as an error)",
-                text(Some(&Value::Array(p.clone())))
+                subprotocols(s)
             ),
         ));
     }
-    if let Some(w) = s.get("wire") {
-        for line in crate::report::wire::lines(w) {
+    // Until wire::lines reads the typed section: its JSON. A summary written before wsload had
+    // a `wire` section reads back with no `correlate`, and has no wire lines, as before.
+    if !s.wire.correlate.is_empty() {
+        let wire = serde_json::to_value(&s.wire).unwrap_or_default();
+        for line in crate::report::wire::lines(&wire) {
             rows.push(("", esc(&line)));
         }
     }
