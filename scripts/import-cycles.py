@@ -8,7 +8,7 @@ The graph: one node per file (src/a/b.rs and src/a/b/mod.rs are module a::b), an
 file to every file whose items it names: `use crate::…`, `use super::…`, `use self::…`, a
 child module's name (`use child::…` or `child::f()` in a mod.rs), and the same paths written
 inline in code (`crate::report::get::text(...)`). A path resolves to the longest prefix that is
-a module file, so `crate::analysis::Input` (re-exported by analysis/mod.rs) points at
+a module file, so `crate::analysis::Analysis` (re-exported by analysis/mod.rs) points at
 analysis/mod.rs. Declaring a child (`mod child;`) is not an import. `#[cfg(test)]` modules,
 inline or in their own file, are left out unless --with-tests.
 
@@ -168,7 +168,7 @@ DEFINES_RE = re.compile(r"\b(?:fn|struct|enum|trait|type|const|static|mod|union)
 
 class Crate:
     """The module files, and what each re-exports (`pub use`), so that a path through a
-    re-export (`crate::analysis::Input`) resolves to the file that defines the item."""
+    re-export (`crate::analysis::Analysis`) resolves to the file that defines the item."""
 
     def __init__(self, src, with_tests):
         self.mods = module_files(src)

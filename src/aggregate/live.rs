@@ -110,7 +110,7 @@ pub struct Figures<'a> {
 }
 
 /// Everything the run gathered, merged over cores. totals.json holds it (see
-/// [`crate::aggregate::merge::raw`]) but for the time line and the per-interval histograms,
+/// aggregate/merge/raw.rs) but for the time line and the per-interval histograms,
 /// which summary.json and latency.hlog hold.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Totals {

@@ -5,8 +5,6 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::model::{Percentiles, Summary};
 use crate::config::units::fmt_num;
 
@@ -350,23 +348,6 @@ pub fn format_table(rows: &[Row]) -> String {
         let _ = writeln!(o, "{}", line.trim_end());
     }
     o
-}
-
-/// A result directory (its summary.json) or a summary.json file, as JSON. Only `wsload report`
-/// (src/cmd/report.rs) still reads it so; it goes once that reads a [`Summary::load`].
-pub fn load(path: &Path) -> Result<(PathBuf, Value), String> {
-    let file = if path.is_dir() {
-        path.join("summary.json")
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a wsload summary: {e}", file.display()))?;
-    if v.get("connections").is_none_or(Value::is_null) {
-        return Err(format!("{} is not a wsload summary (no `connections`)", file.display()));
-    }
-    Ok((file, v))
 }
 
 /// Two runs judged: each run's results file and summary, the rows, and whether any regressed.

@@ -242,8 +242,7 @@ fn key_figures(o: &mut String, s: &Summary) {
         ],
     ];
     table(o, &["Figure", "Value"], &rows);
-    // wire::lines still reads the section as JSON.
-    let wire = super::wire::lines(&serde_json::to_value(&s.wire).unwrap_or_default());
+    let wire = super::wire::lines(&s.wire);
     if !wire.is_empty() {
         let _ = writeln!(o, "On the wire:\n");
         for line in wire {

@@ -7,7 +7,6 @@ pub mod endpoint;
 pub mod exposition;
 pub mod files;
 pub mod format;
-pub mod get;
 pub mod hlog;
 pub mod html;
 pub mod live;

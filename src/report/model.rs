@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::server::ServerSection;
 use super::wire::WireSection;
 use crate::aggregate::timeline::TimelinePoint;
-use crate::analysis::Analysis;
+use crate::analysis::finding::Analysis;
 use crate::config::fleet::StartRecord;
 use crate::config::scenario::thresholds::Verdict;
 use crate::config::scenario::Scenario;
@@ -79,8 +79,8 @@ pub struct Summary {
     pub cores: Vec<CoreSection>,
     /// The server under test (with `--server-pid`, or the built-in server).
     pub server: Option<ServerSection>,
-    /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze_json` on this
-    /// summary; filled in by the run after the rest.
+    /// Failure analysis (verdict, findings, taxonomy), from `analysis::analyze` on this
+    /// summary; filled in by the run after the rest (and again by `wsload report` when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "lenient")]
     pub analysis: Option<Analysis>,

@@ -111,8 +111,7 @@ fn traffic(o: &mut String, s: &Summary) {
         m.out_of_order,
         m.corrupted
     );
-    let wire = serde_json::to_value(&s.wire).unwrap_or_default();
-    for line in super::wire::lines(&wire) {
+    for line in super::wire::lines(&s.wire) {
         let _ = writeln!(o, "                {line}");
     }
 }

@@ -3,7 +3,6 @@
 //! ratio and CPU cost, and what a subscription received.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::scenario::{Correlate, Mode, Scenario};
 use crate::metrics::WireCounters;
@@ -152,57 +151,48 @@ pub fn build(sc: &Scenario, w: &WireCounters, received: u64, received_in_load: u
     }
 }
 
-/// Lines for the text summary and report.md, from summary.json's `wire` section (none for a
+/// Lines for the text summary, report.md and report.html, from the `wire` section (none for a
 /// plain stamped echo run).
-pub fn lines(w: &Value) -> Vec<String> {
+pub fn lines(w: &WireSection) -> Vec<String> {
     let mut out = Vec::new();
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    let correlate = w["correlate"].as_str().unwrap_or("stamp");
-    if correlate != "stamp" && w["mode"] == "echo" {
+    if w.correlate != "stamp" && w.mode == Mode::Echo {
         out.push(format!(
             "replies matched by {}; {} unmatched, {} out of order",
-            if correlate == "fifo" {
+            if w.correlate == "fifo" {
                 "order (fifo)".to_string()
             } else {
-                format!("id at {correlate}")
+                format!("id at {}", w.correlate)
             },
-            n(&w["unmatched"]),
-            n(&w["reordered"])
+            w.unmatched,
+            w.reordered
         ));
     }
-    if let Some(f) = w.get("first_message").filter(|f| f.is_object()) {
+    if let Some(f) = &w.first_message {
         out.push(format!(
             "first message sent on {} connections, {} replies",
-            n(&f["sent"]),
-            n(&f["replies"])
+            f.sent, f.replies
         ));
     }
-    if w.get("compression")
-        .is_some_and(|c| c.is_object() && n(&c["connections"]) == 0)
-    {
-        out.push("permessage-deflate offered, but the server declined it on every connection: no compression".into());
-    } else if let Some(c) = w.get("compression").filter(|c| c.is_object()) {
-        let r = |d: &Value| d["ratio"].as_f64().map_or("n/a".into(), |x| format!("{x:.2}x"));
-        out.push(format!(
-            "permessage-deflate on {} connections; ratio sent {}, received {}; CPU {} us per message",
-            n(&c["connections"]),
-            r(&c["sent"]),
-            r(&c["received"]),
-            c["cpu_us_per_message"]
-                .as_f64()
-                .map_or("n/a".into(), |x| format!("{x:.2}"))
-        ));
+    match &w.compression {
+        Some(c) if c.connections == 0 => out
+            .push("permessage-deflate offered, but the server declined it on every connection: no compression".into()),
+        Some(c) => {
+            let r = |d: &Ratio| d.ratio.map_or("n/a".into(), |x| format!("{x:.2}x"));
+            out.push(format!(
+                "permessage-deflate on {} connections; ratio sent {}, received {}; CPU {} us per message",
+                c.connections,
+                r(&c.sent),
+                r(&c.received),
+                c.cpu_us_per_message.map_or("n/a".into(), |x| format!("{x:.2}"))
+            ));
+        }
+        None => {}
     }
-    if let Some(p) = w.get("subscribe").filter(|p| p.is_object()) {
+    if let Some(p) = &w.subscribe {
         out.push(format!(
             "subscribe: {} pushed messages ({:.0}/s under load), {} with a timestamp ({} ahead of this clock), \
              {} gaps, {} repeats",
-            n(&p["received"]),
-            p["rate_per_s"].as_f64().unwrap_or(0.0),
-            n(&p["timestamped"]),
-            n(&p["future_stamped"]),
-            n(&p["gaps"]),
-            n(&p["repeats"])
+            p.received, p.rate_per_s, p.timestamped, p.future_stamped, p.gaps, p.repeats
         ));
     }
     out

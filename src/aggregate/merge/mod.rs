@@ -159,16 +159,10 @@ fn sum_some(samples: impl Iterator<Item = Option<ProcSample>>) -> Option<ProcSam
 }
 
 /// The merged totals, on the clock of the earliest shard's start, and the merged plan.
-fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
+fn combine(shards: &[Loaded], out: &Path) -> (RunPlan, Totals) {
     let base = shards.iter().map(|s| s.raw.totals.run_start_unix_ns).min().unwrap_or(0);
     let offset = |s: &Loaded| s.raw.totals.run_start_unix_ns - base;
-    let mut rec = Recorder::default();
-    for s in shards {
-        let mut r = s.raw.totals.rec.clone();
-        r.shift(|ns| ns + offset(s));
-        rec.add_histograms(&r);
-        rec.add_cumulative(&r);
-    }
+    let rec = merged_recorder(shards, &offset);
     let at = |s: &Loaded, ns: Option<u64>| ns.map(|n| n + offset(s));
     let server_shard = shards.iter().position(|s| s.raw.totals.server.is_some());
     let lines: Vec<ShardLine> = shards
@@ -228,7 +222,24 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         aborted_by: shards.iter().find_map(|s| s.raw.totals.aborted_by.clone()),
         server: server_shard.and_then(|i| shards[i].raw.totals.server.clone()),
     };
-    let plan = RunPlan {
+    (merged_plan(shards, out, interval_ns), totals)
+}
+
+/// Every shard's recorder added up, its instants on the merge's clock (`offset` after its own).
+fn merged_recorder(shards: &[Loaded], offset: &dyn Fn(&Loaded) -> u64) -> Recorder {
+    let mut rec = Recorder::default();
+    for s in shards {
+        let mut r = s.raw.totals.rec.clone();
+        r.shift(|ns| ns + offset(s));
+        rec.add_histograms(&r);
+        rec.add_cumulative(&r);
+    }
+    rec
+}
+
+/// The plan the merged run is described by: the shards' scenario, every client core.
+fn merged_plan(shards: &[Loaded], out: &Path, interval_ns: u64) -> RunPlan {
+    RunPlan {
         scenario: shards[0].summary.scenario.clone(),
         server_cpu: shards[0].raw.server_cpu,
         client_cpus: shards.iter().flat_map(|s| s.raw.client_cpus.iter().copied()).collect(),
@@ -241,8 +252,7 @@ fn combine(shards: &[Loaded], out: &Path) -> Result<(RunPlan, Totals), String> {
         start_at: None,
         metrics_listen: None,
         metrics_hold: None,
-    };
-    Ok((plan, totals))
+    }
 }
 
 /// The `merge` section of the merged summary: which shards, from where, and how their starts agreed.
@@ -291,13 +301,8 @@ pub fn main(a: &MergeArgs) -> u8 {
         eprintln!("wsload: error: nothing could be merged: no readable shard results among the directories given");
         return 2;
     }
-    let (plan, totals) = match combine(&shards, &a.out) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("wsload: error: {e}");
-            return 2;
-        }
-    };
+    // Their histograms were checked as they were read (totals.json), so they add up.
+    let (plan, totals) = combine(&shards, &a.out);
     let target = shards[0].summary.target.clone();
     let mut summary = Summary::build(&plan, &target, &totals);
     if !problems.is_empty() {

@@ -95,6 +95,8 @@ pub struct Threshold {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub expr: String,
+    /// Empty in summaries written before it was recorded.
+    #[serde(default)]
     pub metric: String,
     /// `None`: the run did not produce this metric (the threshold fails).
     pub measured: Option<f64>,

@@ -418,13 +418,8 @@ pub fn wire(h: &mut String, s: &Summary) {
             ),
         ));
     }
-    // Until wire::lines reads the typed section: its JSON. A summary written before wsload had
-    // a `wire` section reads back with no `correlate`, and has no wire lines, as before.
-    if !s.wire.correlate.is_empty() {
-        let wire = serde_json::to_value(&s.wire).unwrap_or_default();
-        for line in crate::report::wire::lines(&wire) {
-            rows.push(("", esc(&line)));
-        }
+    for line in crate::report::wire::lines(&s.wire) {
+        rows.push(("", esc(&line)));
     }
     if rows.is_empty() {
         return;
