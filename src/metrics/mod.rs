@@ -428,14 +428,16 @@ impl Recorder {
         }
     }
 
-    /// Empty every histogram (the counters and lists are left as they are).
+    /// Empty every histogram (the counters and lists are left as they are). Those already
+    /// empty (most of them once the connections are open) are not written over again.
     pub fn reset_histograms(&mut self) {
-        for h in self.histograms_mut() {
-            h.reset();
-        }
-        for t in &mut self.types {
-            t.latency.reset();
-        }
+        let reset = |h: &mut Histogram<u64>| {
+            if !h.is_empty() {
+                h.reset();
+            }
+        };
+        self.histograms_mut().into_iter().for_each(reset);
+        self.types.iter_mut().for_each(|t| reset(&mut t.latency));
     }
 
     /// Add another recorder's histograms (in snapshots: deltas since the previous one).
