@@ -63,15 +63,6 @@ impl Out {
     }
 }
 
-/// Quantiles of a summary's percentile table (µs) and their labels.
-pub(crate) const QUANTILES: &[(&str, &str)] = &[
-    ("0.5", "p50"),
-    ("0.9", "p90"),
-    ("0.95", "p95"),
-    ("0.99", "p99"),
-    ("0.999", "p99_9"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

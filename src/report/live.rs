@@ -12,8 +12,8 @@
 
 use hdrhistogram::Histogram;
 
-use super::exposition::{Out, QUANTILES};
-use super::model::percentiles;
+use super::exposition::Out;
+use super::model::{percentiles, Percentiles};
 use crate::aggregate::live::Figures;
 use crate::aggregate::timeline::TimelinePoint;
 use crate::metrics::{Counters, ErrorKind, Recorder};
@@ -203,16 +203,11 @@ fn latency_summary(o: &mut Out, kinds: &[(&str, &Histogram<u64>)]) {
 fn summary_samples(o: &mut Out, name: &str, labels: &[(&str, &str)], h: &Histogram<u64>) {
     let p = percentiles(h);
     if p.count > 0 {
-        for (q, key) in QUANTILES {
-            let us = match *key {
-                "p50" => p.p50,
-                "p90" => p.p90,
-                "p95" => p.p95,
-                "p99" => p.p99,
-                _ => p.p99_9,
-            };
+        for quantile in Percentiles::below_max() {
+            let us = (quantile.of)(&p);
+            let q = quantile.q.to_string();
             let mut l = labels.to_vec();
-            l.push(("quantile", q));
+            l.push(("quantile", &q));
             o.sample(name, &l, us as f64 / 1e6);
         }
     }

@@ -359,6 +359,70 @@ pub struct ClientSection {
     pub warnings: Vec<String>,
 }
 
+/// One percentile of a [`Percentiles`] table: its key in summary.json, its name for people,
+/// the quantile it is taken at (1.0 for the maximum), and where it is in the table.
+pub struct Quantile {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub q: f64,
+    pub of: fn(&Percentiles) -> u64,
+}
+
+impl Percentiles {
+    /// Its percentiles in order, the maximum last: the one list every writer reads them from.
+    pub const QUANTILES: [Quantile; 6] = [
+        Quantile {
+            key: "p50",
+            label: "p50",
+            q: 0.5,
+            of: |p| p.p50,
+        },
+        Quantile {
+            key: "p90",
+            label: "p90",
+            q: 0.9,
+            of: |p| p.p90,
+        },
+        Quantile {
+            key: "p95",
+            label: "p95",
+            q: 0.95,
+            of: |p| p.p95,
+        },
+        Quantile {
+            key: "p99",
+            label: "p99",
+            q: 0.99,
+            of: |p| p.p99,
+        },
+        Quantile {
+            key: "p99_9",
+            label: "p99.9",
+            q: 0.999,
+            of: |p| p.p99_9,
+        },
+        Quantile {
+            key: "max",
+            label: "max",
+            q: 1.0,
+            of: |p| p.max,
+        },
+    ];
+
+    /// The percentiles without the maximum: a Prometheus summary family's quantiles.
+    pub fn below_max() -> &'static [Quantile] {
+        &Self::QUANTILES[..5]
+    }
+
+    /// The percentile written `name` (its key `p99_9` or its label `p99.9`), µs.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        Self::QUANTILES
+            .iter()
+            .find(|q| q.key == name || q.label == name)
+            .map(|q| (q.of)(self))
+    }
+}
+
 /// Percentiles in microseconds from a nanosecond histogram.
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     if h.is_empty() {

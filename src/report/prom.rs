@@ -16,18 +16,6 @@ type Figure = fn(&Summary) -> Option<f64>;
 /// An object of counts of the summary (`errors`, `faults.injected`).
 type Counts = fn(&Summary) -> &BTreeMap<String, u64>;
 
-/// One quantile of a percentile table, µs.
-type Quantile = fn(&Percentiles) -> u64;
-
-/// The quantiles of a percentile table and their labels.
-const QUANTILES: [(&str, Quantile); 5] = [
-    ("0.5", |p| p.p50),
-    ("0.9", |p| p.p90),
-    ("0.95", |p| p.p95),
-    ("0.99", |p| p.p99),
-    ("0.999", |p| p.p99_9),
-];
-
 impl Out {
     /// A family with one sample per (label value, figure); absent figures are skipped.
     fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, s: &Summary, items: &[(&str, Figure)]) {
@@ -261,11 +249,11 @@ fn latency(o: &mut Out, s: &Summary) {
     );
     for (k, p) in kinds {
         if p.count > 0 {
-            for (q, us) in QUANTILES {
+            for q in Percentiles::below_max() {
                 o.sample(
                     "wsload_latency_seconds",
-                    &[("kind", k), ("quantile", q)],
-                    us(p) as f64 / 1e6,
+                    &[("kind", k), ("quantile", &q.q.to_string())],
+                    (q.of)(p) as f64 / 1e6,
                 );
             }
         }
@@ -304,8 +292,12 @@ fn recovery(o: &mut Out, s: &Summary) {
             "gauge",
             "Time from a drop to the connection's next successful upgrade, by quantile.",
         );
-        for (q, us) in QUANTILES {
-            o.sample("wsload_reconnect_seconds", &[("quantile", q)], us(t) as f64 / 1e6);
+        for q in Percentiles::below_max() {
+            o.sample(
+                "wsload_reconnect_seconds",
+                &[("quantile", &q.q.to_string())],
+                (q.of)(t) as f64 / 1e6,
+            );
         }
     }
     o.one(

@@ -23,14 +23,8 @@ fn pct(p: &Percentiles, suffix: &str) -> Option<f64> {
         return None;
     }
     let us = match suffix {
-        "p50" => p.p50 as f64,
-        "p90" => p.p90 as f64,
-        "p95" => p.p95 as f64,
-        "p99" => p.p99 as f64,
-        "p99.9" => p.p99_9 as f64,
-        "max" => p.max as f64,
         "mean" => p.mean,
-        _ => return None,
+        _ => p.get(suffix)? as f64,
     };
     Some(us / 1e6)
 }

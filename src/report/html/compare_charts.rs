@@ -14,28 +14,14 @@ use super::charts::{
 };
 use super::compare_run::Run;
 use super::figures::{
-    error_classes, error_color, error_columns, latency_points, phase_bands, points, series, time_axis, time_range,
-    PERCENTILE_X,
+    error_classes, error_color, error_columns, latency_points, percentiles_at, phase_bands, points, series, time_axis,
+    time_range,
 };
 use super::markup::{esc, fmt_num, fmt_us};
 use super::svg::tick_us;
 
 pub const BASE_COLOR: &str = PALETTE[0];
 pub const NEW_COLOR: &str = PALETTE[4];
-
-/// The quantile behind each of the summary's percentiles, as the summary computes them.
-const QUANTILES: [(&str, f64); 5] = [
-    ("p50", 0.5),
-    ("p90", 0.9),
-    ("p95", 0.95),
-    ("p99", 0.99),
-    ("p99_9", 0.999),
-];
-
-/// Where a percentile goes on the distribution's x axis: x = 1 / (1 - q).
-fn x_of(key: &str) -> Option<f64> {
-    PERCENTILE_X.iter().find(|p| p.key == key).map(|p| p.x)
-}
 
 /// A run's corrected latency (µs) by percentile position: from its whole histogram (latency.hlog)
 /// when there is one, at 60 points from the minimum to p99.9 and at each of the summary's
@@ -49,9 +35,10 @@ fn curve(run: &Run) -> Vec<(f64, f64)> {
             .collect();
     };
     let us = |h: &Histogram<u64>, q: f64| (h.value_at_quantile(q) / 1000) as f64;
-    let mut pts: Vec<(f64, f64)> = QUANTILES
-        .iter()
-        .filter_map(|(k, q)| Some((x_of(k)?, us(h, *q))))
+    // The summary's percentiles but the maximum (added last).
+    let mut pts: Vec<(f64, f64)> = percentiles_at()
+        .filter(|(q, _)| q.q < 1.0)
+        .map(|(q, x)| (x, us(h, q.q)))
         .collect();
     pts.extend((0..60).map(|i| {
         let x = 10f64.powf(3.0 * f64::from(i) / 60.0);
@@ -70,7 +57,7 @@ fn summary_points(s: &Summary) -> Vec<(&'static str, f64, f64)> {
     if p.count == 0 {
         return Vec::new();
     }
-    PERCENTILE_X.iter().map(|a| (a.label, a.x, (a.of)(p) as f64)).collect()
+    percentiles_at().map(|(q, x)| (q.label, x, (q.of)(p) as f64)).collect()
 }
 
 /// Each of the run's percentiles as a marker that names itself.
@@ -104,7 +91,7 @@ pub fn distribution(h: &mut String, base: &Run, new: &Run) {
     // A long tail squeezes the body of a linear axis flat (report.html's rule).
     let log = hi > 0.0 && hi / lo > 50.0;
     let mut ticks = vec![(1.0, "min".to_string())];
-    ticks.extend(PERCENTILE_X.iter().map(|p| (p.x, p.label.to_string())));
+    ticks.extend(percentiles_at().map(|(q, x)| (x, q.label.to_string())));
     h.push_str(&line_chart(&LineChart {
         kind: "distribution",
         title: "Corrected latency by percentile: base and new".into(),

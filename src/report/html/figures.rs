@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::aggregate::timeline::TimelinePoint;
-use crate::report::model::{CoreSection, Percentiles, Summary};
+use crate::report::model::{CoreSection, Percentiles, Quantile, Summary};
 
 use super::charts::{
     bar_chart, line_chart, stacked_chart, Axis, Band, BarChart, Column, LineChart, Series, StackedChart, PALETTE,
@@ -259,63 +259,21 @@ pub(super) fn error_columns(s: &Summary, classes: &[String]) -> Vec<Column> {
         .collect()
 }
 
-/// One of the summary's percentiles on the distribution chart's log x axis.
-pub(super) struct PercentileAt {
-    /// Its key in summary.json (`p99_9`).
-    pub key: &'static str,
-    /// x = 1 / (1 - q).
-    pub x: f64,
-    pub label: &'static str,
-    pub of: fn(&Percentiles) -> u64,
-}
+/// Where the summary's percentiles ([`Percentiles::QUANTILES`], in order) go on the distribution
+/// chart's log x axis, x = 1 / (1 - q): p50 → 2, p90 → 10, p99 → 100, p99.9 → 1000; max drawn
+/// one decade on.
+pub(super) const PERCENTILE_X: [f64; 6] = [2.0, 10.0, 20.0, 100.0, 1000.0, 10000.0];
 
-/// The summary's percentiles on the distribution chart's log x axis, where x = 1 / (1 - q):
-/// p50 → 2, p90 → 10, p99 → 100, p99.9 → 1000; max drawn one decade on.
-pub(super) const PERCENTILE_X: [PercentileAt; 6] = [
-    PercentileAt {
-        key: "p50",
-        x: 2.0,
-        label: "p50",
-        of: |p| p.p50,
-    },
-    PercentileAt {
-        key: "p90",
-        x: 10.0,
-        label: "p90",
-        of: |p| p.p90,
-    },
-    PercentileAt {
-        key: "p95",
-        x: 20.0,
-        label: "p95",
-        of: |p| p.p95,
-    },
-    PercentileAt {
-        key: "p99",
-        x: 100.0,
-        label: "p99",
-        of: |p| p.p99,
-    },
-    PercentileAt {
-        key: "p99_9",
-        x: 1000.0,
-        label: "p99.9",
-        of: |p| p.p99_9,
-    },
-    PercentileAt {
-        key: "max",
-        x: 10000.0,
-        label: "max",
-        of: |p| p.max,
-    },
-];
+/// Each of the summary's percentiles with its place on the x axis.
+pub(super) fn percentiles_at() -> impl Iterator<Item = (&'static Quantile, f64)> {
+    Percentiles::QUANTILES.iter().zip(PERCENTILE_X)
+}
 
 /// The latency distribution: percentile on a log x axis (each decade one more nine).
 fn percentile_chart(h: &mut String, s: &Summary) {
-    const AT: [PercentileAt; 6] = PERCENTILE_X;
     let line = |p: &Percentiles| -> Vec<(f64, f64)> {
         if p.count > 0 {
-            AT.iter().map(|a| (a.x, (a.of)(p) as f64)).collect()
+            percentiles_at().map(|(q, x)| (x, (q.of)(p) as f64)).collect()
         } else {
             Vec::new()
         }
@@ -338,7 +296,7 @@ fn percentile_chart(h: &mut String, s: &Summary) {
             fmt: super::svg::tick_label,
         },
         x_range: (1.6, 12500.0),
-        x_ticks: Some(AT.iter().map(|a| (a.x, a.label.to_string())).collect()),
+        x_ticks: Some(percentiles_at().map(|(q, x)| (x, q.label.to_string())).collect()),
         y: Axis {
             title: "latency".into(),
             // A long tail squeezes the body of a linear axis flat.
