@@ -61,6 +61,23 @@ impl Out {
             self.sample(name, &[], x);
         }
     }
+
+    /// What metrics.prom and the live endpoint both begin with: `wsload_info` (always 1, its
+    /// labels say which run) and when the run started.
+    pub(crate) fn run_info(&mut self, labels: &[(&str, &str)], start_unix_s: f64) {
+        self.family(
+            "wsload_info",
+            "gauge",
+            "The run that produced these figures (always 1).",
+        );
+        self.sample("wsload_info", labels, 1.0);
+        self.one(
+            "wsload_run_start_time_seconds",
+            "gauge",
+            "When the run started, seconds since the Unix epoch.",
+            Some(start_unix_s),
+        );
+    }
 }
 
 #[cfg(test)]

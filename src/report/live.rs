@@ -38,20 +38,8 @@ pub fn render(f: &Figures<'_>, target: &str) -> String {
 
 /// What run this is, since when, and whether it is over.
 fn run_info(o: &mut Out, f: &Figures<'_>, target: &str) {
-    o.family(
-        "wsload_info",
-        "gauge",
-        "The run that produced these figures (always 1).",
-    );
-    o.sample(
-        "wsload_info",
+    o.run_info(
         &[("version", env!("CARGO_PKG_VERSION")), ("target", target)],
-        1.0,
-    );
-    gauge(
-        o,
-        "wsload_run_start_time_seconds",
-        "When the run started, seconds since the Unix epoch.",
         f.run_start_unix_s,
     );
     gauge(

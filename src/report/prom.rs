@@ -205,25 +205,13 @@ fn flag(b: bool) -> f64 {
 
 /// Which run, when it started, and whether its figures are partial.
 fn run_info(o: &mut Out, s: &Summary) {
-    o.family(
-        "wsload_info",
-        "gauge",
-        "The run that produced these figures (always 1).",
-    );
-    o.sample(
-        "wsload_info",
+    o.run_info(
         &[
             ("version", &s.wsload_version),
             ("target", &s.target),
             ("schema", &s.schema),
         ],
-        1.0,
-    );
-    o.one(
-        "wsload_run_start_time_seconds",
-        "gauge",
-        "When the run started, seconds since the Unix epoch.",
-        Some(s.started_at_unix_s),
+        s.started_at_unix_s,
     );
     o.one(
         "wsload_partial",
