@@ -38,6 +38,12 @@ fn measured(p: &Percentiles, value: u64) -> Option<f64> {
     (p.count > 0).then_some(value as f64)
 }
 
+/// The corrected latency's percentile named `key` (`p99_9`), µs, when anything was measured.
+fn corrected(s: &Summary, key: &str) -> Option<f64> {
+    let p = &s.latency_us.corrected;
+    measured(p, p.get(key)?)
+}
+
 /// A count, as a figure.
 fn n(x: u64) -> Option<f64> {
     Some(x as f64)
@@ -79,26 +85,13 @@ const METRICS: &[Metric] = &[
         n(s.messages.corrupted)
     }),
     m!("errors", "errors", "errors", Lower, 0, errors_total),
-    m!("p50", "latency", "latency p50 (µs)", Lower, 0, |s| {
-        let p = &s.latency_us.corrected;
-        measured(p, p.p50)
-    }),
-    m!("p90", "latency", "latency p90 (µs)", Lower, 0, |s| {
-        let p = &s.latency_us.corrected;
-        measured(p, p.p90)
-    }),
-    m!("p99", "latency", "latency p99 (µs)", Lower, 0, |s| {
-        let p = &s.latency_us.corrected;
-        measured(p, p.p99)
-    }),
-    m!("p99.9", "latency", "latency p99.9 (µs)", Lower, 0, |s| {
-        let p = &s.latency_us.corrected;
-        measured(p, p.p99_9)
-    }),
-    m!("max", "latency", "latency max (µs)", Lower, 0, |s| {
-        let p = &s.latency_us.corrected;
-        measured(p, p.max)
-    }),
+    m!("p50", "latency", "latency p50 (µs)", Lower, 0, |s| corrected(s, "p50")),
+    m!("p90", "latency", "latency p90 (µs)", Lower, 0, |s| corrected(s, "p90")),
+    m!("p99", "latency", "latency p99 (µs)", Lower, 0, |s| corrected(s, "p99")),
+    m!("p99.9", "latency", "latency p99.9 (µs)", Lower, 0, |s| corrected(
+        s, "p99_9"
+    )),
+    m!("max", "latency", "latency max (µs)", Lower, 0, |s| corrected(s, "max")),
     m!("connect_p99", "connect", "connect p99 (µs)", Lower, 0, |s| {
         let p = &s.latency_us.connect;
         measured(p, p.p99)
