@@ -1,5 +1,5 @@
 //! Figures the stages derive from the typed [`Summary`], where more than one stage needs them:
-//! a time-line point's new errors, a core's attempts and failures, the run's error total, the
+//! a time-line point's new errors, a core's attempts and failures, the
 //! first message of an error class, whether the server runs on this machine, the ramp's kind.
 //! Small functions and extension traits over the model's own types, so that every stage reads
 //! the one result model; and [`Own`], the summary less the injected faults' effects.
@@ -69,11 +69,6 @@ impl Own<'_> {
     }
 }
 
-/// Total errors of the run, by the totals.
-pub fn error_total(s: &Summary) -> u64 {
-    s.errors.values().sum()
-}
-
 /// The first message of an error class (`first_errors`), if the run kept one.
 pub fn first_error<'a>(s: &'a Summary, class: &str) -> Option<&'a str> {
     s.first_errors
@@ -130,10 +125,10 @@ mod tests {
             json!({"timeline": [{"t_s": 1.0}, {}], "server": null, "scenario": {}}),
         ] {
             let s = Summary::from_value(v).unwrap();
-            assert_eq!(error_total(&s), 0);
+            assert_eq!(s.error_total(), 0);
             assert!(s.timeline.iter().all(|p| p.errors_total() == 0));
         }
-        assert_eq!(error_total(&Summary::default()), 0);
+        assert_eq!(Summary::default().error_total(), 0);
         // A summary is typed: a field of the wrong type is refused, by its path, not read as 0.
         for (v, path) in [
             (json!({"timeline": "x"}), "timeline"),

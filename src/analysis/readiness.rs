@@ -11,7 +11,6 @@
 
 pub use super::finding::{Status, Verdict};
 
-use super::figures::error_total;
 use super::finding::{num, us};
 use crate::report::model::Summary;
 
@@ -171,7 +170,7 @@ fn loss(s: &Summary) -> Criterion {
 fn error_rate(s: &Summary) -> Criterion {
     let (c, m) = (&s.connections, &s.messages);
     let attempts = c.established + c.failed + m.sent;
-    let errors = error_total(s);
+    let errors = s.error_total();
     let rate = if attempts == 0 {
         0.0
     } else {

@@ -30,7 +30,7 @@ struct Metric {
 }
 
 fn errors_total(s: &Summary) -> Option<f64> {
-    Some(s.errors.values().map(|n| *n as f64).sum())
+    Some(s.error_total() as f64)
 }
 
 /// A percentile that exists only when something was measured.

@@ -215,7 +215,7 @@ pub const INSECURE_WARNING: &str =
 fn key_figures(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "## Key figures\n");
     let (c, m) = (&s.connections, &s.messages);
-    let errors: u64 = s.errors.values().sum();
+    let errors = s.error_total();
     let rows = vec![
         vec![
             "Connections established".into(),

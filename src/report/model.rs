@@ -109,6 +109,11 @@ impl Summary {
         Summary::from_value(v).map(|s| (file.clone(), s)).map_err(not_ours)
     }
 
+    /// Errors of every class over the run.
+    pub fn error_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
     /// A summary from its JSON; the error names the field that did not fit.
     pub fn from_value(v: serde_json::Value) -> Result<Summary, String> {
         serde_path_to_error::deserialize(v).map_err(|e| {

@@ -34,7 +34,7 @@ pub fn lookup(s: &Summary, name: &str) -> Option<f64> {
     let m = &s.messages;
     let c = &s.connections;
     let r = &s.recovery;
-    let errors: u64 = s.errors.values().sum();
+    let errors = s.error_total();
     let v = match name {
         "messages.sent" => m.sent as f64,
         "messages.received" => m.received as f64,

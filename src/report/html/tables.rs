@@ -77,7 +77,7 @@ pub fn key_figures(h: &mut String, s: &Summary) {
         count(m.duplicated),
         count(m.out_of_order),
     );
-    let errors: u64 = s.errors.values().sum();
+    let errors = s.error_total();
     let lat = &s.latency_us;
     kv_table(
         h,
