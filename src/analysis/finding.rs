@@ -65,6 +65,19 @@ pub enum Kind {
     Imbalance,
 }
 
+impl Kind {
+    /// Its name in summary.json and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Cluster => "cluster",
+            Kind::Cascade => "cascade",
+            Kind::Knee => "knee",
+            Kind::Hint => "hint",
+            Kind::Imbalance => "imbalance",
+        }
+    }
+}
+
 /// How far the evidence goes: `high` when the figures say it directly (an errno, a status),
 /// `medium` when a rule infers it from timing and load, `low` when it is one possible reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -73,6 +86,17 @@ pub enum Confidence {
     Low,
     Medium,
     High,
+}
+
+impl Confidence {
+    /// Its name in summary.json and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,6 @@ use std::fmt::Write;
 
 use super::model::{Percentiles, Summary};
 use super::server::CostFit;
-use crate::analysis::finding::{Confidence, Kind};
 use crate::analysis::readiness::{Status, Verdict};
 use crate::config::units::fmt_num;
 
@@ -140,25 +139,6 @@ fn readiness(o: &mut String, v: &Verdict) {
     }
 }
 
-/// A finding's kind as summary.json names it.
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Cluster => "cluster",
-        Kind::Cascade => "cascade",
-        Kind::Knee => "knee",
-        Kind::Hint => "hint",
-        Kind::Imbalance => "imbalance",
-    }
-}
-
-fn confidence_name(c: Confidence) -> &'static str {
-    match c {
-        Confidence::Low => "low",
-        Confidence::Medium => "medium",
-        Confidence::High => "high",
-    }
-}
-
 fn findings(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "## Findings\n");
     let mut any = false;
@@ -176,8 +156,8 @@ fn findings(o: &mut String, s: &Summary) {
             o,
             "- **{}** ({}, confidence {}{when}): {}",
             f.title,
-            kind_name(f.kind),
-            confidence_name(f.confidence),
+            f.kind.name(),
+            f.confidence.name(),
             f.detail
         );
         for e in &f.evidence {

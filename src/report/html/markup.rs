@@ -75,14 +75,6 @@ pub(crate) fn count(n: u64) -> String {
     fmt_num(n as f64)
 }
 
-/// The name a unit enum of the summary has in summary.json (`cluster`, `high`), escaped.
-pub(crate) fn word(x: &impl serde::Serialize) -> String {
-    match serde_json::to_value(x) {
-        Ok(serde_json::Value::String(s)) => esc(&s),
-        _ => "–".to_string(),
-    }
-}
-
 /// A number for people: whole numbers with thousands separators, others with a few decimals.
 pub(crate) fn fmt_num(x: f64) -> String {
     if !x.is_finite() {

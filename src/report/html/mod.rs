@@ -19,7 +19,7 @@ use std::fmt::Write;
 use crate::analysis::readiness::Status;
 use crate::report::model::Summary;
 
-use markup::{count, esc, fmt_num, list, table, word, CSS};
+use markup::{count, esc, fmt_num, list, table, CSS};
 
 /// The report page for a summary (with its analysis when it has one).
 pub fn render(s: &Summary) -> String {
@@ -143,7 +143,7 @@ fn findings(h: &mut String, s: &Summary) {
                 h.push_str("<div class=\"finding\"><h3>");
                 h.push_str(&esc(&f.title));
                 h.push_str("</h3><p class=\"meta\">");
-                let _ = write!(h, "{} · confidence {}", word(&f.kind), word(&f.confidence));
+                let _ = write!(h, "{} · confidence {}", esc(f.kind.name()), esc(f.confidence.name()));
                 if let (Some(a), Some(b)) = (f.start_s, f.end_s) {
                     let _ = write!(h, " · {} s to {} s", fmt_num(a), fmt_num(b));
                 }
