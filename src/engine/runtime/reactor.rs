@@ -253,7 +253,9 @@ impl Reactor {
                     }
                     let want = match self.batch {
                         Some((us, events)) => {
-                            args = args.min_wait_usec(us);
+                            // Never past the timeout: the kernel arms the longer of the two.
+                            let left = wait.map_or(u128::MAX, |d| d.as_micros().max(1));
+                            args = args.min_wait_usec(left.min(us as u128) as u32);
                             events as usize
                         }
                         None => 1,
