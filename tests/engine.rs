@@ -3,7 +3,8 @@
 //! writer until the peer reads (nothing lost, nothing reordered); a peer that stops reading
 //! does not make the writer spin or starve the core's timers; 10,000 receives can wait at once
 //! (each socket's multishot poll fires when its data comes); a timer fires while many sockets
-//! are busy.
+//! are busy; a read on a socket that keeps receive times tells when the kernel received its
+//! data, however late the core reads it.
 
 mod common;
 
@@ -42,6 +43,61 @@ fn a_closed_connection_reads_as_end_of_file() {
         let mut got = Vec::new();
         server.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"bye");
+    });
+}
+
+#[test]
+fn a_read_tells_when_the_kernel_received_its_data_not_when_it_was_read() {
+    // Echoes are timed by their arrival (SO_TIMESTAMPNS), so a core that comes round late to
+    // read them does not add its lateness to the server's latency.
+    fn wall_ns() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    }
+    on_core(async {
+        let (l, addr) = listener();
+        let client = engine::spawn(TcpStream::connect(addr));
+        let mut server = l.accept().await.unwrap();
+        let mut client = client.await.unwrap();
+        let mut plain = engine::spawn(TcpStream::connect(addr)).await.unwrap();
+        let mut plain_peer = l.accept().await.unwrap();
+        client.keep_rx_stamps().unwrap();
+        // The kernel turns receive stamping on for the whole machine from a work queue, a little
+        // after the first socket asks for it (packets before that carry none): wait until an
+        // exchange comes back stamped.
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            server.write_all(b"w").await.unwrap();
+            let mut one = [0u8; 1];
+            client.read_exact(&mut one).await.unwrap();
+            if engine::take_rx_stamp().is_some() {
+                break;
+            }
+            assert!(Instant::now() < give_up, "no receive time within 10 s");
+            engine::sleep(Duration::from_millis(1)).await;
+        }
+        let before = wall_ns();
+        server.write_all(b"stamped").await.unwrap();
+        plain_peer.write_all(b"plain").await.unwrap();
+        // The core is busy elsewhere for 200 ms while the data waits in the sockets.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buf = [0u8; 16];
+        let n = client.read(&mut buf).await.unwrap();
+        let read_at = wall_ns();
+        assert_eq!(&buf[..n], b"stamped");
+        let rx = engine::take_rx_stamp().expect("a receive time");
+        assert!(rx >= before, "received {} ns before the write", before - rx);
+        assert!(
+            read_at - rx >= 200_000_000,
+            "the receive time is the arrival, 200 ms before the read: {} ms",
+            (read_at - rx) / 1_000_000
+        );
+        assert_eq!(engine::take_rx_stamp(), None, "taken");
+        let n = plain.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"plain");
+        assert_eq!(engine::take_rx_stamp(), None, "a socket that keeps no receive times");
     });
 }
 

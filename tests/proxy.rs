@@ -361,3 +361,40 @@ fn bad_flags_get_one_clear_error_each() {
         );
     }
 }
+
+#[test]
+fn echoes_waiting_while_the_client_is_stopped_are_timed_by_their_arrival() {
+    // An echo is timed when the kernel received it, not when the client's core came round to
+    // read it. The proxy holds every echo 50 ms, so about a hundred are on their way when the
+    // client is stopped (SIGSTOP) for 600 ms; they arrive meanwhile and wait in the sockets.
+    // Timed at the read, about 1.7% of the echoes would take 600+ ms from their actual send
+    // (and the p99 with them); timed at arrival, about 50 ms.
+    let server = spawn_wsload_server();
+    let proxy = spawn_wsload_proxy(server.port, &["--latency", "50ms", "--direction", "downstream"]);
+    let url = proxy.url();
+    let run = start_wsload(&["run", &url, "-c", "50", "--rate", "40", "-d", "3s", "--cores", "0"]);
+    let progress = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = progress.saturating_duration_since(std::time::Instant::now());
+        match run.stderr_lines.recv_timeout(left) {
+            Ok(line) if line.contains("sent/s") => break,
+            Ok(_) => continue,
+            Err(_) => panic!("no progress line within 20 s:\n{}", run.stderr_so_far()),
+        }
+    }
+    run.signal("STOP");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    run.signal("CONT");
+    let o = run.wait(RUN_TIMEOUT);
+    let ctx = o.pretty();
+    assert_eq!(o.num("/messages/lost"), 0, "{ctx}");
+    assert!(
+        f(o.summary(), "/latency_us/corrected/max") >= 500_000.0,
+        "the premise: messages due during the stop left late\n{ctx}"
+    );
+    let p99 = f(o.summary(), "/latency_us/uncorrected/p99");
+    assert!(
+        p99 < 300_000.0,
+        "uncorrected p99 {p99} us: the echoes that waited out the stop were timed at their read\n{ctx}"
+    );
+}

@@ -33,7 +33,7 @@ mod timer;
 
 pub use channel::{channel, Receiver, Sender};
 pub use executor::{spawn, spawn_detached, JoinHandle};
-pub use net::{TcpListener, TcpStream};
+pub use net::{take_rx_stamp, TcpListener, TcpStream};
 pub use ring::{tunable, RingConfig, RING};
 pub use sleep::{sleep, sleep_until};
 

@@ -54,6 +54,73 @@ impl TcpStream {
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         SockRef::from(self).set_nodelay(on)
     }
+
+    /// Have the kernel stamp the time each packet arrives (SO_TIMESTAMPNS), and read with
+    /// `recvmsg` to get it: after a read, [`take_rx_stamp`] tells when its data arrived, however
+    /// long it waited in the socket before this core came round to read it.
+    pub fn keep_rx_stamps(&self) -> io::Result<()> {
+        let on: libc::c_int = 1;
+        // SAFETY: a plain setsockopt on a socket we own, with a correctly sized int.
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                &on as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(errno());
+        }
+        executor::core().reactor.keep_stamps(self.idx);
+        Ok(())
+    }
+}
+
+/// The kernel's receive time (Unix ns) of the data the last read on this core returned, if that
+/// read was on a socket that keeps them ([`TcpStream::keep_rx_stamps`]); taking it clears it.
+/// A read that took nothing from a socket (TLS handing out plaintext it already held) leaves
+/// it clear if it was taken before: take it before the read and after.
+pub fn take_rx_stamp() -> Option<u64> {
+    let ns = executor::core().reactor.rx_stamp.replace(0);
+    (ns != 0).then_some(ns)
+}
+
+/// Control buffer for one SCM_TIMESTAMPNS (a cmsghdr and a timespec: 32 bytes), aligned.
+#[repr(C, align(8))]
+struct StampBuf([u8; 64]);
+
+/// `recvmsg`, keeping the packet's receive time in `stamp`.
+fn recv_stamped(fd: RawFd, buf: &mut [u8], stamp: &std::cell::Cell<u64>) -> isize {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut ctl = StampBuf([0; 64]);
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.0.as_mut_ptr().cast();
+    msg.msg_controllen = ctl.0.len();
+    // SAFETY: the header points at our buffer and control buffer, both live and of their lengths.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    if n > 0 {
+        stamp.set(0);
+        // SAFETY: walking the control messages the kernel wrote into `ctl`, within msg_controllen.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_TIMESTAMPNS {
+                    let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                    stamp.set(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+    }
+    n
 }
 
 impl FromRawFd for TcpStream {
@@ -98,8 +165,12 @@ impl AsyncRead for TcpStream {
             if !core.reactor.poll_readable(self.idx, cx.waker()) {
                 return Poll::Pending;
             }
-            // SAFETY: reading into a buffer we hold mutably, of its length.
-            let n = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let n = if core.reactor.keeps_stamps(self.idx) {
+                recv_stamped(self.fd, buf, &core.reactor.rx_stamp)
+            } else {
+                // SAFETY: reading into a buffer we hold mutably, of its length.
+                unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
+            };
             if n >= 0 {
                 let n = n as usize;
                 // A short read drained the socket: the poll reports the next data, so no

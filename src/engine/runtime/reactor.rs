@@ -43,6 +43,8 @@ struct Sock {
     writable: bool,
     read_armed: bool,
     write_armed: bool,
+    /// Reads take the kernel's receive time (`TcpStream::keep_rx_stamps`).
+    stamps: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
 }
@@ -58,6 +60,8 @@ pub(crate) struct Reactor {
     socks: RefCell<Socks>,
     /// Completion batching (µs, events), when the kernel has it.
     batch: Option<(u32, u32)>,
+    /// The receive time of the last stamped read (Unix ns; 0: none), see `net::take_rx_stamp`.
+    pub(crate) rx_stamp: std::cell::Cell<u64>,
 }
 
 /// Try the best setup this kernel offers: SINGLE_ISSUER + DEFER_TASKRUN (6.1+: completions run
@@ -95,6 +99,7 @@ impl Reactor {
             ring: RefCell::new(ring),
             socks: RefCell::new(Socks::default()),
             batch,
+            rx_stamp: std::cell::Cell::new(0),
         })
     }
 
@@ -121,6 +126,7 @@ impl Reactor {
             writable: true,
             read_armed: false,
             write_armed: false,
+            stamps: false,
             reader: None,
             writer: None,
         };
@@ -171,6 +177,15 @@ impl Reactor {
             );
         }
         wakers
+    }
+
+    pub(crate) fn keep_stamps(&self, idx: u32) {
+        self.socks.borrow_mut().v[idx as usize].stamps = true;
+    }
+
+    #[inline]
+    pub(crate) fn keeps_stamps(&self, idx: u32) -> bool {
+        self.socks.borrow().v[idx as usize].stamps
     }
 
     /// May the socket be read without blocking? If not, `waker` is woken when it may.

@@ -25,6 +25,7 @@ use super::wire::{self, Pending, FIRST};
 use crate::config::scenario::template::Fill;
 use crate::config::scenario::{Correlate, FaultKind, Mode};
 use crate::engine::io::{Backlog, KEEP_CAPACITY};
+use crate::engine::runtime::take_rx_stamp;
 use crate::metrics::ErrorKind;
 use crate::proto::frame::{self, OpCode};
 use crate::proto::payload::{self, Stamp};
@@ -300,6 +301,8 @@ impl Conn {
         let mut reads = 0;
         while !self.close_received {
             let mut rbuf = shard.rbuf.borrow_mut();
+            // Whatever stamp another socket's read left: a TLS read may take nothing from the socket.
+            let _ = take_rx_stamp();
             match Pin::new(&mut self.stream).poll_read(cx, &mut rbuf[..]) {
                 Poll::Ready(Ok(0)) if self.close_sent => return Ok(true),
                 Poll::Ready(Ok(0)) => {
@@ -307,7 +310,8 @@ impl Conn {
                     return Err((ErrorKind::EofWithoutClose, why.into()));
                 }
                 Poll::Ready(Ok(n)) => {
-                    self.feed(&rbuf[..n], shard.now_ns())?;
+                    let at = shard.arrival_ns(take_rx_stamp());
+                    self.feed(&rbuf[..n], at)?;
                     reads += 1;
                     if reads == READS_PER_POLL {
                         cx.waker().wake_by_ref();

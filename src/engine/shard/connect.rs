@@ -151,6 +151,9 @@ async fn establish(shard: &Shard, id: u64) -> Result<Opened, Failure> {
     let sock = start_connect(plan.addr, source)?;
     // SAFETY: the descriptor is a connecting TCP socket we own and hand over once.
     let mut tcp = unsafe { TcpStream::from_raw_fd(sock.into_raw_fd()) };
+    // Echoes are timed by the kernel's receive time, not by when this core gets to read them.
+    // Without it (never seen on Linux) they are timed when read.
+    let _ = tcp.keep_rx_stamps();
     let (mut stream, mut tcp_at, tls) = match &shard.tls {
         None => (Stream::Plain(tcp), 0, None),
         Some(t) => {

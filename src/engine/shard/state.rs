@@ -163,6 +163,20 @@ impl Shard {
         self.epoch.elapsed().as_nanos() as u64
     }
 
+    /// When data the kernel stamped `rx_unix_ns` (SO_TIMESTAMPNS) arrived, as a `now_ns`
+    /// reading: now, less the data's age. The age is taken on the wall clock over the moments
+    /// since the packet came, so the wall clock's drift against the monotonic one over a long
+    /// run does not enter; a wall clock stepped back meanwhile gives age 0 (timed as now).
+    #[inline]
+    pub fn arrival_ns(&self, rx_unix_ns: Option<u64>) -> u64 {
+        let now = self.now_ns();
+        let Some(rx) = rx_unix_ns else { return now };
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        now.saturating_sub(wall.saturating_sub(rx))
+    }
+
     /// Unix time now, ns, for a `now_ns` reading.
     pub fn unix_ns(&self, now_ns: u64) -> u64 {
         self.epoch_unix_ns + now_ns
