@@ -59,20 +59,8 @@ impl TcpStream {
     /// `recvmsg` to get it: after a read, [`take_rx_stamp`] tells when its data arrived, however
     /// long it waited in the socket before this core came round to read it.
     pub fn keep_rx_stamps(&self) -> io::Result<()> {
-        let on: libc::c_int = 1;
-        // SAFETY: a plain setsockopt on a socket we own, with a correctly sized int.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd,
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                &on as *const libc::c_int as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r != 0 {
-            return Err(errno());
-        }
+        use nix::sys::socket::{setsockopt, sockopt::ReceiveTimestampns};
+        setsockopt(self, ReceiveTimestampns, &true)?;
         executor::core().reactor.keep_stamps(self.idx);
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! that lives for the whole run.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 
 use crate::engine::runtime::{sleep, TcpStream};
@@ -109,17 +109,7 @@ fn start_connect(addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<S
     sock.set_nodelay(true).map_err(|e| io_failure(e, true))?;
     if let Some(ip) = source {
         // Let connect() pick the port, so each source address gets its own full port range per target.
-        let on: libc::c_int = 1;
-        // SAFETY: a plain setsockopt on a socket we own, with a correctly sized int.
-        unsafe {
-            libc::setsockopt(
-                sock.as_raw_fd(),
-                libc::IPPROTO_IP,
-                libc::IP_BIND_ADDRESS_NO_PORT,
-                &on as *const libc::c_int as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::IpBindAddressNoPort, &true);
         sock.bind(&SocketAddr::new(ip, 0).into())
             .map_err(|e| io_failure(e, true))?;
     }
