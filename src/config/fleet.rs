@@ -168,11 +168,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Nanoseconds since the Unix epoch (0 before it).
 pub use super::units::rfc3339;
 
+/// Nanoseconds since the Unix epoch (0 before it).
 pub fn unix_ns(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The wall clock now, ns since the Unix epoch.
+pub fn unix_now_ns() -> u64 {
+    unix_ns(SystemTime::now())
 }
 
 /// A start this late (the time had passed when the run was planned) is still started, with a

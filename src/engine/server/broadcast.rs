@@ -13,8 +13,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use crate::config::fleet::unix_now_ns;
 use crate::proto::frame::{self, OpCode};
 
 /// Messages written per connection per poll at most (a connection far behind catches up on
@@ -33,12 +34,6 @@ pub struct Broadcast {
     waiting: RefCell<Vec<Waker>>,
 }
 
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 impl Broadcast {
     /// `rate` messages per second per connection, starting now.
     pub fn new(rate: f64, size: usize, epoch_unix_ns: u64) -> Broadcast {
@@ -53,7 +48,7 @@ impl Broadcast {
 
     /// The epoch for a new server: now.
     pub fn epoch_now() -> u64 {
-        unix_ns()
+        unix_now_ns()
     }
 
     /// The sequence number a connection opened now sends first.
@@ -66,13 +61,13 @@ impl Broadcast {
         loop {
             let next = self.tick.get() + 1;
             let due = self.epoch_unix_ns + next * self.period_ns;
-            let now = unix_ns();
+            let now = unix_now_ns();
             if due > now {
                 crate::engine::runtime::sleep(Duration::from_nanos(due - now)).await;
             }
             // Late ticks (a busy core) are caught up at once: the messages still say when they
             // were due.
-            let now = unix_ns();
+            let now = unix_now_ns();
             let latest = (now.saturating_sub(self.epoch_unix_ns) / self.period_ns).max(next);
             self.tick.set(latest);
             for w in self.waiting.borrow_mut().drain(..) {

@@ -14,6 +14,7 @@ use crossbeam_channel::Sender;
 use super::mix::Mix;
 use super::pacer::{Roster, Schedule};
 use super::slots::{Agenda, Slot};
+use crate::config::fleet::unix_now_ns;
 use crate::config::scenario::{PhaseKind, Scenario};
 use crate::config::RunPlan;
 use crate::engine::schedule::RateCurve;
@@ -171,10 +172,7 @@ impl Shard {
     pub fn arrival_ns(&self, rx_unix_ns: Option<u64>) -> u64 {
         let now = self.now_ns();
         let Some(rx) = rx_unix_ns else { return now };
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        now.saturating_sub(wall.saturating_sub(rx))
+        now.saturating_sub(unix_now_ns().saturating_sub(rx))
     }
 
     /// Unix time now, ns, for a `now_ns` reading.
@@ -345,8 +343,5 @@ impl Shard {
 
 /// Unix time at `t`, ns.
 fn unix_ns_at(t: Instant) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    now.saturating_sub(t.elapsed().as_nanos() as u64)
+    unix_now_ns().saturating_sub(t.elapsed().as_nanos() as u64)
 }
