@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -114,15 +114,7 @@ fn a_client_that_falls_behind_gets_an_inconclusive_verdict_not_ready() {
     let server = spawn_wsload_server();
     let url = format!("ws://127.0.0.1:{}/", server.port);
     let run = start_wsload(&["run", &url, "-c", "50", "--rate", "20", "-d", "3s", "--cores", "0"]);
-    let progress = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = progress.saturating_duration_since(Instant::now());
-        match run.stderr_lines.recv_timeout(left) {
-            Ok(line) if line.contains("sent/s") => break,
-            Ok(_) => continue,
-            Err(_) => panic!("no progress line within 20 s:\n{}", run.stderr_so_far()),
-        }
-    }
+    run.wait_for_line(Duration::from_secs(20), "progress line", |l| l.contains("sent/s"));
     run.signal("STOP");
     std::thread::sleep(Duration::from_millis(300));
     run.signal("CONT");

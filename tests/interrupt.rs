@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::sync::mpsc::RecvTimeoutError;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{spawn_wsload_server, start_wsload, Running};
 
@@ -19,24 +18,10 @@ fn field(line: &str, key: &str) -> Option<f64> {
 /// Wait until a progress line shows all `conns` connections open and messages being
 /// sent: the run is in its load phase. Returns that line.
 fn wait_for_load_phase(run: &Running, conns: f64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match run.stderr_lines.recv_timeout(left) {
-            Ok(line) => {
-                if line.starts_with('[')
-                    && field(&line, "open") == Some(conns)
-                    && field(&line, "sent/s").is_some_and(|s| s > 0.0)
-                {
-                    return line;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
-                "no progress line with {conns} connections open and messages sent; stderr so far:\n{}",
-                run.stderr_so_far()
-            ),
-        }
-    }
+    let what = format!("progress line with {conns} connections open and messages sent");
+    run.wait_for_line(Duration::from_secs(30), &what, |line| {
+        line.starts_with('[') && field(line, "open") == Some(conns) && field(line, "sent/s").is_some_and(|s| s > 0.0)
+    })
 }
 
 /// Interrupt `run` once it is in its load phase and check the partial summary.

@@ -373,15 +373,8 @@ fn echoes_waiting_while_the_client_is_stopped_are_timed_by_their_arrival() {
     let proxy = spawn_wsload_proxy(server.port, &["--latency", "50ms", "--direction", "downstream"]);
     let url = proxy.url();
     let run = start_wsload(&["run", &url, "-c", "50", "--rate", "40", "-d", "3s", "--cores", "0"]);
-    let progress = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let left = progress.saturating_duration_since(std::time::Instant::now());
-        match run.stderr_lines.recv_timeout(left) {
-            Ok(line) if line.contains("sent/s") => break,
-            Ok(_) => continue,
-            Err(_) => panic!("no progress line within 20 s:\n{}", run.stderr_so_far()),
-        }
-    }
+    let progress = std::time::Duration::from_secs(20);
+    run.wait_for_line(progress, "progress line", |l| l.contains("sent/s"));
     run.signal("STOP");
     std::thread::sleep(std::time::Duration::from_millis(600));
     run.signal("CONT");

@@ -312,14 +312,9 @@ fn interrupted_while_waiting_for_the_start() {
     let server = spawn_wsload_server();
     let r = start_wsload(&["run", &server.url(), "-c", "5", "--cores", "0", "--start-in", "60s"]);
     // Wait for the waiting line, then interrupt.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match r.stderr_lines.recv_timeout(Duration::from_secs(1)) {
-            Ok(l) if l.contains("waiting for the start") => break,
-            _ if std::time::Instant::now() > deadline => panic!("no waiting line: {}", r.stderr_so_far()),
-            _ => {}
-        }
-    }
+    r.wait_for_line(Duration::from_secs(30), "waiting line", |l| {
+        l.contains("waiting for the start")
+    });
     r.signal("INT");
     let o = r.wait(Duration::from_secs(20));
     assert_eq!(o.code, Some(130), "{}", o.stderr);

@@ -274,6 +274,20 @@ impl Running {
         self.stderr.as_ref().map(Collector::snapshot).unwrap_or_default()
     }
 
+    /// Wait up to `within` for a stderr line that `ok` accepts, and return it. Panics, naming
+    /// `what` and showing the stderr so far, if none comes (or the run ends first).
+    pub fn wait_for_line(&self, within: Duration, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if ok(&line) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no {what} within {within:?}; stderr so far:\n{}", self.stderr_so_far()),
+            }
+        }
+    }
+
     /// Send `signal` (e.g. "INT") to the run with kill(1).
     pub fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
