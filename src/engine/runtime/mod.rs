@@ -62,6 +62,15 @@ where
         .expect("spawn core thread")
 }
 
+/// Batch this core's completions while `on` (the client's open-loop pacer does): the core
+/// then wakes once per timer or batch, not once per completion. See `RingConfig::batch_us`.
+pub fn batch_completions(on: bool) {
+    // A pacer dropped after its core (at thread exit) has nothing to switch off.
+    if let Some(core) = executor::try_core() {
+        core.reactor.batch_completions(on);
+    }
+}
+
 /// Nanoseconds from `epoch` to now (the clock every core shares).
 #[inline]
 pub fn ns_since(epoch: Instant) -> u64 {

@@ -58,8 +58,10 @@ struct Socks {
 pub(crate) struct Reactor {
     ring: RefCell<IoUring<squeue::Entry, cqueue::Entry>>,
     socks: RefCell<Socks>,
-    /// Completion batching (µs, events), when the kernel has it.
+    /// Completion batching (µs, events), when configured and the kernel has it.
     batch: Option<(u32, u32)>,
+    /// Batching is on (see `batch_completions`).
+    batching: std::cell::Cell<bool>,
     /// The receive time of the last stamped read (Unix ns; 0: none), see `net::take_rx_stamp`.
     pub(crate) rx_stamp: std::cell::Cell<u64>,
 }
@@ -99,6 +101,7 @@ impl Reactor {
             ring: RefCell::new(ring),
             socks: RefCell::new(Socks::default()),
             batch,
+            batching: std::cell::Cell::new(false),
             rx_stamp: std::cell::Cell::new(0),
         })
     }
@@ -177,6 +180,13 @@ impl Reactor {
             );
         }
         wakers
+    }
+
+    /// Batch completions (if the ring was set up for it) while `on`: a core with nothing to
+    /// run then sleeps until a timer falls due, `batch_us` pass or `batch_events` completions
+    /// wait, instead of waking for each.
+    pub(crate) fn batch_completions(&self, on: bool) {
+        self.batching.set(on);
     }
 
     pub(crate) fn keep_stamps(&self, idx: u32) {
@@ -266,7 +276,7 @@ impl Reactor {
                     if let Some(ts) = &ts {
                         args = args.timespec(ts);
                     }
-                    let want = match self.batch {
+                    let want = match self.batch.filter(|_| self.batching.get()) {
                         Some((us, events)) => {
                             // Never past the timeout: the kernel arms the longer of the two.
                             let left = wait.map_or(u128::MAX, |d| d.as_micros().max(1));

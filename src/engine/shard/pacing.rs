@@ -3,7 +3,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::state::Shard;
+use super::state::{Shard, Traffic};
+use crate::engine::runtime::batch_completions;
 
 /// The pacer wakes at most once per this many µs and sends everything then due, so a core's
 /// wakeups (each an io_uring_enter and a context switch, half the client's cost when every send
@@ -23,6 +24,7 @@ pub async fn pace(shard: Rc<Shard>) {
     }
     let check = Duration::from_millis(20).as_nanos() as u64;
     let tick = crate::engine::runtime::tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US) as u64 * 1000;
+    let _batching = Batching;
     let mut cursor = 0u64;
     loop {
         let now = shard.now_ns();
@@ -30,6 +32,9 @@ pub async fn pace(shard: Rc<Shard>) {
         if now >= end {
             return;
         }
+        // While the clock drives the sends, the echoes can wait for the next tick (they are
+        // timed by their arrival); a closed-loop window's sends wait for them, so not then.
+        batch_completions(shard.traffic(now) == Traffic::Open);
         let due = roster.due(now);
         let from = if due.saturating_sub(cursor) > n {
             due - n
@@ -45,5 +50,14 @@ pub async fn pace(shard: Rc<Shard>) {
         if wake_at > now {
             crate::engine::runtime::sleep(Duration::from_nanos(wake_at - now)).await;
         }
+    }
+}
+
+/// Completion batching ends with the pacer, however it ends (cancelled included).
+struct Batching;
+
+impl Drop for Batching {
+    fn drop(&mut self) {
+        batch_completions(false);
     }
 }
