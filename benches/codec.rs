@@ -26,7 +26,7 @@ fn bench(name: &str, iters: u64, mut f: impl FnMut(u64)) {
 
 fn main() {
     for size in [64usize, 1024, 65_536] {
-        let template = payload::template(size, false);
+        let template = payload::template(size);
         let mut out = Vec::with_capacity(size + 64);
         let iters = (20_000_000 / size as u64).clamp(2_000, 2_000_000);
         bench(&format!("encode+stamp+mask binary {size} B"), iters, |i| {
@@ -66,14 +66,14 @@ fn main() {
             black_box(st.unwrap());
         });
     }
-    let mut big = payload::template(65_536, false);
+    let mut big = payload::template(65_536);
     bench("mask 64 KiB in place", 20_000, |i| {
         frame::apply_mask(&mut big, (i as u32).to_le_bytes(), 0);
         black_box(&big);
     });
     // 64 frames in one buffer, as one read at --in-flight 64 delivers them.
     let mut batch = Vec::new();
-    let mut msg = payload::template(64, false);
+    let mut msg = payload::template(64);
     payload::write(
         &mut msg,
         Stamp {

@@ -689,7 +689,7 @@ fn main() -> std::process::ExitCode {
             .collect(),
         rbuf: vec![0; 64 * 1024],
         frame: Vec::with_capacity(PAYLOAD + frame::MAX_HEADER_LEN),
-        template: payload::template(PAYLOAD, false),
+        template: payload::template(PAYLOAD),
         mask_state: 0x9E37_79B9,
         latency: histogram(),
         uncorrected: histogram(),

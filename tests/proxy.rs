@@ -240,7 +240,7 @@ fn resets_at_a_rate_give_the_expected_drops_and_the_recovery() {
 #[test]
 fn corruption_is_caught_and_counted_exactly_as_injected() {
     // One 64-byte echo at a time per connection (5/s each): every downstream chunk is one whole
-    // frame, so each flip lands in a payload and fails its CRC-32. The window stays clear of the
+    // frame, so each flip lands in a payload and fails the filler check. The window stays clear of the
     // handshakes (before) and the closing frames (after).
     let text = scenario(
         20,

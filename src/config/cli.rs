@@ -209,7 +209,7 @@ pub struct RunArgs {
     pub in_flight: Option<u32>,
 
     /// Message size in bytes (the payload). At least 24 for binary and 48 for text messages,
-    /// which carry a sequence number, timestamps and a CRC-32. Accepts `64`, `4KiB`, `1MiB`
+    /// which carry a sequence number, timestamps and a CRC-32C. Accepts `64`, `4KiB`, `1MiB`
     /// [default: 64].
     #[arg(long, value_parser = parse_bytes)]
     pub size: Option<u64>,

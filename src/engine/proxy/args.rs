@@ -34,7 +34,7 @@ corrupt    probability=P        flip one bit in the last byte of a chunk, for a 
 down                            refuse new connections (accepted, then reset at once)\n\n\
 Corruption rule: a chunk is what one read returned. The flip is in its last byte, so when chunks \
 hold whole WebSocket frames (small messages, one at a time per connection), every flip lands in a \
-payload and the client's CRC-32 counts it exactly once; a chunk that ends mid-frame or in a \
+payload and the client's payload check counts it exactly once; a chunk that ends mid-frame or in a \
 handshake can break framing instead (a protocol error, not a corrupted message).\n\n\
 Output: `listening on ADDR` on stdout, then one JSON line per --stats-interval with the counters \
 so far (accepted, refused, bytes each way, bytes delayed, chunks corrupted, resets, closes, ...) \

@@ -90,7 +90,7 @@ pub fn rate_deadline(from: Duration, start: Duration, end: Option<Duration>, wai
 }
 
 /// Flip bit `bit % 8` of the chunk's last byte. The rule is the last byte so that, when a chunk
-/// carries whole WebSocket frames, the flip lands in a payload (where the client's CRC-32 catches
+/// carries whole WebSocket frames, the flip lands in a payload (where the client's payload check catches
 /// it) and never in a frame header.
 pub fn flip_last(chunk: &mut [u8], bit: u64) {
     if let Some(b) = chunk.last_mut() {

@@ -35,7 +35,7 @@ impl Mix {
             types: types.to_vec(),
             cum,
             // ASCII filler: valid in text frames, and as good as any in binary ones.
-            template: payload::template(max, true).into_boxed_slice(),
+            template: payload::template(max).into_boxed_slice(),
         }
     }
 
