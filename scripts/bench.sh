@@ -10,6 +10,7 @@
 #   scripts/bench.sh proxy           # only the proxy's cost (below)
 #   scripts/bench.sh sweep           # the rate sweep of issue 14 against the peers (below)
 #   scripts/bench.sh server          # the server's cost per message and per idle connection (below)
+#   scripts/bench.sh flood           # full-speed echoes against the peers, one sitting (below)
 #   scripts/bench.sh soak            # the client's memory over a long run (below)
 #   KEEP=1 scripts/bench.sh ...      # keep every raw output (the directory is named at the end)
 #
@@ -44,6 +45,13 @@
 # floor client on CLIENT_CPU: bytes per idle connection (server VmRSS with CONNS idle connections
 # minus with 100, / (CONNS - 100)), then CPU us per echo at SERVER_RATES msg/s per connection
 # (default "1 3": 10k and 30k msg/s with 10,000 connections), over DURATION (default 15s).
+#
+# Flood (one sitting): each server, then each client (tcpkali if TCPKALI is set, wsload) at full
+# speed for DURATION (default 10s): tcpkali writes as fast as it can (its received rate is its
+# received bytes / 66), wsload keeps FLOOD_IN_FLIGHT messages (default 64) in flight per
+# connection and checks every echo. Per server and client: received msgs/s, client cores, CPU s
+# per million, lost; RUNS runs, medians.
+#   TCPKALI=/work/peers/bin/tcpkali REF_SERVER=/work/peers/bin/uws-echo RUNS=3 scripts/bench.sh flood
 #
 # Soak: CONNS connections x SOAK_RATE msg/s each (default 1), 64 B, for DURATION (default 10m),
 # client on CLIENT_CPU against `wsload serve` on SERVER_CPU; the client's VmRSS and RssAnon from
@@ -209,6 +217,7 @@ REF_SERVER=${REF_SERVER:-}
 SAMPLE_MARGIN=${SAMPLE_MARGIN:-0.5}
 KNEE_P99_MS=${KNEE_P99_MS:-10}
 SETTLE=${SETTLE:-2}
+FLOOD_IN_FLIGHT=${FLOOD_IN_FLIGHT:-64}
 SAMPLER_PID=""
 
 # secs DURATION : a duration (15s, 500ms, 2m, 15) in seconds
@@ -347,9 +356,12 @@ client_floor() {
 }
 
 # client_tcpkali RATE NAME : tcpkali, one worker thread, 64-byte messages ending in its latency marker
+# (RATE "flood": as fast as it can write)
 client_tcpkali() {
+    local rate=(-r "$1")
+    [[ "$1" == flood ]] && rate=()
     taskset -c "$CLIENT_CPU" "$TCPKALI" --ws -w "$TCPKALI_WORKERS" -c "$CONNS" --connect-rate 10000 -T "$DURATION" \
-        -m "$(printf 'x%.0s' $(seq 60))PING" -r "$1" --latency-marker PING --latency-percentiles 50,99 "$ADDR" \
+        -m "$(printf 'x%.0s' $(seq 60))PING" "${rate[@]}" --latency-marker PING --latency-percentiles 50,99 "$ADDR" \
         >"$WORK/$2.out" 2>"$WORK/$2.err" &
     local pid=$!
     watchdog "$pid"
@@ -359,8 +371,11 @@ client_tcpkali() {
 }
 
 # client_wsload RATE NAME : this build's wsload, on one core, with the server's CPU sampled by --server-pid
+# (RATE "flood": closed loop, FLOOD_IN_FLIGHT messages in flight per connection, every echo checked)
 client_wsload() {
-    taskset -c "$CLIENT_CPU" "$BIN" run "ws://$ADDR/" -c "$CONNS" --rate "$1" --size 64 -d "$DURATION" \
+    local load=(--rate "$1")
+    [[ "$1" == flood ]] && load=(--in-flight "$FLOOD_IN_FLIGHT")
+    taskset -c "$CLIENT_CPU" "$BIN" run "ws://$ADDR/" -c "$CONNS" "${load[@]}" --size 64 -d "$DURATION" \
         --cores "$CLIENT_CPU" --server-pid "$SERVER_PID" -q --out "$WORK/$2" >/dev/null 2>"$WORK/$2.err" &
     local pid=$!
     watchdog "$pid"
@@ -372,7 +387,7 @@ record() {
     python3 - "$@" "$WORK" "$CONNS" <<'PY'
 import json, os, re, sys
 kind, server, rate, run, name, work, conns = sys.argv[1:]
-rate, conns = float(rate), int(conns)
+rate, conns = (0.0 if rate == "flood" else float(rate)), int(conns)
 p = lambda ext: os.path.join(work, name + ext)
 r = {"client": kind, "server": server, "rate": rate, "offered": rate * conns, "run": int(run)}
 
@@ -401,7 +416,7 @@ if kind == "floor":
         f = json.loads(lines[-1])
         r.update(received_per_s=f["received_per_s"], lost=f["lost"] + f["corrupted"],
                  p50_ms=f["latency_us"]["p50"] / 1e3, p99_ms=f["latency_us"]["p99"] / 1e3,
-                 sd_p99_ms=f["send_delay_us"]["p99"] / 1e3, self_cpu_s=f["cpu_s"])
+                 p99w_ms=f["uncorrected_us"]["p99"] / 1e3, sd_p99_ms=f["send_delay_us"]["p99"] / 1e3, self_cpu_s=f["cpu_s"])
         from_window(f["received_per_s"])
 elif kind == "tcpkali":
     out = read(p(".out"))
@@ -413,7 +428,7 @@ elif kind == "tcpkali":
     else:
         # Echoed frames are 66 bytes on the wire (2-byte header, 64-byte payload), counted after the ramp.
         r.update(received_per_s=int(rcvd.group(1)) / 66 / float(dur.group(1)),
-                 p50_ms=float(lat.group(1)), p99_ms=float(lat.group(2)))
+                 p50_ms=float(lat.group(1)), p99_ms=float(lat.group(2)), p99w_ms=float(lat.group(2)))
         from_window(r["received_per_s"])
 else:
     try:
@@ -424,7 +439,8 @@ else:
         m, c, lat = s["messages"], s["client"], s["latency_us"]["corrected"]
         r.update(received_per_s=m["received"] / s["duration_s"], lost=m["lost"] + m["corrupted"],
                  cores=c["cpu_busy"], cpu_per_m=c["cpu_s_per_million_msgs"],
-                 p50_ms=lat["p50"] / 1e3, p99_ms=lat["p99"] / 1e3, sd_p99_ms=c["send_delay_us"]["p99"] / 1e3,
+                 p50_ms=lat["p50"] / 1e3, p99_ms=lat["p99"] / 1e3,
+                 p99w_ms=s["latency_us"]["uncorrected"]["p99"] / 1e3, sd_p99_ms=c["send_delay_us"]["p99"] / 1e3,
                  server_us=(s.get("server") or {}).get("cpu_s_per_million_msgs"))
 print(json.dumps(r))
 PY
@@ -437,7 +453,7 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 knee_ms = float(sys.argv[2])
 order = {"floor": 0, "tcpkali": 1, "wsload": 2}
-FIGS = ("received_per_s", "cores", "cpu_per_m", "p50_ms", "p99_ms", "sd_p99_ms", "server_us", "lost")
+FIGS = ("received_per_s", "cores", "cpu_per_m", "p50_ms", "p99_ms", "p99w_ms", "sd_p99_ms", "server_us", "lost")
 
 def med(runs, k):
     v = [x[k] for x in runs if x.get(k) is not None]
@@ -460,7 +476,8 @@ for server in dict.fromkeys(r["server"] for r in rows):
     srows = [r for r in rows if r["server"] == server]
     n_runs = max(r["run"] for r in srows)
     print(f"\n## server: {server}   (median of {n_runs} run(s); (x) = ratio to the floor at the same rate)")
-    head = ("offered", "client", "recv/s", "cores", "CPU s/1M msgs", "p50 ms", "p99 ms", "send-delay p99 ms",
+    head = ("offered", "client", "recv/s", "cores", "CPU s/1M msgs", "p50 ms", "p99 ms", "p99 from write",
+            "send-delay p99 ms",
             "server us/msg", "lost")
     table = [head]
     fig = {}
@@ -482,6 +499,7 @@ for server in dict.fromkeys(r["server"] for r in rows):
                 with_ratio(m["cpu_per_m"], fl.get("cpu_per_m"), 1),
                 with_ratio(m["p50_ms"], fl.get("p50_ms"), 2),
                 with_ratio(m["p99_ms"], fl.get("p99_ms"), 2),
+                with_ratio(m["p99w_ms"], fl.get("p99w_ms"), 2),
                 with_ratio(m["sd_p99_ms"], fl.get("sd_p99_ms"), 2),
                 num(m["server_us"], 1), num(m["lost"], 0)))
     widths = [max(len(row[i]) for row in table if len(row) > i and len(row) == len(head)) for i in range(len(head))]
@@ -505,7 +523,8 @@ for server in dict.fromkeys(r["server"] for r in rows):
     print("knee by send delay (highest offered msg/s with send-delay p99 <= 1 ms): " + knees("sd_p99_ms", 1.0))
 print("\n# messages are echoes (one send + one receive); CPU is user + system over the steady window;"
       " p50/p99 are corrected (from the intended send time) except tcpkali's (from the actual write,"
-      " whole run incl. ramp, 0.1 ms steps)")
+      " whole run incl. ramp, 0.1 ms steps); 'p99 from write' is every client's p99 from the actual"
+      " write, the figure to compare with tcpkali's")
 PY
 }
 
@@ -540,6 +559,51 @@ sweep() {
     done
     sweep_table "$results"
     echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# flood : each client at full speed against each server, one sitting (the issue-14 flood figure)
+flood() {
+    DURATION=${DURATION_SET:-10s}
+    local results=${SWEEP_OUT:-$WORK/flood.jsonl}
+    : >"$results"
+    local servers=(wsload) clients=(wsload) server client i name label
+    [[ -z "$REF_SERVER" ]] || servers=(ref wsload)
+    [[ -z "$TCPKALI" ]] || clients=(tcpkali wsload)
+    echo "# flood: $CONNS connections, 64 B binary, $DURATION, $RUNS run(s); tcpkali unthrottled, wsload" \
+        "--in-flight $FLOOD_IN_FLIGHT; client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ)"
+    for server in "${servers[@]}"; do
+        label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
+        start_named "$server"
+        for i in $(seq "$RUNS"); do
+            for client in "${clients[@]}"; do
+                kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
+                name="fl-$server-$client-$i"
+                if [[ "$client" == tcpkali ]]; then wait_ports 1000; else wait_ports; fi
+                "client_$client" flood "$name"
+                record "$client" "$label" flood "$i" "$name" | tee -a "$results" >&2
+                sleep "$SETTLE"
+            done
+        done
+        stop_server
+    done
+    python3 - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(f"{'server':<14}{'client':<9}{'recv msgs/s':>14}{'cores':>7}{'CPU s/1M':>10}{'lost':>6}  runs (recv msgs/s)")
+for server in dict.fromkeys(r["server"] for r in rows):
+    for client in dict.fromkeys(r["client"] for r in rows):
+        runs = [r for r in rows if r["server"] == server and r["client"] == client]
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            print(f"{server:<14}{client:<9}failed: {(runs[0]['error'] if runs else 'no run')[:100]}")
+            continue
+        med = lambda k: (statistics.median(v) if (v := [r[k] for r in ok if r.get(k) is not None]) else None)
+        f = lambda v, d: "-" if v is None else f"{v:,.{d}f}"
+        each = " ".join(f"{r['received_per_s'] / 1e6:.2f}M" for r in ok)
+        print(f"{server:<14}{client:<9}{f(med('received_per_s'), 0):>14}{f(med('cores'), 2):>7}"
+              f"{f(med('cpu_per_m'), 2):>10}{f(med('lost'), 0):>6}  {each}")
+print("# tcpkali: received bytes / 66 (frames unchecked); wsload: echoes checked (sequence and payload)")
+PY
 }
 
 # wait_marker FILE TEXT : until TEXT appears in FILE (at most 60 s)
@@ -657,6 +721,10 @@ if [[ "${1:-}" == "soak" ]]; then
 fi
 if [[ "${1:-}" == "sweep" ]]; then
     sweep
+    exit 0
+fi
+if [[ "${1:-}" == "flood" ]]; then
+    flood
     exit 0
 fi
 if [[ "${1:-}" == "server" ]]; then
