@@ -530,35 +530,47 @@ print("\n# messages are echoes (one send + one receive); CPU is user + system ov
 PY
 }
 
-# sweep : the rate sweep of issue 14, one sitting
-sweep() {
-    DURATION=${DURATION_SET:-15s}
-    local rates=${RATES:-1 2 3 4 5}
-    local results=${SWEEP_OUT:-$WORK/sweep.jsonl}
-    : >"$results"
-    local servers=(wsload) clients=(floor wsload)
+# sitting RESULTS PREFIX LOADS CLIENT... : each server (REF_SERVER if set, then `wsload serve`)
+# started fresh on SERVER_CPU, then RUNS rounds of every load in LOADS (msg/s per connection, or
+# "flood") by every CLIENT, one after another; each run's figures as a JSON line into RESULTS
+sitting() {
+    local results=$1 prefix=$2 loads=$3
+    shift 3
+    local clients=("$@") servers=(wsload) server load client i name label
     [[ -z "$REF_SERVER" ]] || servers=(ref wsload)
-    [[ -z "$TCPKALI" ]] || clients=(tcpkali floor wsload) # tcpkali first: the others leave fewer TIME_WAIT ports
-    echo "# sweep: $CONNS connections x {$rates} msg/s, 64 B binary, open loop, $DURATION steady, $RUNS run(s);" \
-        "client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    local server rate client i name label
+    : >"$results"
     for server in "${servers[@]}"; do
         label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
         start_named "$server"
         for i in $(seq "$RUNS"); do
-            for rate in $rates; do
+            for load in $loads; do
                 for client in "${clients[@]}"; do
+                    # tcpkali's flood does not end against a server that pushes back instead of dropping
+                    # (100 connections at -T 3s ran 36 s; 2,000 outlived the watchdog): only against REF_SERVER.
+                    [[ "$load" == flood && "$client" == tcpkali && "$server" == wsload ]] && continue
                     kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
-                    name="sw-$server-$rate-$client-$i"
+                    name="$prefix-$server-$load-$client-$i"
                     if [[ "$client" == tcpkali ]]; then wait_ports 1000; else wait_ports; fi
-                    "client_$client" "$rate" "$name"
-                    record "$client" "$label" "$rate" "$i" "$name" | tee -a "$results" >&2
+                    "client_$client" "$load" "$name"
+                    record "$client" "$label" "$load" "$i" "$name" | tee -a "$results" >&2
                     sleep "$SETTLE"
                 done
             done
         done
         stop_server
     done
+}
+
+# sweep : the rate sweep of issue 14, one sitting
+sweep() {
+    DURATION=${DURATION_SET:-15s}
+    local rates=${RATES:-1 2 3 4 5}
+    local results=${SWEEP_OUT:-$WORK/sweep.jsonl}
+    local clients=(floor wsload)
+    [[ -z "$TCPKALI" ]] || clients=(tcpkali floor wsload) # tcpkali first: the others leave fewer TIME_WAIT ports
+    echo "# sweep: $CONNS connections x {$rates} msg/s, 64 B binary, open loop, $DURATION steady, $RUNS run(s);" \
+        "client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    sitting "$results" sw "$rates" "${clients[@]}"
     sweep_table "$results"
     echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
@@ -567,30 +579,11 @@ sweep() {
 flood() {
     DURATION=${DURATION_SET:-10s}
     local results=${SWEEP_OUT:-$WORK/flood.jsonl}
-    : >"$results"
-    local servers=(wsload) clients=(wsload) server client i name label
-    [[ -z "$REF_SERVER" ]] || servers=(ref wsload)
+    local clients=(wsload)
     [[ -z "$TCPKALI" ]] || clients=(tcpkali wsload)
     echo "# flood: $CONNS connections, 64 B binary, $DURATION, $RUNS run(s); tcpkali unthrottled, wsload" \
         "--in-flight $FLOOD_IN_FLIGHT; client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ)"
-    for server in "${servers[@]}"; do
-        label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
-        start_named "$server"
-        for i in $(seq "$RUNS"); do
-            for client in "${clients[@]}"; do
-                # tcpkali's flood does not end against a server that pushes back instead of dropping
-                # (100 connections at -T 3s ran 36 s; 2,000 outlived the watchdog): only against REF_SERVER.
-                [[ "$client" == tcpkali && "$server" == wsload ]] && continue
-                kill -0 "$SERVER_PID" 2>/dev/null || { echo "# $label died; restarting it" >&2; start_named "$server"; }
-                name="fl-$server-$client-$i"
-                if [[ "$client" == tcpkali ]]; then wait_ports 1000; else wait_ports; fi
-                "client_$client" flood "$name"
-                record "$client" "$label" flood "$i" "$name" | tee -a "$results" >&2
-                sleep "$SETTLE"
-            done
-        done
-        stop_server
-    done
+    sitting "$results" fl flood "${clients[@]}"
     python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -602,7 +595,7 @@ for server in dict.fromkeys(r["server"] for r in rows):
             continue
         ok = [r for r in runs if "error" not in r]
         if not ok:
-            print(f"{server:<14}{client:<9}failed: {(runs[0]['error'] if runs else 'no run')[:100]}")
+            print(f"{server:<14}{client:<9}failed: {runs[0]['error'][:100]}")
             continue
         med = lambda k: (statistics.median(v) if (v := [r[k] for r in ok if r.get(k) is not None]) else None)
         f = lambda v, d: "-" if v is None else f"{v:,.{d}f}"
