@@ -1,7 +1,8 @@
 //! The `server` section of the summary: what the server under test paid for
 //! the load. Memory per connection is the slope of a least-squares fit of its
 //! memory against open connections (baseline, the ramp's samples and the start
-//! of the traffic), with R² and the number of points; CPU per message is its
+//! of the traffic, one point per connection count), with R² and the number of
+//! points; CPU per message is its
 //! CPU time over the traffic divided by the echoes in it. Then what the run
 //! left behind, and projections when the slope would hit a limit first.
 
@@ -155,7 +156,7 @@ impl Ramp {
         if let (Some(l), true) = (w.load, t.open_at_load > 0) {
             mem.push((t.open_at_load as f64, l.rss_bytes as f64));
         }
-        let fds = std::iter::once((0.0, before.fds as f64))
+        let fds: Vec<(f64, f64)> = std::iter::once((0.0, before.fds as f64))
             .chain(
                 t.timeline
                     .iter()
@@ -163,8 +164,29 @@ impl Ramp {
                     .filter_map(|p| p.server.map(|s| (p.open as f64, s.fds as f64))),
             )
             .collect();
-        Ramp { mem, kern, fds }
+        Ramp {
+            mem: per_count(&mem),
+            kern: per_count(&kern),
+            fds: per_count(&fds),
+        }
     }
+}
+
+/// One point per connection count, the mean of its samples, in order of count. A stepped
+/// ramp samples each plateau many times (and its last one only once, as the traffic starts);
+/// fitted as they are, the plateaus would weigh by how long they were held, and a jump in
+/// memory between two of them (an allocator growing its arena) would steer the whole slope.
+fn per_count(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut by_count = std::collections::BTreeMap::<u64, (f64, u32)>::new();
+    for &(open, v) in points {
+        let e = by_count.entry(open as u64).or_default();
+        e.0 += v;
+        e.1 += 1;
+    }
+    by_count
+        .into_iter()
+        .map(|(open, (sum, n))| (open as f64, sum / n as f64))
+        .collect()
 }
 
 /// CPU over the traffic: seconds per million echoed messages, and cores busy.
@@ -390,9 +412,25 @@ mod tests {
     fn memory_per_connection_is_the_slope_over_the_ramp() {
         let s = build(&scenario(400), &totals(2_000, 1, 1 << 40, 1 << 20)).unwrap();
         let m = s.memory_per_connection.unwrap();
-        assert_eq!((m.bytes_per_connection, m.r2, m.points), (2_000.0, Some(1.0), 5));
+        // 4 counts: the traffic start repeats the last ramp point's 400.
+        assert_eq!((m.bytes_per_connection, m.r2, m.points), (2_000.0, Some(1.0), 4));
         assert!(s.findings.is_empty(), "{:?}", s.findings);
         assert_eq!(s.cpu_busy, Some(0.5), "0.5 s of CPU over 1 s of traffic");
+    }
+
+    /// A stepped ramp as `wsload serve` showed it in CI: six samples on each of the first two
+    /// plateaus, one on the last (the traffic starts with it), and most of the growth between
+    /// the first two. Each plateau counts once, so the slope is the one from first to last.
+    #[test]
+    fn a_plateau_counts_once_however_long_it_was_held() {
+        let mut points = vec![(0.0, 6_000_000.0)];
+        points.extend([(1000.0, 6_628_000.0); 6]);
+        points.extend([(2000.0, 7_312_000.0); 6]);
+        points.push((3000.0, 7_460_000.0));
+        let m = cost(&per_count(&points)).unwrap();
+        assert_eq!((m.bytes_per_connection, m.points), (416.0, 3));
+        let unweighted = fit::linear(&points[1..]).unwrap().slope;
+        assert!(unweighted > 500.0, "the time-weighted slope was {unweighted}");
     }
 
     /// `totals` with 6 s of traffic at 400 connections (load 2 s to 8 s, a sample every 0.5 s)
