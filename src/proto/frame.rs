@@ -106,12 +106,14 @@ impl fmt::Display for FrameError {
 ///
 /// Returns `Ok(None)` when `buf` does not yet hold the whole header. The payload
 /// length is checked against `max_payload` here, before any caller allocates.
+#[inline]
 pub fn parse_header(buf: &[u8], expect_masked: bool, max_payload: u64) -> Result<Option<Header>, FrameError> {
     parse_header_ext(buf, expect_masked, max_payload, false)
 }
 
 /// [`parse_header`] where permessage-deflate was negotiated (`deflate`): RSV1 may then be set
 /// on the first frame of a data message.
+#[inline]
 pub fn parse_header_ext(
     buf: &[u8],
     expect_masked: bool,
