@@ -327,6 +327,11 @@ pub struct Recorder {
     /// ns since epoch of this core's first connect attempt and last completed handshake.
     pub first_connect_ns: Option<u64>,
     pub last_established_ns: Option<u64>,
+    /// The mix has one type and every corrected latency is an answer to it (no pushes): its
+    /// latency histogram would be a copy of `corrected`, so it is not recorded per message but
+    /// filled from `corrected` when the snapshots are merged ([`Recorder::add_histograms`]).
+    #[serde(skip)]
+    pub one_type: bool,
 }
 
 impl Default for Recorder {
@@ -350,6 +355,7 @@ impl Default for Recorder {
             first_errors: Vec::new(),
             first_connect_ns: None,
             last_established_ns: None,
+            one_type: false,
         }
     }
 }
@@ -378,6 +384,17 @@ impl Recorder {
     pub fn latency(&mut self, corrected_ns: u64, uncorrected_ns: u64) {
         self.corrected.saturating_record(corrected_ns.max(1));
         self.uncorrected.saturating_record(uncorrected_ns.max(1));
+    }
+
+    /// Count an answer to a message of type `t`, `corrected_ns` after its intended send time
+    /// (already recorded overall by [`Recorder::latency`]).
+    #[inline]
+    pub fn type_received(&mut self, t: usize, corrected_ns: u64) {
+        let ty = &mut self.types[t];
+        ty.received += 1;
+        if !self.one_type {
+            ty.latency.saturating_record(corrected_ns.max(1));
+        }
     }
 
     /// Its histograms, in one fixed order (the same for every recorder).
@@ -419,6 +436,7 @@ impl Recorder {
         rec.first_errors.clone_from(&self.first_errors);
         rec.first_connect_ns = self.first_connect_ns;
         rec.last_established_ns = self.last_established_ns;
+        rec.one_type = self.one_type;
         Snapshot {
             core,
             at_ns,
@@ -457,9 +475,8 @@ impl Recorder {
         }
         self.grow_types(o.types.len());
         for (mine, theirs) in self.types.iter_mut().zip(&o.types) {
-            mine.latency
-                .add(&theirs.latency)
-                .expect("histograms share their bounds");
+            let theirs = if o.one_type { &o.corrected } else { &theirs.latency };
+            mine.latency.add(theirs).expect("histograms share their bounds");
         }
     }
 
@@ -612,6 +629,33 @@ mod tests {
         r.error(ErrorKind::Reset, || "second".into());
         assert_eq!(r.first_errors.len(), 1);
         assert_eq!(r.counters.errors[ErrorKind::Reset as usize], 2);
+    }
+
+    /// With one type its latency is not recorded per message but comes from `corrected` in
+    /// the merge; with two, each type's comes from its own histogram.
+    #[test]
+    fn a_single_type_takes_its_latency_from_the_overall_histogram() {
+        let spares = Spares::new();
+        for (types, one_type) in [(1, true), (2, false)] {
+            let mut r = Recorder::default();
+            r.grow_types(types);
+            r.one_type = one_type;
+            for (i, ns) in [1_000u64, 2_000, 3_000].into_iter().enumerate() {
+                r.latency(ns, ns / 2);
+                r.type_received(i % types, ns);
+            }
+            assert_eq!(r.types[0].latency.len(), if one_type { 0 } else { 2 });
+            let snap = r.snapshot(0, 1, true, &spares);
+            let mut total = Recorder::default();
+            total.add_histograms(&snap.rec);
+            total.add_cumulative(&snap.rec);
+            let t0 = &total.types[0];
+            assert_eq!(
+                (t0.received, t0.latency.len()),
+                (if one_type { 3 } else { 2 }, t0.received)
+            );
+            assert_eq!(t0.latency == total.corrected, one_type);
+        }
     }
 
     #[test]

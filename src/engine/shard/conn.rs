@@ -559,9 +559,7 @@ impl Conn {
                 let sent_at = st.intended_ns + st.delay_ns;
                 let corrected = now.saturating_sub(st.intended_ns);
                 rec.latency(corrected, now.saturating_sub(sent_at));
-                let ty = &mut rec.types[(st.seq >> TYPE_SHIFT) as usize];
-                ty.received += 1;
-                ty.latency.saturating_record(corrected.max(1));
+                rec.type_received((st.seq >> TYPE_SHIFT) as usize, corrected);
                 self.credit = self.credit.saturating_add(1);
             }
         }

@@ -15,7 +15,7 @@ use super::mix::Mix;
 use super::pacer::{Roster, Schedule};
 use super::slots::{Agenda, Slot};
 use crate::config::fleet::unix_now_ns;
-use crate::config::scenario::{PhaseKind, Scenario};
+use crate::config::scenario::{Mode, PhaseKind, Scenario};
 use crate::config::RunPlan;
 use crate::engine::schedule::RateCurve;
 use crate::metrics::{Recorder, Snapshot};
@@ -306,6 +306,8 @@ impl Shard {
         rng ^= std::process::id() as u64;
         let mut rec = Recorder::default();
         rec.grow_types(sc.messages.len());
+        // Pushes are recorded overall only, so with them the one type's figures differ.
+        rec.one_type = sc.messages.len() == 1 && sc.mode != Mode::Subscribe;
         Shard {
             epoch,
             rec: RefCell::new(rec),

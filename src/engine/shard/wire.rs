@@ -110,9 +110,7 @@ pub fn record_reply(rec: &mut Recorder, p: Option<(Pending, bool)>, now: u64, in
             rec.counters.wire.reordered += u64::from(out_of_order);
             let corrected = now.saturating_sub(p.intended_ns);
             rec.latency(corrected, now.saturating_sub(p.intended_ns + p.delay_ns));
-            let ty = &mut rec.types[p.ty as usize];
-            ty.received += 1;
-            ty.latency.saturating_record(corrected.max(1));
+            rec.type_received(p.ty as usize, corrected);
         }
     }
 }
