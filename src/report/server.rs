@@ -2,9 +2,9 @@
 //! the load. Memory per connection is the slope of a least-squares fit of its
 //! memory against open connections (baseline, the ramp's samples and the start
 //! of the traffic, one point per connection count), with R² and the number of
-//! points; CPU per message is its
-//! CPU time over the traffic divided by the echoes in it. Then what the run
-//! left behind, and projections when the slope would hit a limit first.
+//! points; CPU per message is its CPU time over the traffic divided by the
+//! echoes in it. Then what the run left behind, and projections when the slope
+//! would hit a limit first.
 
 use serde::{Deserialize, Serialize};
 
@@ -66,15 +66,19 @@ impl CostFit {
     }
 }
 
-/// (open connections, value) pairs: the baseline at 0 first, then every time-line point up to
-/// the start of the traffic, and the traffic start itself. The fit uses the points with
-/// connections open (the first connections also pay for buffers that are allocated once, which
-/// would steepen the line); with fewer than three of those it falls back to all points, and
-/// with only two (a burst ramp inside one interval) the slope between them, without R².
-fn cost(points: &[(f64, f64)]) -> Option<CostFit> {
+/// The line through a ramp's (open connections, value) pairs: the baseline at 0 first, then
+/// every time-line point up to the start of the traffic, and the traffic start itself. It uses
+/// the points with connections open (the first connections also pay for buffers that are
+/// allocated once, which would steepen the line); with fewer than three of those, all points.
+fn ramp_fit(points: &[(f64, f64)]) -> Option<Fit> {
     let open: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0 > 0.0).collect();
-    let fitted = fit::linear(&open).or_else(|| fit::linear(points));
-    match fitted {
+    fit::linear(&open).or_else(|| fit::linear(points))
+}
+
+/// [`ramp_fit`] as a cost per connection; with only two points (a burst ramp inside one
+/// interval), the slope between them, without R².
+fn cost(points: &[(f64, f64)]) -> Option<CostFit> {
+    match ramp_fit(points) {
         Some(f) => Some(CostFit::from_fit(&f)),
         None => {
             let (a, b) = (points.first()?, points.last()?);
@@ -233,8 +237,7 @@ fn after_run_findings(after: Option<&AfterRun>, before: &TreeSample, peak_fds: u
 /// limit before the scenario's connection count.
 fn projections(sc: &Scenario, w: &ServerWatch, before: &TreeSample, ramp: &Ramp) -> Vec<String> {
     let mut findings = Vec::new();
-    let mem = &ramp.mem;
-    if let (Some(f), Some(k)) = (fit::linear(&mem[1..]).or_else(|| fit::linear(mem)), w.kernel_before) {
+    if let (Some(f), Some(k)) = (ramp_fit(&ramp.mem), w.kernel_before) {
         if let Some(n) = f.x_at(before.rss_bytes as f64 + k.mem_available_bytes as f64) {
             if n < sc.connections as f64 {
                 findings.push(format!(
