@@ -332,6 +332,11 @@ pub struct Recorder {
     /// filled from `corrected` when the snapshots are merged ([`Recorder::add_histograms`]).
     #[serde(skip)]
     pub one_type: bool,
+    /// Every phase is closed loop (or idle): each message is sent when it is due, so its latency
+    /// from the write equals its corrected latency. `uncorrected` is then not recorded per
+    /// message but filled from `corrected` when the snapshots are merged.
+    #[serde(skip)]
+    pub closed_loop: bool,
 }
 
 impl Default for Recorder {
@@ -356,6 +361,7 @@ impl Default for Recorder {
             first_connect_ns: None,
             last_established_ns: None,
             one_type: false,
+            closed_loop: false,
         }
     }
 }
@@ -383,7 +389,14 @@ impl Recorder {
     #[inline]
     pub fn latency(&mut self, corrected_ns: u64, uncorrected_ns: u64) {
         self.corrected.saturating_record(corrected_ns.max(1));
-        self.uncorrected.saturating_record(uncorrected_ns.max(1));
+        if self.closed_loop {
+            debug_assert_eq!(
+                corrected_ns, uncorrected_ns,
+                "a closed loop sends every message when it is due"
+            );
+        } else {
+            self.uncorrected.saturating_record(uncorrected_ns.max(1));
+        }
     }
 
     /// Count an answer to a message of type `t`, `corrected_ns` after its intended send time
@@ -437,6 +450,7 @@ impl Recorder {
         rec.first_connect_ns = self.first_connect_ns;
         rec.last_established_ns = self.last_established_ns;
         rec.one_type = self.one_type;
+        rec.closed_loop = self.closed_loop;
         Snapshot {
             core,
             at_ns,
@@ -462,7 +476,7 @@ impl Recorder {
     pub fn add_histograms(&mut self, o: &Recorder) {
         let theirs = [
             &o.corrected,
-            &o.uncorrected,
+            if o.closed_loop { &o.corrected } else { &o.uncorrected },
             &o.send_delay,
             &o.connect_time,
             &o.tcp_time,
@@ -655,6 +669,26 @@ mod tests {
                 (if one_type { 3 } else { 2 }, t0.received)
             );
             assert_eq!(t0.latency == total.corrected, one_type);
+        }
+    }
+
+    /// In a closed loop the latency from the write is the corrected one: recorded once, and
+    /// the merge fills `uncorrected` from `corrected`; an open loop records both.
+    #[test]
+    fn a_closed_loop_takes_its_write_latency_from_the_corrected_histogram() {
+        let spares = Spares::new();
+        for closed in [true, false] {
+            let mut r = Recorder::default();
+            r.closed_loop = closed;
+            for ns in [1_000u64, 2_000, 3_000] {
+                r.latency(ns, if closed { ns } else { ns / 2 });
+            }
+            assert_eq!(r.uncorrected.len(), if closed { 0 } else { 3 });
+            let snap = r.snapshot(0, 1, true, &spares);
+            let mut total = Recorder::default();
+            total.add_histograms(&snap.rec);
+            assert_eq!((total.corrected.len(), total.uncorrected.len()), (3, 3));
+            assert_eq!(total.uncorrected == total.corrected, closed);
         }
     }
 

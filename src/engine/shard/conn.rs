@@ -666,8 +666,7 @@ impl Conn {
             frame::write_header(&mut out, true, mix.opcode(t), size as u64, Some(mask));
             let start = out.len();
             out.extend_from_slice(&mix.template[..size]);
-            payload::write(&mut out[start..], self.stamp(t, intended, now), mix.is_text(t));
-            frame::apply_mask(&mut out[start..], mask, 0);
+            payload::write_masked(&mut out[start..], self.stamp(t, intended, now), mix.is_text(t), mask);
             self.sent += 1;
             bytes += size as u64;
             rec.types[t].sent += 1;

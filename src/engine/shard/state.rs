@@ -308,6 +308,11 @@ impl Shard {
         rec.grow_types(sc.messages.len());
         // Pushes are recorded overall only, so with them the one type's figures differ.
         rec.one_type = sc.messages.len() == 1 && sc.mode != Mode::Subscribe;
+        // A closed loop stamps each message with the time it is sent (`Conn::generate`).
+        rec.closed_loop = sc
+            .phases
+            .iter()
+            .all(|p| matches!(p.kind, PhaseKind::InFlight { .. } | PhaseKind::Idle));
         Shard {
             epoch,
             rec: RefCell::new(rec),
