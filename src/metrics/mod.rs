@@ -678,8 +678,10 @@ mod tests {
     fn a_closed_loop_takes_its_write_latency_from_the_corrected_histogram() {
         let spares = Spares::new();
         for closed in [true, false] {
-            let mut r = Recorder::default();
-            r.closed_loop = closed;
+            let mut r = Recorder {
+                closed_loop: closed,
+                ..Default::default()
+            };
             for ns in [1_000u64, 2_000, 3_000] {
                 r.latency(ns, if closed { ns } else { ns / 2 });
             }
