@@ -29,6 +29,8 @@
 # SERVER_CPU: REF_SERVER (if set: a command that takes a port, e.g. /work/peers/bin/uws-echo)
 # and `wsload serve`. Clients, each pinned to CLIENT_CPU: tcpkali (if TCPKALI is set: its
 # binary), the floor (benches/floor.rs: epoll, one send and one recv per message) and wsload.
+# scripts/peers.sh builds tcpkali and the reference server outside the repository and prints
+# the two exports (`eval "$(scripts/peers.sh)"`).
 # Per rate and client: client cores used and CPU s per million echoes over the steady window
 # (user + system from /proc/PID/stat: the floor and tcpkali sampled from outside, SAMPLE_MARGIN
 # inside each end of the window; wsload from its summary.json, whose window is its load phase),
