@@ -91,6 +91,44 @@ fn added_latency_appears_in_the_latency_histogram() {
     assert_eq!(c["bytes_delayed"], c["bytes_downstream"], "{c}");
 }
 
+/// The pacer sends what falls due within its lead (half a tick) early; such a message must be
+/// timed from when it left, never from its later planned time. Through a proxy that holds every
+/// echo 20 ms, no latency can then be under 20 ms. With a 4 ms tick the lead is 2 ms, so timing
+/// an early send from its planned time would put about half of the echoes near 18-20 ms.
+#[test]
+fn an_early_send_is_timed_from_when_it_leaves() {
+    let server = spawn_wsload_server();
+    let proxy = spawn_wsload_proxy(server.port, &["--latency", "20ms", "--direction", "downstream"]);
+    let url = proxy.url();
+    let args = [
+        "run",
+        url.as_str(),
+        "--cores",
+        "0",
+        "-q",
+        "--drain",
+        "1s",
+        "-c",
+        "20",
+        "--rate",
+        "50",
+        "-d",
+        "2s",
+    ];
+    let o = start_wsload_env(&args, &[("WSLOAD_PACER_TICK_US", "4000")]).wait(RUN_TIMEOUT);
+    o.assert_clean();
+    let log = std::fs::read(o.out_dir.join("latency.hlog")).expect("latency.hlog");
+    let h = wsload::report::hlog::read_merged(&log).expect("latency.hlog reads back");
+    assert_eq!(h.len(), o.num("/messages/received"), "every echo is in the log");
+    // 20 ms less the histogram's bucket (3 significant digits: 16 µs at 20 ms).
+    assert!(
+        h.min() >= 19_980_000,
+        "an echo took {} us through a 20 ms proxy: an early send was timed from its plan\n{}",
+        h.min() / 1000,
+        o.pretty()
+    );
+}
+
 #[test]
 fn slicing_to_one_byte_chunks_loses_nothing() {
     let server = spawn_wsload_server();

@@ -346,9 +346,15 @@ impl Drop for Running {
 
 /// Start `wsload ARGS... --out DIR` with DIR fresh and unique (nothing else is added).
 pub fn start_wsload(args: &[&str]) -> Running {
+    start_wsload_env(args, &[])
+}
+
+/// `start_wsload` with environment variables set for the run (the engine's tunables).
+pub fn start_wsload_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     let out_dir = fresh_dir();
     let mut cmd = Command::new(WSLOAD);
     cmd.args(args)
+        .envs(env.iter().copied())
         .arg("--out")
         .arg(&out_dir)
         .stdin(Stdio::null())

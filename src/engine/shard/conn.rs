@@ -614,8 +614,9 @@ impl Conn {
         let now = shard.now_ns();
         let end = shard.load_end_ns.get();
         let sched = shard.schedule(self.local as u64);
-        // Open loop: everything scheduled before the end goes out, even if late.
-        let due = sched.due(now.min(end.saturating_sub(1)));
+        // Open loop: everything scheduled before the end goes out, even if late, and what falls
+        // due within the pacer's lead goes out now (`pacing::Ticks`).
+        let due = sched.due((now + shard.ticks.lead_ns).min(end.saturating_sub(1)));
         if self.hold == Some(FaultKind::Pause) {
             // Paused: what falls due now is skipped, not sent late.
             shard.rec.borrow_mut().counters.skipped += due.saturating_sub(self.k);
@@ -652,7 +653,12 @@ impl Conn {
         let plain = mix.stamped() && !self.deflate;
         for i in 0..n {
             let t = mix.pick(shard.next_u32());
-            let intended = if open { sched.intended_ns(self.k + i) } else { now };
+            // An early send is timed from when it leaves.
+            let intended = if open {
+                sched.intended_ns(self.k + i).min(now)
+            } else {
+                now
+            };
             if !plain {
                 drop(rec);
                 bytes += self.compose(&mut out, t, intended, now) as u64;
