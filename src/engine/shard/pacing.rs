@@ -14,11 +14,13 @@ use crate::engine::runtime::batch_completions;
 const PACER_TICK_US: u32 = 500;
 
 /// How the pacer fits the schedule to its wakeups: it wakes every `tick_ns` at most and sends
-/// what falls due up to `lead_ns` ahead (half a tick: each send to the nearest wakeup, so at
-/// most half a tick early or late, instead of up to a whole tick late). An early send is
+/// what falls due up to `lead_ns` ahead. The lead is a whole tick: each message leaves at the
+/// last wakeup before its planned time, up to a tick early, instead of the first one after it,
+/// up to a tick late. The tick is the load generator's own granularity, not the server's
+/// latency, and the messages are grouped the same way, one tick earlier. An early send is
 /// stamped with the time it leaves, not its planned time (`Conn::generate`), so its latency is
-/// the one it had and never less; a late one keeps its planned time, and the delay is recorded
-/// (send delay) and counted in the corrected latency.
+/// the one it had and never less; a send that leaves late (a busy or stalled client) keeps its
+/// planned time, and the delay is recorded (send delay) and counted in the corrected latency.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticks {
     pub tick_ns: u64,
@@ -31,7 +33,7 @@ impl Ticks {
         let tick = crate::engine::runtime::tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US) as u64 * 1000;
         let lead = crate::engine::runtime::tunable("WSLOAD_PACER_LEAD_US", u32::MAX);
         let lead = if lead == u32::MAX {
-            tick / 2
+            tick
         } else {
             (lead as u64 * 1000).min(tick)
         };
