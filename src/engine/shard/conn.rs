@@ -615,7 +615,7 @@ impl Conn {
         let end = shard.load_end_ns.get();
         let sched = shard.schedule(self.local as u64);
         // Open loop: everything scheduled before the end goes out, even if late, and what falls
-        // due within the pacer's lead goes out now (`pacing::Ticks`).
+        // due within the pacer's lead goes out now (`pacer::Ticks`).
         let due = sched.due((now + shard.ticks.lead_ns).min(end.saturating_sub(1)));
         if self.hold == Some(FaultKind::Pause) {
             // Paused: what falls due now is skipped, not sent late.

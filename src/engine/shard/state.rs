@@ -133,8 +133,8 @@ pub struct Shard {
     pub mix: Mix,
     /// Open-loop messages per connection over the traffic phases.
     pub curve: RateCurve,
-    /// How the open-loop pacer rounds the schedule to its wakeups (`pacing::Ticks`).
-    pub ticks: super::pacing::Ticks,
+    /// How the open-loop pacer rounds the schedule to its wakeups (`pacer::Ticks`).
+    pub ticks: super::pacer::Ticks,
     pub phase: Cell<Phase>,
     pub run_start_ns: Cell<u64>,
     pub load_start_ns: Cell<u64>,
@@ -327,7 +327,7 @@ impl Shard {
             epoch_unix_ns: unix_ns_at(epoch),
             mix: Mix::new(&sc.messages),
             curve: RateCurve::new(&sc.phases),
-            ticks: super::pacing::Ticks::from_env(),
+            ticks: super::pacer::Ticks::from_env(),
             phase: Cell::new(Phase::Connect),
             run_start_ns: Cell::new(u64::MAX),
             load_start_ns: Cell::new(u64::MAX),
