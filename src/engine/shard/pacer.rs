@@ -36,16 +36,11 @@ pub struct Ticks {
 impl Ticks {
     /// The defaults, or `WSLOAD_PACER_TICK_US` and `WSLOAD_PACER_LEAD_US` (at most a tick).
     pub fn from_env() -> Ticks {
-        let tick = crate::engine::runtime::tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US) as u64 * 1000;
-        let lead = crate::engine::runtime::tunable("WSLOAD_PACER_LEAD_US", u32::MAX);
-        let lead = if lead == u32::MAX {
-            tick
-        } else {
-            (lead as u64 * 1000).min(tick)
-        };
+        let tick_us = crate::engine::runtime::tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US);
+        let lead_us = crate::engine::runtime::tunable("WSLOAD_PACER_LEAD_US", tick_us).min(tick_us);
         Ticks {
-            tick_ns: tick,
-            lead_ns: lead,
+            tick_ns: tick_us as u64 * 1000,
+            lead_ns: lead_us as u64 * 1000,
         }
     }
 }
