@@ -12,11 +12,12 @@
 
 use crate::engine::schedule::RateCurve;
 
-/// The pacer wakes at most once per this many µs and sends everything then due, so a core's
-/// wakeups (each an io_uring_enter and a context switch, half the client's cost when every send
-/// woke it) stay few whatever the rate. Measured at 10,000 msg/s on one core (loaded machine,
-/// default run): 0 µs 43.0 CPU s per million messages, p50 220 µs; 250 µs 30.0 s, p50 326 µs;
-/// 500 µs 21.8 s, p50 486 µs. `WSLOAD_PACER_TICK_US` overrides it.
+/// The pacer wakes at most once per this many µs and sends what falls due before its next
+/// wakeup (`Ticks`), so a core's wakeups (each an io_uring_enter and a context switch, half the
+/// client's cost when every send woke it) stay few whatever the rate. Measured at 10,000 msg/s
+/// on one core: a 500 µs tick costs 12.4-14.8 CPU s per million messages, a 250 µs tick
+/// 19.2 s with no better tail (corrected p50 0.03 ms for both, with the lead; the figures are
+/// in docs/benchmarks.md). `WSLOAD_PACER_TICK_US` overrides it.
 const PACER_TICK_US: u32 = 500;
 
 /// How the pacer fits the schedule to its wakeups: it wakes every `tick_ns` at most and sends
