@@ -572,6 +572,8 @@ sweep() {
     [[ -z "$TCPKALI" ]] || clients=(tcpkali floor wsload) # tcpkali first: the others leave fewer TIME_WAIT ports
     echo "# sweep: $CONNS connections x {$rates} msg/s, 64 B binary, open loop, $DURATION steady, $RUNS run(s);" \
         "client CPU $CLIENT_CPU, server CPU $SERVER_CPU; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    # The floor under every tail below: how late this machine wakes a sleeping thread (wsload doctor).
+    echo "# $(taskset -c "$CLIENT_CPU" "$BIN" doctor -c 1 --external-server | grep '^timer wake-up' | sed 's/  \+/: /; s/  .*//')"
     sitting "$results" sw "$rates" "${clients[@]}"
     sweep_table "$results"
     echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

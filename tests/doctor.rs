@@ -82,10 +82,30 @@ fn doctor_reports_this_machines_limits() {
         );
     }
     // Every row has a status.
-    for name in ["fs.file-max", "fs.nr_open", "tcp_tw_reuse", "CPUs", "somaxconn"] {
+    for name in [
+        "fs.file-max",
+        "fs.nr_open",
+        "tcp_tw_reuse",
+        "CPUs",
+        "somaxconn",
+        "timer wake-up",
+    ] {
         let r = row(&out, name);
         assert!(r.iter().any(|c| ["ok", "WARN", "FAIL"].contains(c)), "{name}: {out}");
     }
+    // The wake-up lateness is measured here: three figures, in order.
+    let late = row(&out, "timer wake-up")[1];
+    let us: Vec<f64> = late
+        .strip_prefix("late by ")
+        .unwrap_or_else(|| panic!("{out}"))
+        .split(", ")
+        .map(|part| {
+            let (_, value) = part.split_once(' ').unwrap();
+            let (n, unit) = value.split_once(' ').unwrap();
+            n.parse::<f64>().unwrap() * if unit == "ms" { 1000.0 } else { 1.0 }
+        })
+        .collect();
+    assert!(us.len() == 3 && us[0] <= us[1] && us[1] <= us[2], "{late}");
     assert_eq!(
         row(&out, "fs.nr_open")[1],
         thousands(proc_sys("fs/nr_open").parse().unwrap())

@@ -20,9 +20,11 @@ use std::fmt::Write as _;
 use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
 
 use crate::config::cli::DoctorArgs;
+use crate::engine::shard::pacer::PACER_TICK_US;
 use crate::sys::cores;
 use crate::sys::limits::{self, FD_OVERHEAD_BASE, FD_OVERHEAD_PER_EXECUTOR};
 use crate::sys::thousands;
+use crate::sys::wakeup;
 
 /// Messages per second one client core sends and receives with a
 /// sub-millisecond p50 when every message is its own socket event (measured,
@@ -64,6 +66,8 @@ pub struct Facts {
     pub tw_reuse: Option<u64>,
     /// CPUs this process may run on, sorted.
     pub cpus: Vec<usize>,
+    /// How late timed wakeups are here ([`wakeup::probe`]); `None` when not measured.
+    pub wakeup: Option<wakeup::Lateness>,
 }
 
 /// The load asked about.
@@ -182,6 +186,7 @@ pub fn checks(facts: &Facts, req: &Request) -> Vec<Check> {
     out.push(conntrack(facts, req));
     out.push(tw_reuse(facts, req));
     out.push(cpus(facts, req));
+    out.push(wakeup_check(facts));
     if let Some(rate) = req.rate.filter(|r| *r > 0.0) {
         out.push(rate_check(req, rate, e));
     }
@@ -514,6 +519,54 @@ fn rate_check(req: &Request, rate: f64, e: usize) -> Check {
     )
 }
 
+/// Timed sleeps the doctor measures (1 s in all), each one client tick long.
+const WAKEUP_SAMPLES: usize = 2_000;
+
+fn wakeup_check(facts: &Facts) -> Check {
+    let tick = PACER_TICK_US as f64;
+    let needed = format!("p99.9 ≤ {}", micros(tick));
+    let formula = "the client's pacer tick";
+    let Some(l) = facts.wakeup else {
+        return check("timer wake-up", "not measured".into(), needed, formula);
+    };
+    let c = check(
+        "timer wake-up",
+        format!(
+            "late by p50 {}, p99 {}, p99.9 {}",
+            micros(l.p50_us),
+            micros(l.p99_us),
+            micros(l.p999_us)
+        ),
+        needed,
+        formula,
+    );
+    if l.p999_us <= tick {
+        return c;
+    }
+    c.warn(
+        "dedicated CPUs (bare metal, or vCPUs the host runs nothing else on)",
+        format!(
+            "a thread that sleeps here wakes up to {} late (p99.9 of {} sleeps of {}; the latest {}), \
+             as on a virtual machine whose CPUs the host also runs. The client and the server both \
+             sleep between messages, so latency percentiles of that size are this machine's, not \
+             the server's: compare tools in one sitting, and read the tail with this in mind",
+            micros(l.p999_us),
+            thousands(l.samples as u64),
+            micros(l.period_us as f64),
+            micros(l.max_us)
+        ),
+    )
+}
+
+/// A duration in µs as "45 µs" or, from a millisecond, "1.46 ms".
+fn micros(us: f64) -> String {
+    if us < 1000.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{:.2} ms", us / 1000.0)
+    }
+}
+
 /// The figures [`checks`] needs, read from this machine. Missing files give
 /// `None` fields, never an error.
 pub fn read_facts() -> Facts {
@@ -537,6 +590,7 @@ pub fn read_facts() -> Facts {
         conntrack_max,
         tw_reuse: sys("net/ipv4/tcp_tw_reuse"),
         cpus: cores::available_cpus(),
+        wakeup: wakeup::probe(std::time::Duration::from_micros(PACER_TICK_US as u64), WAKEUP_SAMPLES),
     }
 }
 
@@ -702,6 +756,7 @@ mod tests {
             conntrack_max: Some(262_144),
             tw_reuse: Some(2),
             cpus: vec![0, 1],
+            wakeup: None,
         }
     }
 
@@ -875,6 +930,34 @@ mod tests {
         r.cores = None;
         r.local_server = false;
         assert_eq!(status(&f, &r, "CPUs"), Status::Ok);
+    }
+
+    #[test]
+    fn timer_wakeup_warns_past_the_tick() {
+        let mut f = facts();
+        let c = find(&checks(&f, &req(10)), "timer wake-up").clone();
+        assert_eq!((c.status, c.current.as_str()), (Status::Ok, "not measured"));
+        let late = |p999_us| wakeup::Lateness {
+            samples: 2_000,
+            period_us: 500,
+            p50_us: 45.0,
+            p99_us: 250.0,
+            p999_us,
+            max_us: 4_000.0,
+        };
+        f.wakeup = Some(late(400.0));
+        let c = find(&checks(&f, &req(10)), "timer wake-up").clone();
+        assert_eq!(c.status, Status::Ok);
+        assert_eq!(c.current, "late by p50 45 µs, p99 250 µs, p99.9 400 µs");
+        f.wakeup = Some(late(1_460.0));
+        let c = find(&checks(&f, &req(10)), "timer wake-up").clone();
+        assert_eq!(c.status, Status::Warn);
+        let why = c.why.unwrap();
+        assert!(
+            why.contains("up to 1.46 ms late") && why.contains("the latest 4.00 ms"),
+            "{why}"
+        );
+        assert!(can_run(&checks(&f, &req(10))), "a late clock warns, never fails");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   as a table of current value, needed value (a formula in N) and fix.
 //! - [`procstat`]: CPU time, memory and open files of a process, read from
 //!   `/proc` while a run goes on.
+//! - [`wakeup`]: how late this machine wakes a sleeping thread (the floor under measured
+//!   latency), for `wsload doctor`.
 //!
 //! The shell side of the same advice (sysctl values as formulas in the number
 //! of connections N) is in `tuning/`.
@@ -21,6 +23,7 @@ pub mod clock;
 pub mod cores;
 pub mod limits;
 pub mod procstat;
+pub mod wakeup;
 
 /// Format an integer with thousands separators: `10064` → `"10,064"`.
 ///

@@ -18,7 +18,7 @@ use crate::engine::schedule::RateCurve;
 /// on one core: a 500 µs tick costs 12.4-14.8 CPU s per million messages, a 250 µs tick
 /// 19.2 s with no better tail (corrected p50 0.03 ms for both, with the lead; the figures are
 /// in docs/benchmarks.md). `WSLOAD_PACER_TICK_US` overrides it.
-const PACER_TICK_US: u32 = 500;
+pub const PACER_TICK_US: u32 = 500;
 
 /// How the pacer fits the schedule to its wakeups: it wakes every `tick_ns` at most and sends
 /// what falls due up to `lead_ns` ahead. The lead is a whole tick: each message leaves at the
