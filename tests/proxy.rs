@@ -91,7 +91,7 @@ fn added_latency_appears_in_the_latency_histogram() {
     assert_eq!(c["bytes_delayed"], c["bytes_downstream"], "{c}");
 }
 
-/// The pacer sends what falls due within its lead (a tick) early; such a message must be timed
+/// The pacer sends what falls due within its lead (at least a tick) early; such a message must be timed
 /// from when it left, never from its later planned time. Through a proxy that holds every echo
 /// 20 ms, no latency can then be under 20 ms. With a 4 ms tick the lead is 4 ms, so timing an
 /// early send from its planned time would put most of the echoes at 16-20 ms.
