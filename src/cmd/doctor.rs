@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
 
 use crate::config::cli::DoctorArgs;
+use crate::config::units::fmt_us;
 use crate::engine::shard::pacer::PACER_TICK_US;
 use crate::sys::cores;
 use crate::sys::limits::{self, FD_OVERHEAD_BASE, FD_OVERHEAD_PER_EXECUTOR};
@@ -524,7 +525,7 @@ const WAKEUP_SAMPLES: usize = 2_000;
 
 fn wakeup_check(facts: &Facts) -> Check {
     let tick = PACER_TICK_US as f64;
-    let needed = format!("p99.9 ≤ {}", micros(tick));
+    let needed = format!("p99.9 ≤ {}", fmt_us(tick));
     let formula = "the client's pacer tick";
     let Some(l) = facts.wakeup else {
         return check("timer wake-up", "not measured".into(), needed, formula);
@@ -533,9 +534,9 @@ fn wakeup_check(facts: &Facts) -> Check {
         "timer wake-up",
         format!(
             "late by p50 {}, p99 {}, p99.9 {}",
-            micros(l.p50_us),
-            micros(l.p99_us),
-            micros(l.p999_us)
+            fmt_us(l.p50_us),
+            fmt_us(l.p99_us),
+            fmt_us(l.p999_us)
         ),
         needed,
         formula,
@@ -550,21 +551,12 @@ fn wakeup_check(facts: &Facts) -> Check {
              as on a virtual machine whose CPUs the host also runs. The client and the server both \
              sleep between messages, so latency percentiles of that size are this machine's, not \
              the server's: compare tools in one sitting, and read the tail with this in mind",
-            micros(l.p999_us),
+            fmt_us(l.p999_us),
             thousands(l.samples as u64),
-            micros(l.period_us as f64),
-            micros(l.max_us)
+            fmt_us(l.period_us as f64),
+            fmt_us(l.max_us)
         ),
     )
-}
-
-/// A duration in µs as "45 µs" or, from a millisecond, "1.46 ms".
-fn micros(us: f64) -> String {
-    if us < 1000.0 {
-        format!("{us:.0} µs")
-    } else {
-        format!("{:.2} ms", us / 1000.0)
-    }
 }
 
 /// The figures [`checks`] needs, read from this machine. Missing files give

@@ -121,6 +121,19 @@ pub fn trim_float(v: f64) -> String {
     }
 }
 
+/// Microseconds for people: `381 µs`, `3.84 ms`, `1.20 s`; `–` for NaN or infinity.
+pub fn fmt_us(us: f64) -> String {
+    if !us.is_finite() {
+        "–".to_string()
+    } else if us >= 1e6 {
+        format!("{:.2} s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{} µs", us.round() as i64)
+    }
+}
+
 /// `30s`, `1.5s`, `250ms`, `2m30s`.
 pub fn fmt_dur(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;

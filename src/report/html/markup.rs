@@ -101,20 +101,7 @@ pub(crate) fn fmt_num(x: f64) -> String {
     }
 }
 
-/// Microseconds for people: `381 µs`, `3.84 ms`, `1.20 s`.
-pub(crate) fn fmt_us(us: f64) -> String {
-    if !us.is_finite() {
-        "–".to_string()
-    } else if us >= 1e6 {
-        format!("{:.2} s", us / 1e6)
-    } else if us >= 1e3 {
-        format!("{:.2} ms", us / 1e3)
-    } else {
-        format!("{} µs", us.round() as i64)
-    }
-}
-
-pub(crate) use crate::config::units::fmt_bytes;
+pub(crate) use crate::config::units::{fmt_bytes, fmt_us};
 
 /// A fraction as a percentage: `99.95%`.
 pub(crate) fn fmt_pct(f: f64) -> String {
