@@ -26,7 +26,8 @@ pub const PACER_TICK_US: u32 = 500;
 /// still sends on time, as long as it is less late than the lead less a tick; with a one-tick
 /// lead every late wakeup made sends late, and the lateness went into the corrected latency as
 /// if the server had caused it. Interleaved at 10k msg/s against `wsload serve`: send-delay p99
-/// 0.30-2.0 ms with a 500 µs lead, 0 with 2 ms, at the same CPU (docs/benchmarks.md).
+/// 0.69-3.36 ms with a 500 µs lead, 0 in two runs of three with 2 ms (2.25 ms in the third), at
+/// the same CPU (docs/benchmarks.md).
 pub const PACER_LEAD_US: u32 = 2_000;
 
 /// How the pacer fits the schedule to its wakeups: it wakes every `tick_ns` at most and sends
@@ -38,27 +39,34 @@ pub const PACER_LEAD_US: u32 = 2_000;
 /// longer than the lead, or too busy) keeps its planned time, and the delay is recorded (send
 /// delay) and counted in the corrected latency. A server that stops reading still shows: its
 /// echoes come back late, and once the socket's buffer is full the sends are late too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Ticks {
     pub tick_ns: u64,
     pub lead_ns: u64,
 }
 
 impl Ticks {
-    /// A tick of `tick_us` and a lead of `lead_us` (default: [`PACER_LEAD_US`], at least a tick).
-    pub fn new(tick_us: u32, lead_us: Option<u32>) -> Ticks {
-        let lead_us = lead_us.unwrap_or(PACER_LEAD_US.max(tick_us));
-        Ticks {
-            tick_ns: tick_us as u64 * 1000,
-            lead_ns: lead_us as u64 * 1000,
-        }
+    /// The lead a tick of `tick_us` gets unless told otherwise: [`PACER_LEAD_US`], at least a tick.
+    pub fn default_lead_us(tick_us: u32) -> u32 {
+        PACER_LEAD_US.max(tick_us)
     }
 
     /// The defaults, or `WSLOAD_PACER_TICK_US` and `WSLOAD_PACER_LEAD_US` (engine experiments).
     pub fn from_env() -> Ticks {
-        let tick_us = crate::engine::runtime::tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US);
-        let lead = std::env::var("WSLOAD_PACER_LEAD_US").ok().and_then(|v| v.parse().ok());
-        Ticks::new(tick_us, lead)
+        use crate::engine::runtime::tunable;
+        let tick_us = tunable("WSLOAD_PACER_TICK_US", PACER_TICK_US);
+        Ticks::new(
+            tick_us,
+            tunable("WSLOAD_PACER_LEAD_US", Ticks::default_lead_us(tick_us)),
+        )
+    }
+
+    /// A tick of `tick_us` and a lead of `lead_us`, taken as given.
+    pub fn new(tick_us: u32, lead_us: u32) -> Ticks {
+        Ticks {
+            tick_ns: tick_us as u64 * 1000,
+            lead_ns: lead_us as u64 * 1000,
+        }
     }
 }
 
@@ -199,18 +207,10 @@ mod tests {
 
     #[test]
     fn the_default_lead_is_2ms_and_at_least_a_tick() {
-        let t = Ticks::new(PACER_TICK_US, None);
+        let t = Ticks::new(PACER_TICK_US, Ticks::default_lead_us(PACER_TICK_US));
         assert_eq!((t.tick_ns, t.lead_ns), (500_000, 2_000_000));
-        assert_eq!(
-            Ticks::new(4_000, None).lead_ns,
-            4_000_000,
-            "a longer tick leads by itself"
-        );
-        assert_eq!(
-            Ticks::new(500, Some(0)).lead_ns,
-            0,
-            "an experiment's lead is taken as given"
-        );
+        assert_eq!(Ticks::default_lead_us(4_000), 4_000, "a longer tick leads by itself");
+        assert_eq!(Ticks::new(500, 0).lead_ns, 0, "an experiment's lead is taken as given");
     }
 
     #[test]
