@@ -46,7 +46,9 @@
 # Server: each server (`wsload serve`, and REF_SERVER if set) fresh on SERVER_CPU, driven by the
 # floor client on CLIENT_CPU: bytes per idle connection (server VmRSS with CONNS idle connections
 # minus with 100, / (CONNS - 100)), then CPU us per echo at SERVER_RATES msg/s per connection
-# (default "1 3": 10k and 30k msg/s with 10,000 connections), over DURATION (default 15s).
+# (default "1 3": 10k and 30k msg/s with 10,000 connections), over DURATION (default 15s). The
+# servers take turns within each run, and the ratio line is the median of the runs' own ratios,
+# so a sitting that slows down part-way does not favour the server measured first.
 #
 # Flood (one sitting): each server, then each client (tcpkali if TCPKALI is set, wsload) at full
 # speed for DURATION (default 10s): tcpkali writes as fast as it can (its received rate is its
@@ -627,41 +629,60 @@ server_idle_rss() {
     wait "$pid" || true
 }
 
-# server_mode : each server's CPU per echo and memory per idle connection, driven by the floor
+# server_mode : each server's CPU per echo and memory per idle connection, driven by the floor.
+# The servers take turns within each run (wsload, then the reference), so a sitting that slows
+# down part-way weighs on both alike; the ratio line is the median of each run's own ratio.
 server_mode() {
     DURATION=${DURATION_SET:-15s}
     local rates=${SERVER_RATES:-1 3}
-    local servers=(wsload) server label i rate small big
+    local servers=(wsload) server i rate small big
     [[ -z "$REF_SERVER" ]] || servers=(wsload ref)
+    local rate_list=()
+    read -r -a rate_list <<<"$rates"
     echo "# server cost: server on CPU $SERVER_CPU, the floor client on CPU $CLIENT_CPU, $CONNS connections, 64 B," \
-        "$DURATION steady, $RUNS run(s); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    for server in "${servers[@]}"; do
-        label=$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve")
-        local mem=() us1=() us2=() rate_list=()
-        read -r -a rate_list <<<"$rates"
-        for i in $(seq "$RUNS"); do
+        "$DURATION steady, $RUNS run(s), the servers in turn; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    declare -A mem=()
+    for i in $(seq "$RUNS"); do
+        for server in "${servers[@]}"; do
             start_named "$server"
             small=$(server_idle_rss 100 "sv-$server-idle100-$i")
             big=$(server_idle_rss "$CONNS" "sv-$server-idle-$i")
-            mem+=("$(( (big - small) / (CONNS - 100) ))")
+            mem[$server]+="$(( (big - small) / (CONNS - 100) )) "
             for rate in "${rate_list[@]}"; do
                 wait_ports
                 client_floor "$rate" "sv-$server-$rate-$i"
-                record floor "$label" "$rate" "$i" "sv-$server-$rate-$i" | tee "$WORK/sv-$server-$rate-$i.rec" >&2
+                record floor "$server" "$rate" "$i" "sv-$server-$rate-$i" | tee "$WORK/sv-$server-$rate-$i.rec" >&2
                 sleep "$SETTLE"
             done
             stop_server
         done
-        stats "$label: memory per idle connection" "B" "${mem[@]}"
-        for rate in "${rate_list[@]}"; do
-            us1=()
-            for i in $(seq "$RUNS"); do
-                us1+=("$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("server_us") or "")' \
-                    "$WORK/sv-$server-$rate-$i.rec")")
-            done
-            read -r -a us2 <<<"${us1[*]}"
-            stats "$label: CPU per echo at $(python3 -c "print(f'{$rate * $CONNS / 1000:g}k')") msg/s" "us" "${us2[@]}"
-        done
+    done
+    python3 - "$WORK" "$RUNS" "$CONNS" "$(basename "${REF_SERVER%% *}")" "$rates" "${servers[@]}" <<'PY'
+import json, statistics, sys
+work, runs, conns, ref_name, rates, servers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6:]
+label = {"wsload": "wsload serve", "ref": ref_name}
+def us(server, rate, i):
+    try:
+        return json.load(open(f"{work}/sv-{server}-{rate}-{i}.rec")).get("server_us")
+    except (OSError, ValueError):
+        return None
+def line(name, unit, vals):
+    if not vals:
+        print(f"{name:<48} no data"); return
+    fmt = (lambda v: f"{v:,.0f}") if max(vals) >= 100 else (lambda v: f"{v:.3f}")
+    print(f"{name:<48} {fmt(statistics.median(vals)):>12} {unit:<14} (min {fmt(min(vals))}, max {fmt(max(vals))}, n={len(vals)})")
+for rate in rates:
+    k = f"{float(rate) * conns / 1000:g}k"
+    for s in servers:
+        line(f"{label[s]}: CPU per echo at {k} msg/s", "us", [v for i in range(1, runs + 1) if (v := us(s, rate, i))])
+    if "ref" in servers:
+        pairs = [(a, b) for i in range(1, runs + 1) if (a := us("wsload", rate, i)) and (b := us("ref", rate, i))]
+        line(f"wsload serve / {ref_name} at {k} msg/s, per run", "x", [a / b for a, b in pairs])
+PY
+    for server in "${servers[@]}"; do
+        local m=()
+        read -r -a m <<<"${mem[$server]}"
+        stats "$([[ "$server" == ref ]] && basename "${REF_SERVER%% *}" || echo "wsload serve"): memory per idle connection" "B" "${m[@]}"
     done
 }
 
